@@ -1,0 +1,1 @@
+"""Evidence from the ledger: manifest, verification, regulator and rights-holder exports."""

@@ -1,0 +1,79 @@
+"""The manifest: written last, it is what makes an output folder complete.
+
+It states the run's identity (inputs, registry, policy, options), the counts,
+every output file with its rows and sha256, and the ledger root hash. Functions
+take an `opener(uri) -> binary file` so they work on local and gs:// folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections import Counter
+from collections.abc import Callable
+
+import pyarrow.parquet as pq
+
+from clearcrawl import __version__, reasons
+from clearcrawl.audit.hashing import file_sha256, ledger_root
+
+MANIFEST = "manifest.json"
+OUTPUT_FOLDERS = ("data", "ledger", "errors")
+
+
+def run_id_for(inputs: list[dict], registry_id: str, policy_id: str, options: dict) -> str:
+    """Derived from what determines the output, never from the clock."""
+    canonical = json.dumps({"inputs": inputs, "registry_id": registry_id,
+                            "policy_id": policy_id, "options": options},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"clearcrawl": __version__, "python": platform.python_version()}
+    for name in ("apache-beam", "pyarrow", "resiliparse", "tldextract", "datasketch"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def describe_file(root: str, rel_path: str, opener: Callable) -> dict:
+    with opener(f"{root}/{rel_path}") as fh:
+        digest = file_sha256(fh)
+    with opener(f"{root}/{rel_path}") as fh:
+        rows = pq.ParquetFile(fh).metadata.num_rows
+    return {"path": rel_path, "rows": rows, "sha256": digest}
+
+
+def read_ledger_rows(root: str, rel_paths: list[str], opener: Callable) -> list[dict]:
+    rows: list[dict] = []
+    for rel in rel_paths:
+        with opener(f"{root}/{rel}") as fh:
+            rows.extend(pq.read_table(fh).to_pylist())
+    return rows
+
+
+def ledger_counts(rows: list[dict]) -> dict:
+    decisions = Counter(row["decision"] for row in rows)
+    by_kind: Counter = Counter()
+    for row in rows:
+        if row["decision"] == reasons.REMOVE:
+            by_kind.update({r["kind"] for r in row["reasons"]})
+    return {
+        "read": len(rows),
+        "kept": decisions.get(reasons.KEEP, 0),
+        "removed": decisions.get(reasons.REMOVE, 0),
+        "error": decisions.get(reasons.ERROR, 0),
+        "removed_by_kind": {k: by_kind[k] for k in reasons.ALL_KINDS if by_kind.get(k)},
+    }
+
+
+def summarize_ledger(root: str, rel_paths: list[str], opener: Callable) -> tuple[dict, str]:
+    """(counts, ledger root hash) recomputed from the ledger files."""
+    rows = read_ledger_rows(root, rel_paths, opener)
+    return ledger_counts(rows), ledger_root(rows)

@@ -1,0 +1,1 @@
+"""The only package that imports apache_beam: options, DoFns, transforms, pipeline."""

@@ -1,0 +1,228 @@
+"""`clearcrawl run`: assemble and run the filtering pipeline, then commit the output."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+from clearcrawl.audit.manifest import (
+    MANIFEST,
+    describe_file,
+    run_id_for,
+    summarize_ledger,
+    versions,
+)
+from clearcrawl.beam import outputs
+from clearcrawl.beam.dofns import open_uri
+from clearcrawl.beam.runner import make_pipeline
+from clearcrawl.beam.transforms import AccountFailures, DecideDocuments, ReadShards, WriteOutputs
+from clearcrawl.io.readers import ALL_SUFFIXES, format_of
+from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
+from clearcrawl.registry.load import load_registry
+from clearcrawl.registry.snapshot import InvalidRegistry
+
+log = logging.getLogger("clearcrawl")
+
+
+class UsageError(Exception):
+    """Bad usage or invalid input: exit code 2 with a one-line reason."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    output: str
+    manifest: dict
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clearcrawl run",
+        description="Filter crawl shards against an opt-out registry. Unknown flags are "
+                    "passed to Apache Beam (e.g. --runner DataflowRunner --project ...).")
+    parser.add_argument("--input", action="append", required=True, metavar="GLOB",
+                        help="crawl shards: .warc(.gz), .wet(.gz), .jsonl(.gz|.zst), .parquet "
+                             "(repeatable; ** recurses)")
+    parser.add_argument("--robots", action="append", default=[], metavar="GLOB",
+                        help="robots.txt capture WARCs (Common Crawl robotstxt/ segments)")
+    parser.add_argument("--registry", required=True, metavar="PATH",
+                        help="registry source folder or built snapshot")
+    parser.add_argument("--output", required=True, metavar="DIR")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing complete output in DIR")
+    parser.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 2**20,
+                        help="records larger than this become error rows (default %(default)s)")
+    return parser
+
+
+def expand_inputs(patterns: list[str]) -> list[dict]:
+    """Sorted, de-duplicated [{uri, bytes}] for the globs; UsageError names the culprit."""
+    found: dict[str, int] = {}
+    for pattern in patterns:
+        matched: list[tuple[str, int]] = []
+        if "://" in pattern and not pattern.startswith("file://"):
+            for result in FileSystems.match([pattern]):
+                matched += [(m.path, m.size_in_bytes) for m in result.metadata_list]
+        else:
+            local = os.path.expanduser(pattern.removeprefix("file://"))
+            for path in glob.glob(local, recursive=True):
+                if os.path.isfile(path):
+                    matched.append((os.path.abspath(path), os.path.getsize(path)))
+        if not matched:
+            raise UsageError(f"--input {pattern}: no files match")
+        for uri, size in matched:
+            if format_of(uri) is None:
+                raise UsageError(f"{uri}: unknown input format (expected one of "
+                                 f"{', '.join(ALL_SUFFIXES)})")
+            found[uri] = size
+    return [{"uri": uri, "bytes": size} for uri, size in sorted(found.items())]
+
+
+def _read_bytes(uri: str) -> bytes:
+    with open_uri(uri) as fh:
+        return fh.read()
+
+
+def _counter(result, name: str) -> int:
+    counters = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+    total = 0
+    for counter in counters:
+        try:
+            value = counter.committed
+        except Exception:  # noqa: BLE001 - some runners only report attempted values
+            value = None
+        total += value if value is not None else counter.attempted
+    return total
+
+
+def run(argv: list[str] | None = None) -> RunResult:
+    args, beam_args = build_parser().parse_known_args(argv)
+    inputs = expand_inputs(args.input)
+    try:
+        snapshot = load_registry(args.registry, _read_bytes)
+    except InvalidRegistry as exc:
+        raise UsageError(str(exc)) from None
+    max_record_bytes = int(args.max_record_mb * 2**20)
+    root = args.output.rstrip("/")
+    run_options = {"max_record_bytes": max_record_bytes}
+    run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
+    try:
+        outputs.prepare_output(root, args.overwrite)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    staging = outputs.join(root, outputs.STAGING)
+    snapshot_uri = outputs.join(staging, "registry", "snapshot.json.gz")
+    FileSystems.mkdirs(outputs.join(staging, "registry")) if "://" not in root else None
+    outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+
+    started = time.time()
+    pipeline, _options, _is_local = make_pipeline(beam_args)
+    with pipeline:
+        docs = (pipeline
+                | "ListShards" >> beam.Create([i["uri"] for i in inputs])
+                | "ReadShards" >> ReadShards(max_record_bytes))
+        decided = docs.docs | "DecideDocuments" >> DecideDocuments(snapshot_uri)
+        failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
+                                                                         snapshot.policy_id)
+        ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()
+        _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors} | (
+            "WriteOutputs" >> WriteOutputs(staging))
+    result = pipeline.result
+    records_read = _counter(result, "records_read")
+    manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
+                      timing={"started": started, "finished": time.time()})
+    return RunResult(root, manifest)
+
+
+def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: dict,
+           records_read: int, timing: dict) -> dict:
+    """Check the accounting, move staged files into place, write the manifest last."""
+    rel = {folder: outputs.promote_staged(root, folder) for folder in ("data", "ledger", "errors")}
+    counts, root_hash = summarize_ledger(root, rel["ledger"], open_uri)
+    files = {folder: [describe_file(root, path, open_uri) for path in paths]
+             for folder, paths in rel.items()}
+    rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
+    problems = []
+    if counts["read"] != records_read:
+        problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
+    if counts["read"] != counts["kept"] + counts["removed"] + counts["error"]:
+        problems.append("ledger decisions do not add up")
+    if rows["data"] != counts["kept"]:
+        problems.append(f"data has {rows['data']} rows for {counts['kept']} kept documents")
+    if rows["errors"] != counts["error"]:
+        problems.append(f"errors has {rows['errors']} rows for {counts['error']} error decisions")
+    if problems:
+        raise RuntimeError("accounting check failed, no manifest written: " + "; ".join(problems))
+    manifest = {
+        "run_id": run_id,
+        "registry_id": snapshot.registry_id,
+        "policy_id": snapshot.policy_id,
+        "policy": snapshot.policy.as_dict(),
+        "versions": versions(),
+        "options": run_options,
+        "inputs": inputs,
+        "counts": counts,
+        "outputs": [f for folder in ("data", "ledger", "errors") for f in files[folder]],
+        "ledger_root": root_hash,
+        "timing": {k: round(v, 3) for k, v in timing.items()},
+    }
+    outputs.delete_tree(outputs.join(root, outputs.STAGING))
+    outputs.write_json_atomically(outputs.join(root, MANIFEST), manifest)
+    return manifest
+
+
+def format_summary(result: RunResult) -> str:
+    m = result.manifest
+    c = m["counts"]
+    errors_by_kind = _errors_by_kind(result.output, m)
+    lines = [f"clearcrawl run {m['run_id']}: {c['read']} records read from "
+             f"{len(m['inputs'])} files",
+             f"  kept     {c['kept']:>8}",
+             f"  removed  {c['removed']:>8}" + _breakdown(c["removed_by_kind"]),
+             f"  error    {c['error']:>8}" + _breakdown(errors_by_kind)]
+    per_folder: dict[str, int] = {}
+    for f in m["outputs"]:
+        per_folder[f["path"].split("/")[0]] = per_folder.get(f["path"].split("/")[0], 0) + 1
+    lines.append(f"  registry {m['registry_id'][:16]}  policy {m['policy_id'][:16]}")
+    lines.append(f"  output   {result.output}/  (" + ", ".join(
+        f"{k}/ {v} file{'s' if v != 1 else ''}" for k, v in per_folder.items())
+        + f", {MANIFEST})")
+    return "\n".join(lines)
+
+
+def _breakdown(by_kind: dict) -> str:
+    if not by_kind:
+        return ""
+    return "  (" + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items(),
+                                                          key=lambda kv: (-kv[1], kv[0]))) + ")"
+
+
+def _errors_by_kind(root: str, manifest: dict) -> dict:
+    import pyarrow.parquet as pq
+
+    counts: dict[str, int] = {}
+    for f in manifest["outputs"]:
+        if f["path"].startswith("errors/") and f["rows"]:
+            with open_uri(outputs.join(root, f["path"])) as fh:
+                for kind in pq.read_table(fh, columns=["error_kind"]).column(0).to_pylist():
+                    counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = run(argv)
+    except UsageError as exc:
+        print(f"clearcrawl run: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(result))
+    return 0

@@ -1,0 +1,70 @@
+"""Composite transforms, one per stage (named VerbNoun)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from clearcrawl.beam.dofns import DATA, ERRORS, FAILURES, DecideFn, FailureRowsFn, ReadShardFn
+from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA
+
+
+class ReadShards(beam.PTransform):
+    """PCollection[str shard URI] -> {docs: Document, failures: ReadFailure}.
+
+    The shard list is reshuffled so workers share the files; each file is then
+    streamed record by record (constant memory whatever its size).
+    """
+
+    def __init__(self, max_record_bytes: int):
+        super().__init__()
+        self._max_record_bytes = max_record_bytes
+
+    def expand(self, uris):
+        return (uris
+                | "SpreadShards" >> beam.Reshuffle()
+                | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes))
+                .with_outputs(FAILURES, main="docs"))
+
+
+class DecideDocuments(beam.PTransform):
+    """PCollection[Document] -> {ledger: dict, data: dict}: match, decide, build rows."""
+
+    def __init__(self, snapshot_uri: str):
+        super().__init__()
+        self._snapshot_uri = snapshot_uri
+
+    def expand(self, docs):
+        return docs | "Decide" >> beam.ParDo(DecideFn(self._snapshot_uri)).with_outputs(
+            DATA, main="ledger")
+
+
+class AccountFailures(beam.PTransform):
+    """PCollection[ReadFailure] -> {ledger: dict, errors: dict} (dead letters)."""
+
+    def __init__(self, registry_id: str, policy_id: str):
+        super().__init__()
+        self._ids = (registry_id, policy_id)
+
+    def expand(self, failures):
+        return failures | "FailureRows" >> beam.ParDo(FailureRowsFn(*self._ids)).with_outputs(
+            ERRORS, main="ledger")
+
+
+class WriteOutputs(beam.PTransform):
+    """{ledger, data, errors} row dicts -> Parquet files under the staging folder."""
+
+    def __init__(self, staging: str):
+        super().__init__()
+        self._staging = staging.rstrip("/")
+
+    def _write(self, rows, name: str, schema):
+        return rows | f"Write{name.capitalize()}" >> beam.io.WriteToParquet(
+            f"{self._staging}/{name}/part", schema, file_name_suffix=".parquet",
+            codec="zstd", record_batch_size=2000, row_group_buffer_size=64 * 1024 * 1024)
+
+    def expand(self, outputs):
+        return {
+            "ledger": self._write(outputs["ledger"], "ledger", LEDGER_SCHEMA),
+            "data": self._write(outputs["data"], "data", DATA_SCHEMA),
+            "errors": self._write(outputs["errors"], "errors", ERRORS_SCHEMA),
+        }

@@ -1,0 +1,116 @@
+"""Domain and URL-prefix rules of the registry, and a fast index to match them.
+
+A host rule `example.com` covers the host and every subdomain (`a.b.example.com`)
+but not `notexample.com`; a URL-prefix rule `https://example.com/news/` covers
+only URLs of that host under that path. Matching walks the ancestors of the
+document's host in a dict, so it costs a few lookups whatever the rule count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from clearcrawl import reasons
+from clearcrawl.core.urls import host_ancestors, normalize_host, normalize_path, split_url
+from clearcrawl.records import Evidence
+
+RULE_KINDS = ("optout", "piracy")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRule:
+    entry_id: str
+    kind: str  # "optout" | "piracy"
+    pattern: str  # normalised: a host, or "host/path-prefix" for URL rules
+    rights_holder: str = ""
+    source: str = ""
+
+    @property
+    def is_url_prefix(self) -> bool:
+        return "/" in self.pattern
+
+    @property
+    def reason_kind(self) -> str:
+        if self.kind == "piracy":
+            return reasons.PIRACY_DOMAIN
+        return reasons.URL_OPTOUT if self.is_url_prefix else reasons.DOMAIN_OPTOUT
+
+
+def host_syntax_error(host: str) -> str | None:
+    """Why `host` (already normalised) is not a valid rule host, or None."""
+    if not host:
+        return "empty host"
+    if len(host) > 253:
+        return "host longer than 253 characters"
+    labels = host.split(".")
+    for label in labels:
+        if not _LABEL.match(label):
+            return f"invalid host label {label!r} in {host!r}"
+    if len(labels) < 2 and not host.isdigit():
+        return f"host {host!r} has a single label; name a domain such as example.com"
+    return None
+
+
+def normalize_pattern(pattern: str) -> tuple[str | None, str | None]:
+    """(normalised pattern, error). Hosts are normalised; URL prefixes become
+    `host` + normalised path with the scheme and default port dropped, since the
+    same page is served over http and https."""
+    pattern = pattern.strip()
+    if "://" in pattern:
+        parts = split_url(pattern)
+        if parts.scheme not in ("http", "https"):
+            return None, f"URL prefix {pattern!r} must start with http:// or https://"
+        error = host_syntax_error(parts.host)
+        if error:
+            return None, error
+        return parts.host + normalize_path(parts.path), None
+    if "/" in pattern:
+        return None, f"{pattern!r}: a URL prefix needs its scheme (https://...)"
+    host = normalize_host(pattern)
+    error = host_syntax_error(host)
+    return (None, error) if error else (host, None)
+
+
+class DomainRuleIndex:
+    """Host rules keyed by host, URL-prefix rules keyed by their host."""
+
+    def __init__(self, rules: list[DomainRule]):
+        self._by_host: dict[str, list[DomainRule]] = defaultdict(list)
+        self._prefixes: dict[str, list[tuple[str, DomainRule]]] = defaultdict(list)
+        for rule in rules:
+            if rule.is_url_prefix:
+                host, _, path = rule.pattern.partition("/")
+                self._prefixes[host].append(("/" + path, rule))
+            else:
+                self._by_host[rule.pattern].append(rule)
+        self._by_host = dict(self._by_host)
+        self._prefixes = dict(self._prefixes)
+        self.rule_count = len(rules)
+
+    def match(self, url: str, host: str | None = None) -> list[Evidence]:
+        """Evidence for every rule covering `url` (host given if already known)."""
+        parts = None
+        if host is None:
+            parts = split_url(url)
+            host = parts.host
+        if not host:
+            return []
+        found: list[Evidence] = []
+        by_host = self._by_host
+        for ancestor in host_ancestors(host):
+            rules = by_host.get(ancestor)
+            if rules:
+                for rule in rules:
+                    found.append(Evidence(rule.reason_kind, rule.entry_id,
+                                          f"host {host} under rule {rule.pattern}"))
+        prefixes = self._prefixes.get(host)
+        if prefixes:
+            path = normalize_path((parts or split_url(url)).path)
+            for prefix, rule in prefixes:
+                if path.startswith(prefix):
+                    found.append(Evidence(rule.reason_kind, rule.entry_id,
+                                          f"url under prefix {rule.pattern}"))
+        return found

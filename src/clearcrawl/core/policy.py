@@ -1,0 +1,72 @@
+"""The effective policy (which signals count, and how) and the keep/remove decision."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from clearcrawl import reasons
+from clearcrawl.records import Evidence
+
+# AI *training* crawlers whose robots.txt rules count as a TDM reservation by
+# default. Search engines and user-triggered fetchers are deliberately absent.
+DEFAULT_ROBOTS_AGENTS: tuple[str, ...] = (
+    "GPTBot",
+    "CCBot",
+    "ClaudeBot",
+    "anthropic-ai",
+    "Google-Extended",
+    "Applebot-Extended",
+    "Meta-ExternalAgent",
+    "Bytespider",
+    "cohere-training-data-crawler",
+    "Amazonbot",
+    "AI2Bot",
+    "Diffbot",
+    "omgili",
+    "PanguBot",
+    "img2dataset",
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    robots_agents: tuple[str, ...] = DEFAULT_ROBOTS_AGENTS
+    robots_current: bool = True
+    noarchive_is_optout: bool = False
+    near_duplicate_threshold: float = 0.8
+
+    @property
+    def policy_id(self) -> str:
+        """Hash of the effective policy; recorded in every ledger row."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["robots_agents"] = sorted(set(self.robots_agents), key=str.lower)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Policy:
+        return cls(
+            robots_agents=tuple(data.get("robots_agents", DEFAULT_ROBOTS_AGENTS)),
+            robots_current=bool(data.get("robots_current", True)),
+            noarchive_is_optout=bool(data.get("noarchive_is_optout", False)),
+            near_duplicate_threshold=float(data.get("near_duplicate_threshold", 0.8)),
+        )
+
+
+def sort_evidence(evidence: list[Evidence]) -> list[Evidence]:
+    """Deterministic order of reasons: by kind order, then entry id, then detail."""
+    unique = {(e.kind, e.entry_id, e.detail): e for e in evidence}
+    return sorted(unique.values(),
+                  key=lambda e: (reasons.KIND_ORDER.get(e.kind, 99), e.entry_id, e.detail))
+
+
+def decide(evidence: list[Evidence]) -> tuple[str, list[Evidence]]:
+    """Keep unless some evidence is a removal reason; reasons sorted for determinism."""
+    ordered = sort_evidence(evidence)
+    removing = [e for e in ordered if e.kind in reasons.KIND_ORDER]
+    return (reasons.REMOVE if removing else reasons.KEEP), ordered

@@ -1,0 +1,1 @@
+"""Readers of crawl shards (WARC, WET, JSONL, Parquet) yielding Documents."""

@@ -1,0 +1,105 @@
+"""Turn framed records (WARC responses, WET conversions, JSON objects) into Documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from clearcrawl.core.html import charset_of, decode_text, parse_html
+from clearcrawl.core.ids import doc_id_for, text_sha256
+from clearcrawl.core.urls import registered_domain, split_url
+from clearcrawl.io.http import parse_response
+from clearcrawl.io.warc import WarcRecord
+from clearcrawl.records import Document, ReadFailure
+
+_CRAWL = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+html")
+_TEXT_TYPES = ("text/plain", "text/markdown")
+
+
+def crawl_of(source_uri: str) -> str | None:
+    found = _CRAWL.search(source_uri)
+    return found.group(0) if found else None
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """ISO-8601 (WARC-Date, JSONL dates) to aware UTC; None when absent or odd."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal: int = 0,
+                  fetch_time: dt.datetime | None = None, headers=(), status=None,
+                  content_type: str = "text/plain", meta=(), license_links=(),
+                  doc_id: str | None = None) -> Document:
+    host = split_url(url).host
+    return Document(
+        doc_id=doc_id or doc_id_for(source_uri, offset, ordinal),
+        url=url,
+        host=host,
+        registered_domain=registered_domain(host),
+        fetch_time=fetch_time,
+        headers=tuple(headers),
+        http_status=status,
+        content_type=content_type,
+        text=text,
+        text_sha256=text_sha256(text),
+        text_bytes=len(text.encode("utf-8", "surrogatepass")),
+        source_uri=source_uri,
+        source_offset=offset,
+        crawl=crawl_of(source_uri),
+        meta=tuple(meta),
+        license_links=tuple(license_links),
+    )
+
+
+def document_from_warc(record: WarcRecord, source_uri: str) -> Document | ReadFailure:
+    """A WARC response (HTTP inside) or WET conversion record as a Document.
+
+    Payloads that are not text (images, PDFs, archives) become a ReadFailure of
+    kind `not_text`: they are accounted for, but no text can be trained on.
+    """
+    url = record.headers.get("warc-target-uri", "").strip().strip("<>")
+    fetch_time = parse_time(record.headers.get("warc-date"))
+    common = {"url": url, "source_uri": source_uri, "offset": record.offset,
+              "ordinal": record.ordinal, "fetch_time": fetch_time}
+    if record.record_type == "conversion":
+        return make_document(text=decode_text(record.payload, "utf-8"), **common)
+    response = parse_response(record.payload)
+    header_map = dict(response.headers)
+    content_type = (header_map.get("content-type")
+                    or record.headers.get("warc-identified-payload-type") or "").strip()
+    media_type = content_type.split(";")[0].strip().lower()
+    body = response.body
+    if media_type in _HTML_TYPES or (not media_type and _looks_like_html(body)):
+        page = parse_html(body, charset_of(content_type))
+        return make_document(text=page.text, headers=response.headers, status=response.status,
+                             content_type=media_type or "text/html", meta=page.meta,
+                             license_links=page.license_links, **common)
+    if media_type in _TEXT_TYPES or (not media_type and _is_utf8(body)):
+        return make_document(text=decode_text(body, charset_of(content_type)).strip(),
+                             headers=response.headers, status=response.status,
+                             content_type=media_type or "text/plain", **common)
+    return ReadFailure(doc_id_for(source_uri, record.offset, record.ordinal), source_uri,
+                       record.offset, "not_text",
+                       f"payload of type {media_type or 'unknown'} is not text", url or None)
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<!--"))
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body[:65536].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > 65530  # a multi-byte character cut at the sample's end
+    return True

@@ -1,0 +1,82 @@
+"""Lenient parsing of the HTTP response stored in a WARC response record."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # decompression-bomb bound for encoded bodies
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int | None
+    headers: tuple[tuple[str, str], ...]  # lower-cased names, repeats joined by ", "
+    body: bytes
+
+
+def parse_response(payload: bytes) -> HttpResponse:
+    """Split status line, headers and body; undo chunking and content encodings.
+
+    Web input is parsed leniently: a payload that is not HTTP is returned as a
+    body with no status, and a body that fails to decode is kept as stored.
+    """
+    if not payload.startswith(b"HTTP/"):
+        return HttpResponse(None, (), payload)
+    end, sep = payload.find(b"\r\n\r\n"), 4
+    if end < 0:
+        end, sep = payload.find(b"\n\n"), 2
+    if end < 0:
+        end, sep = len(payload), 0
+    lines = payload[:end].split(b"\n")
+    status_parts = lines[0].split(None, 2)
+    status = None
+    if len(status_parts) > 1 and status_parts[1][:3].isdigit():
+        status = int(status_parts[1][:3])
+    merged: dict[str, str] = {}
+    for raw in lines[1:]:
+        name, colon, value = raw.rstrip(b"\r").partition(b":")
+        if not colon:
+            continue
+        key = name.strip().lower().decode("latin-1")
+        text = value.strip().decode("utf-8", "replace")
+        merged[key] = f"{merged[key]}, {text}" if key in merged else text
+    body = payload[end + sep:]
+    if "chunked" in merged.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    encoding = merged.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate", "br"):
+        body = _decode_body(body, encoding)
+    return HttpResponse(status, tuple(merged.items()), body)
+
+
+def _dechunk(body: bytes) -> bytes:
+    out, pos = bytearray(), 0
+    while pos < len(body):
+        line_end = body.find(b"\r\n", pos)
+        if line_end < 0:
+            return body  # not really chunked: keep as stored
+        try:
+            size = int(body[pos:line_end].split(b";")[0].strip(), 16)
+        except ValueError:
+            return body
+        if size == 0:
+            break
+        out += body[line_end + 2:line_end + 2 + size]
+        pos = line_end + 2 + size + 2
+    return bytes(out)
+
+
+def _decode_body(body: bytes, encoding: str) -> bytes:
+    try:
+        if encoding == "br":
+            import brotli
+
+            decoded = brotli.decompress(body)
+            return decoded if len(decoded) <= MAX_DECODED_BYTES else body
+        wbits = 47 if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        inflater = zlib.decompressobj(wbits)
+        decoded = inflater.decompress(body, MAX_DECODED_BYTES)
+        return decoded if not inflater.unconsumed_tail else body
+    except Exception:  # noqa: BLE001 - a body that does not decode is kept as stored
+        return body

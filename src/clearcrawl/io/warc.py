@@ -1,0 +1,376 @@
+"""Streaming WARC record framing that never loses a record silently.
+
+Common Crawl WARC/WET files are one gzip member per record; other tools write a
+single gzip stream, or plain WARC. This reader handles all three in constant
+memory and reports, for every record, the byte offset a user can seek to: the
+start of the gzip member holding the record (as in Common Crawl's index), or the
+record's own offset in a plain file.
+
+Anything unreadable becomes a `RecordFailure` with its offset and kind instead of
+ending the file: a corrupt or truncated gzip member, a bad WARC header, a wrong
+Content-Length, a record above the size limit, or garbage between records. After
+a failure the reader resynchronises at the next gzip member or `WARC/1.` line.
+
+We frame records ourselves rather than use fastwarc/warcio because both stop or
+skip silently on some of the real malformed files in shared/data/warc, and the
+ledger must account for every record.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+READ_CHUNK = 1 << 18
+MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
+_PADDING = b"\r\n\x00 \t"
+
+# Record types that carry a document; only these become ledger rows.
+DOCUMENT_TYPES = frozenset({b"response", b"conversion"})
+
+
+@dataclass(frozen=True, slots=True)
+class WarcRecord:
+    offset: int
+    ordinal: int  # index of the record within its gzip member (0 for CC-style files)
+    record_type: str
+    headers: dict[str, str]  # lower-cased names; first occurrence wins
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    offset: int
+    ordinal: int
+    error_kind: str
+    message: str
+    target_uri: str | None = None
+
+
+class _Break(Exception):
+    """The decoded stream has a hole here (corrupt or truncated gzip member)."""
+
+    def __init__(self, offset: int, kind: str, message: str):
+        super().__init__(message)
+        self.offset, self.kind, self.message = offset, kind, message
+
+
+class _DecodedStream:
+    """Decoded bytes of a plain or gzip file, with the source offset of each byte.
+
+    For gzip input, `source_offset(pos)` is the offset of the member containing
+    decoded position `pos`. A corrupt member raises `_Break` from `fill`; `resume`
+    then skips to the next member and decoding continues.
+    """
+
+    def __init__(self, fh: BinaryIO, is_gzip: bool):
+        self._fh = fh
+        self._gzip = is_gzip
+        self.buf = bytearray()
+        self.base = 0  # decoded position of buf[0]
+        self.eof = False
+        self._members: list[tuple[int, int]] = []  # (decoded position, member offset)
+        self._raw = b""  # compressed bytes read but not yet decoded
+        self._raw_pos = 0  # file offset of _raw[0]
+        self._inflater = None
+        self._member_start = 0
+        self._broken: _Break | None = None
+        if not is_gzip:
+            self._members.append((0, 0))
+
+    # -- decoding ----------------------------------------------------------
+    def _read_raw(self) -> bool:
+        chunk = self._fh.read(READ_CHUNK)
+        if not chunk:
+            return False
+        self._raw += chunk
+        return True
+
+    def _decode_more(self) -> None:
+        """Append some decoded bytes to buf, or set eof, or raise _Break."""
+        if not self._gzip:
+            chunk = self._fh.read(READ_CHUNK)
+            if chunk:
+                self.buf += chunk
+            else:
+                self.eof = True
+            return
+        if self._inflater is None:
+            # Between members: skip padding, expect the gzip magic.
+            while len(self._raw) < 3 and self._read_raw():
+                pass
+            if not self._raw:
+                self.eof = True
+                return
+            if not self._raw.startswith(GZIP_MAGIC):
+                stripped = self._raw.lstrip(b"\x00\r\n ")
+                if not stripped and not self._read_raw():
+                    self.eof = True  # trailing padding only
+                    return
+                if not stripped:
+                    return
+                offset = self._raw_pos
+                self._skip_to_next_member(offset + 1)
+                raise _Break(offset, "garbage", "bytes between gzip members are not a gzip member")
+            self._member_start = self._raw_pos
+            self._members.append((self.base + len(self.buf), self._raw_pos))
+            self._inflater = zlib.decompressobj(31)
+        inflater = self._inflater
+        if not self._raw and not self._read_raw():
+            self._inflater = None
+            self.eof = True
+            raise _Break(self._member_start, "truncated_gzip", "file ends inside a gzip member")
+        before = len(self._raw)
+        try:
+            out = inflater.decompress(self._raw, READ_CHUNK)
+        except zlib.error as exc:
+            self._inflater = None
+            start = self._member_start
+            self._skip_to_next_member(start + 1)
+            raise _Break(start, "corrupt_gzip", f"gzip member does not decompress: {exc}") from None
+        if inflater.eof:
+            rest = inflater.unused_data
+            self._raw_pos += before - len(rest)
+            self._raw = rest
+            self._inflater = None
+        else:
+            rest = inflater.unconsumed_tail
+            self._raw_pos += before - len(rest)
+            self._raw = rest
+        self.buf += out
+
+    def _skip_to_next_member(self, from_offset: int) -> None:
+        """Position the raw reader at the next gzip magic at or after from_offset."""
+        self._fh.seek(from_offset)
+        self._raw_pos, self._raw = from_offset, b""
+        carry = b""
+        while True:
+            chunk = self._fh.read(READ_CHUNK)
+            if not chunk:
+                self._raw_pos += len(carry)
+                return
+            window = carry + chunk
+            found = window.find(GZIP_MAGIC)
+            if found >= 0:
+                self._raw = window[found:]
+                self._raw_pos += found
+                return
+            keep = min(len(window), 2)
+            self._raw_pos += len(window) - keep
+            carry = window[-keep:]
+
+    # -- parser interface ----------------------------------------------------
+    def fill(self, size: int) -> bool:
+        """Ensure `size` bytes are buffered; False at end of file."""
+        if self._broken:
+            raise self._broken
+        while len(self.buf) < size and not self.eof:
+            try:
+                self._decode_more()
+            except _Break as brk:
+                self._broken = brk
+                raise
+        return len(self.buf) >= size
+
+    def resume(self) -> None:
+        """Drop what was buffered before a break and continue decoding after it."""
+        self.base += len(self.buf)
+        self.buf = bytearray()
+        self._broken = None
+
+    def consume(self, size: int) -> None:
+        del self.buf[:size]
+        self.base += size
+
+    def source_offset(self, pos: int) -> tuple[int, int]:
+        """(file offset of the member holding decoded `pos`, ordinal position hint)."""
+        members = self._members
+        # Members only grow; drop the ones entirely before pos.
+        while len(members) > 1 and members[1][0] <= pos:
+            members.pop(0)
+        start_pos, offset = members[0]
+        if not self._gzip:
+            return pos, 0
+        return offset, start_pos
+
+    def find(self, needle: bytes, start: int, limit: int) -> int:
+        """Index of needle in buf at or after start, reading up to `limit` bytes."""
+        while True:
+            idx = self.buf.find(needle, start)
+            if idx >= 0 or len(self.buf) >= limit or self.eof:
+                return idx
+            searched = max(start, len(self.buf) - len(needle))
+            self.fill(len(self.buf) + READ_CHUNK)
+            start = searched
+
+
+def _parse_headers(block: bytes) -> tuple[str, dict[str, str]]:
+    lines = block.split(b"\n")
+    version = lines[0].strip().decode("latin-1")
+    headers: dict[str, str] = {}
+    last = None
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and last:  # folded continuation line
+            headers[last] += " " + line.strip().decode("utf-8", "replace")
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().lower().decode("latin-1")
+        if key not in headers:
+            headers[key] = value.strip().decode("utf-8", "replace")
+        last = key
+    return version, headers
+
+
+def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                 ) -> Iterator[WarcRecord | RecordFailure]:
+    """Yield every document record (response, conversion) or failure of a WARC file.
+
+    Records of other types (warcinfo, request, metadata, revisit, resource) are
+    framed and skipped: they are not documents.
+    """
+    head = fh.read(3)
+    fh.seek(0)
+    stream = _DecodedStream(fh, head.startswith(GZIP_MAGIC))
+    ordinals = _Ordinals()
+    while True:
+        current: tuple[int, int] | None = None
+        try:
+            if not _skip_padding(stream):
+                return
+            current = ordinals.next(stream.source_offset(stream.base)[0])
+            offset, ordinal = current
+            stream.fill(8)
+            if not stream.buf.startswith(b"WARC/"):
+                yield _skip_garbage(stream, offset, ordinal)
+                continue
+            end, sep = stream.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES), 4
+            if end < 0:
+                end, sep = stream.find(b"\n\n", 0, MAX_HEADER_BYTES), 2
+            if end < 0:
+                if stream.eof:
+                    stream.consume(len(stream.buf))
+                    yield RecordFailure(offset, ordinal, "truncated_record",
+                                        "file ends inside a WARC header")
+                else:
+                    yield _skip_garbage(stream, offset, ordinal, "bad_warc_header",
+                                        f"WARC header longer than {MAX_HEADER_BYTES} bytes")
+                continue
+            _version, headers = _parse_headers(bytes(stream.buf[:end]))
+            record_type = headers.get("warc-type", "").lower()
+            target = headers.get("warc-target-uri")
+            length = _content_length(headers)
+            if length is None:
+                yield _skip_garbage(stream, offset, ordinal, "bad_warc_header",
+                                    "WARC header has no valid Content-Length", skip=end + sep)
+                continue
+            # Only document records (or records whose type we cannot tell) count.
+            counted = record_type.encode() in DOCUMENT_TYPES or not record_type
+            body_start = end + sep
+            if length > max_record_bytes:
+                complete = _discard(stream, body_start + length)
+                if counted:
+                    kind = "record_too_large" if complete else "truncated_record"
+                    yield RecordFailure(offset, ordinal, kind,
+                                        f"{record_type} record of {length} bytes exceeds the "
+                                        f"{max_record_bytes}-byte limit", target)
+                continue
+            if not stream.fill(body_start + length):
+                available = len(stream.buf) - body_start
+                stream.consume(len(stream.buf))
+                if counted:
+                    yield RecordFailure(offset, ordinal, "truncated_record",
+                                        f"file ends after {available} of {length} payload bytes",
+                                        target)
+                continue
+            payload = bytes(stream.buf[body_start:body_start + length])
+            stream.consume(body_start + length)
+            if counted and record_type:
+                yield WarcRecord(offset, ordinal, record_type, headers, payload)
+            elif counted:
+                yield RecordFailure(offset, ordinal, "bad_warc_header",
+                                    "WARC record has no WARC-Type", target)
+        except _Break as brk:
+            # The record being framed (if any) is lost with the broken member:
+            # report it once, at its own offset, then continue after the break.
+            pending = bytes(stream.buf[:64]).lstrip(_PADDING)
+            if current is None or not pending:
+                current = ordinals.next(brk.offset)
+            yield RecordFailure(current[0], current[1], brk.kind, brk.message)
+            stream.resume()
+
+
+class _Ordinals:
+    """Ordinal of each record within its gzip member, so (offset, ordinal) is unique."""
+
+    def __init__(self):
+        self._offset, self._ordinal = -1, 0
+
+    def next(self, offset: int) -> tuple[int, int]:
+        if offset == self._offset:
+            self._ordinal += 1
+        else:
+            self._offset, self._ordinal = offset, 0
+        return offset, self._ordinal
+
+
+def _skip_padding(stream: _DecodedStream) -> bool:
+    """Drop blank lines and NUL padding between records; False at end of file."""
+    while True:
+        if not stream.fill(1):
+            return False
+        window = bytes(stream.buf[:4096])
+        skipped = len(window) - len(window.lstrip(_PADDING))
+        if skipped == 0:
+            return True
+        stream.consume(skipped)
+
+
+def _content_length(headers: dict[str, str]) -> int | None:
+    try:
+        length = int(headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def _discard(stream: _DecodedStream, upto: int) -> bool:
+    """Consume `upto` bytes without holding them all; False if the file ended first."""
+    remaining = upto
+    while remaining > 0:
+        if not stream.buf and not stream.fill(1):
+            return False
+        take = min(remaining, len(stream.buf))
+        stream.consume(take)
+        remaining -= take
+        if remaining and not stream.fill(min(remaining, READ_CHUNK)) and not stream.buf:
+            return False
+    return True
+
+
+def _skip_garbage(stream: _DecodedStream, offset: int, ordinal: int,
+                  kind: str = "bad_warc_header",
+                  message: str = "data where a WARC record header should start",
+                  skip: int = 1) -> RecordFailure:
+    """Report an unreadable region and move to the next line starting `WARC/1.`."""
+    stream.consume(min(skip, len(stream.buf)))
+    while True:
+        idx = stream.buf.find(b"\nWARC/1.")
+        if idx >= 0:
+            stream.consume(idx + 1)
+            break
+        if stream.eof:
+            stream.consume(len(stream.buf))
+            break
+        if len(stream.buf) > 8:  # keep a tail in case the marker straddles reads
+            stream.consume(len(stream.buf) - 8)
+        stream.fill(len(stream.buf) + READ_CHUNK)
+    return RecordFailure(offset, ordinal, kind, message)

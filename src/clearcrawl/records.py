@@ -1,0 +1,114 @@
+"""Frozen dataclasses passed between stages, with the Arrow schemas of the outputs.
+
+Element types of the pipeline:
+  Document     one record read from a crawl shard (WARC response, WET conversion,
+               JSONL line, Parquet row), with plain text already extracted.
+  ReadFailure  one record (or unreadable region) that could not become a Document.
+  Evidence     one signal or match that argues for removing a Document.
+  LedgerRow    the decision for one record: what the ledger stores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    doc_id: str
+    url: str
+    host: str
+    registered_domain: str
+    fetch_time: dt.datetime | None
+    # Lower-cased HTTP header names -> value (repeated headers joined with ", ").
+    headers: tuple[tuple[str, str], ...]
+    http_status: int | None
+    content_type: str
+    text: str
+    text_sha256: str
+    text_bytes: int
+    source_uri: str
+    source_offset: int
+    crawl: str | None = None
+    # Signal carriers found in the HTML: (lower-cased meta name, content) pairs
+    # and rel="license" link targets. Evaluated, never written to data/.
+    meta: tuple[tuple[str, str], ...] = ()
+    license_links: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFailure:
+    doc_id: str
+    source_uri: str
+    source_offset: int
+    error_kind: str
+    message: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str
+    entry_id: str
+    detail: str
+    score: float | None = None
+
+    def as_row(self) -> dict:
+        return {"kind": self.kind, "entry_id": self.entry_id, "detail": self.detail,
+                "score": self.score}
+
+
+REASON_TYPE = pa.struct([
+    ("kind", pa.string()),
+    ("entry_id", pa.string()),
+    ("detail", pa.string()),
+    ("score", pa.float64()),
+])
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+LEDGER_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("url", pa.string()),
+    ("registered_domain", pa.string()),
+    ("decision", pa.string()),
+    ("reasons", pa.list_(REASON_TYPE)),
+    ("text_sha256", pa.string()),
+    ("text_bytes", pa.int64()),
+    ("source_uri", pa.string()),
+    ("source_offset", pa.int64()),
+    ("fetch_time", TIMESTAMP),
+    ("license", pa.string()),
+    ("registry_id", pa.string()),
+    ("policy_id", pa.string()),
+])
+
+DATA_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("url", pa.string()),
+    ("text", pa.string()),
+    ("registered_domain", pa.string()),
+    ("fetch_time", TIMESTAMP),
+    ("text_sha256", pa.string()),
+    ("source_uri", pa.string()),
+    ("source_offset", pa.int64()),
+    ("crawl", pa.string()),
+    ("license", pa.string()),
+    ("registry_id", pa.string()),
+])
+
+ERRORS_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("source_uri", pa.string()),
+    ("source_offset", pa.int64()),
+    ("error_kind", pa.string()),
+    ("message", pa.string()),
+])

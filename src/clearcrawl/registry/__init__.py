@@ -1,0 +1,1 @@
+"""The opt-out registry: source folders, validation, snapshots and remote sync."""

@@ -1,0 +1,122 @@
+"""Content-addressed registry snapshots (JSON only: never pickle, safe to load).
+
+`registry_id` is the sha256 of the canonical JSON of the snapshot's content, so
+it changes exactly when an entry, file or policy changes, and not with file
+order, timestamps or the machine that built it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from clearcrawl.core.domains import DomainRule, DomainRuleIndex
+from clearcrawl.core.policy import Policy
+from clearcrawl.registry.source import RegistrySource
+
+FORMAT = "clearcrawl-registry-snapshot/1"
+SNAPSHOT_FILE = "snapshot.json.gz"
+
+
+class InvalidRegistry(ValueError):
+    """The registry has problems; `problems` lists them as file:line: message."""
+
+    def __init__(self, problems: list):
+        self.problems = problems
+        first = problems[0] if problems else "unknown problem"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"invalid registry: {first}{more}")
+
+
+def canonical_json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_of(source: RegistrySource) -> dict:
+    """The canonical content of a valid source folder: everything decisions depend on."""
+    rules = sorted(([r.entry_id, r.kind, r.pattern, r.rights_holder, r.source]
+                    for r in source.domain_rules), key=lambda r: (r[0], r[2]))
+    works = sorted(({**w, "text_sha256": hashlib.sha256(w["text"].encode()).hexdigest()}
+                    for w in source.works), key=lambda w: w["entry_id"])
+    return {
+        "name": source.name,
+        "version": source.version,
+        "policy": source.policy.as_dict(),
+        "sources": sorted(source.synced, key=lambda s: s["name"]),
+        "domain_rules": rules,
+        "works": works,
+        "robots": dict(sorted(source.robots.items())),
+        "tdmrep": dict(sorted(source.tdmrep.items())),
+        "aitxt": dict(sorted(source.aitxt.items())),
+        "agents": dict(sorted(source.agents.items())),
+    }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A loaded registry: what the pipeline's workers match against."""
+
+    content: dict
+    registry_id: str
+
+    @classmethod
+    def from_source(cls, source: RegistrySource) -> Snapshot:
+        if source.problems:
+            raise InvalidRegistry([str(p) for p in source.problems])
+        content = content_of(source)
+        return cls(content, hashlib.sha256(canonical_json(content)).hexdigest())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Snapshot:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        doc = json.loads(data)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise InvalidRegistry([f"snapshot: not a {FORMAT} document"])
+        content = doc["content"]
+        digest = hashlib.sha256(canonical_json(content)).hexdigest()
+        if digest != doc.get("registry_id"):
+            raise InvalidRegistry([f"snapshot: content hash {digest} does not match its "
+                                   f"registry_id {doc.get('registry_id')} (altered?)"])
+        return cls(content, digest)
+
+    def to_bytes(self) -> bytes:
+        doc = {"format": FORMAT, "registry_id": self.registry_id, "content": self.content}
+        # mtime=0 keeps the file itself byte-identical across rebuilds.
+        return gzip.compress(canonical_json(doc), mtime=0)
+
+    def write(self, folder: str | Path) -> Path:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        target = path / SNAPSHOT_FILE
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(target)
+        return target
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy.from_dict(self.content["policy"])
+
+    @property
+    def policy_id(self) -> str:
+        return self.policy.policy_id
+
+    @cached_property
+    def domain_index(self) -> DomainRuleIndex:
+        return DomainRuleIndex([DomainRule(*row) for row in self.content["domain_rules"]])
+
+    def summary(self) -> dict:
+        c = self.content
+        kinds: dict[str, int] = {}
+        for row in c["domain_rules"]:
+            kinds[row[1]] = kinds.get(row[1], 0) + 1
+        return {"registry_id": self.registry_id, "policy_id": self.policy_id,
+                "name": c["name"], "version": c["version"], "domain_rules": kinds,
+                "works": len(c["works"]), "robots": len(c["robots"]), "tdmrep": len(c["tdmrep"]),
+                "aitxt": len(c["aitxt"]), "agents": len(c["agents"]),
+                "synced_sources": [s["name"] for s in c["sources"]]}
