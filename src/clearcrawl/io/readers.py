@@ -86,19 +86,21 @@ def _read_warc(uri: str, fh: BinaryIO, max_record_bytes: int) -> Iterator[Docume
                            item.ordinal, item.headers.get("warc-target-uri"))
 
 
-def _open_text_stream(uri: str, fh: BinaryIO) -> BinaryIO:
+def _open_line_stream(uri: str, fh: BinaryIO) -> BinaryIO:
+    """A readline()-able stream. Small decode buffers: when the compressed tail is
+    damaged, every line decoded before the damage is still delivered."""
     lower = uri.lower()
     if lower.endswith(".gz"):
         return gzip.GzipFile(fileobj=fh)
     if lower.endswith(".zst"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(fh)
-    return fh
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 16)
+    return io.BufferedReader(fh, 1 << 20) if not hasattr(fh, "readline") else fh
 
 
 def _read_jsonl(uri: str, fh: BinaryIO, max_record_bytes: int) -> Iterator[Document | ReadFailure]:
-    stream = io.BufferedReader(_open_text_stream(uri, fh), buffer_size=1 << 20)
+    stream = _open_line_stream(uri, fh)
     offset = 0
     while True:
         try:

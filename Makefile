@@ -1,0 +1,34 @@
+# The README's commands. Each creates .venv on first use and installs into it,
+# so a fresh machine needs only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	rm -rf build/demo
+	$(BIN)/clearcrawl synth --output build/demo/crawl --pages 600 --files 2 --seed 7
+	$(BIN)/clearcrawl run --input 'build/demo/crawl/*.warc.gz' --registry optout_registry \
+		--output build/demo/out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench pipelines
+
+bench: $(STAMP)
+	@echo "make bench: not yet (the benchmark harness lands with the scale issue)"
+
+clean:
+	rm -rf build .pytest_cache

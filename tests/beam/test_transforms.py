@@ -1,0 +1,59 @@
+"""Each composite transform on Beam's in-process runner, checked with assert_that."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from clearcrawl.beam.runner import local_runner
+from clearcrawl.beam.transforms import AccountFailures, DecideDocuments, ReadShards
+from clearcrawl.io.documents import make_document
+from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
+from clearcrawl.records import ReadFailure
+from clearcrawl.registry.load import load_registry
+from tests.conftest import BUNDLED_REGISTRY
+
+
+def _pipeline():
+    pipeline = TestPipeline(runner=None)
+    return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
+
+
+def test_read_shards_splits_documents_and_failures(tmp_path):
+    good = gzip_member(warc_record("response", http_response(b"<p>hello</p>"),
+                                   target_uri="https://a.example/"))
+    path = tmp_path / "s.warc.gz"
+    path.write_bytes(good + good[:40])
+    with _pipeline() as p:
+        out = p | beam.Create([str(path)]) | ReadShards(1 << 20)
+        assert_that(out.docs | "Urls" >> beam.Map(lambda d: (d.url, d.text)),
+                    equal_to([("https://a.example/", "hello")]), label="docs")
+        assert_that(out.failures | "Kinds" >> beam.Map(lambda f: (f.source_offset, f.error_kind)),
+                    equal_to([(len(good), "truncated_gzip")]), label="failures")
+
+
+def test_decide_documents_and_account_failures(tmp_path):
+    snapshot = load_registry(str(BUNDLED_REGISTRY))
+    uri = str(tmp_path / "snapshot.json.gz")
+    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    docs = [make_document(url=url, text="t", source_uri="mem", offset=i)
+            for i, url in enumerate(["https://news.daily-herald.example/a",
+                                     "https://city-magazine.example/premium/x",
+                                     "https://elsewhere.example/"])]
+    failure = ReadFailure("f1", "mem", 9, "truncated_gzip", "cut")
+    with _pipeline() as p:
+        decided = p | "Docs" >> beam.Create(docs) | DecideDocuments(uri)
+        assert_that(decided.ledger | beam.Map(lambda r: (r["url"], r["decision"],
+                                                         [x["kind"] for x in r["reasons"]])),
+                    equal_to([("https://news.daily-herald.example/a", "remove", ["domain_optout"]),
+                              ("https://city-magazine.example/premium/x", "remove", ["url_optout"]),
+                              ("https://elsewhere.example/", "keep", [])]), label="ledger")
+        assert_that(decided.data | "DataUrls" >> beam.Map(lambda r: r["url"]),
+                    equal_to(["https://elsewhere.example/"]), label="data")
+        failed = p | "Failures" >> beam.Create([failure]) | AccountFailures("r", "p")
+        assert_that(failed.ledger | "FailLedger" >> beam.Map(lambda r: (r["doc_id"], r["decision"])),
+                    equal_to([("f1", "error")]), label="failure-ledger")
+        assert_that(failed.errors | "FailErrors" >> beam.Map(lambda r: (r["source_offset"],
+                                                                         r["error_kind"])),
+                    equal_to([(9, "truncated_gzip")]), label="dead-letters")
