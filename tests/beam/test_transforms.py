@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from clearcrawl.beam.runner import local_runner
@@ -16,7 +16,7 @@ from tests.conftest import BUNDLED_REGISTRY
 
 
 def _pipeline():
-    pipeline = TestPipeline(runner=None)
+    pipeline = BeamTestPipeline(runner=None)
     return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
 
 
