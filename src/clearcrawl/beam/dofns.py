@@ -11,8 +11,12 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.core.policy import decide
+from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.rows import data_row, failure_rows, ledger_row
+from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
+from clearcrawl.core.urls import origin_key
 from clearcrawl.io.readers import read_shard
+from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import Document, ReadFailure
 from clearcrawl.registry.snapshot import Snapshot
 
@@ -59,8 +63,34 @@ class ReadShardFn(beam.DoFn):
         self._files.inc()
 
 
+class ReadRobotsCapturesFn(beam.DoFn):
+    """str (robots WARC URI) -> (origin, capture tuple) for every /robots.txt response."""
+
+    def process(self, uri: str):
+        with open_uri(uri) as fh:
+            yield from read_captures(uri, fh)
+
+
+class _HostFiles:
+    """Registry files of one kind (robots, ai.txt), parsed on first use per host."""
+
+    def __init__(self, files: dict[str, str], make):
+        self._files, self._make, self._parsed = files, make, {}
+
+    def __call__(self, host: str):
+        if host not in self._files:
+            return None
+        parsed = self._parsed.get(host)
+        if parsed is None:
+            parsed = self._parsed[host] = self._make(host, self._files[host])
+        return parsed
+
+
 class DecideFn(beam.DoFn):
-    """Document -> ledger row dict (main output) and data row dict (`data` output)."""
+    """Document -> ledger row dict (main output) and data row dict (`data` output).
+
+    Side input `captures`: {origin: capture tuple} of crawl-time robots.txt.
+    """
 
     def __init__(self, snapshot_uri: str):
         self._snapshot_uri = snapshot_uri
@@ -72,6 +102,31 @@ class DecideFn(beam.DoFn):
         self._index = self._snapshot.domain_index
         self._registry_id = self._snapshot.registry_id
         self._policy_id = self._snapshot.policy_id
+        content = self._snapshot.content
+        self._signals = SignalContext(
+            policy=self._snapshot.policy,
+            current_robots=_HostFiles(content["robots"], lambda host, text: RobotsCapture(
+                f"robots/{host}.txt", 200, RobotsTxt(text))),
+            site_tdmrep=content["tdmrep"].get,
+            aitxt=_HostFiles(content["aitxt"], lambda host, text: RobotsTxt(text)),
+        )
+        self._captures: dict[str, RobotsCapture] = {}
+
+    def _crawl_capture(self, doc: Document, captures) -> RobotsCapture | None:
+        if not captures:
+            return None
+        origin = origin_key(doc.url)
+        capture = self._captures.get(origin)
+        if capture is None:
+            raw = captures.get(origin)
+            if raw is None:
+                return None  # none captured: no restriction
+            date, status, body, source_id = raw
+            capture = RobotsCapture(source_id, status, RobotsTxt(body), date)
+            if len(self._captures) > 100_000:
+                self._captures.clear()
+            self._captures[origin] = capture
+        return capture
 
     def _count_removed(self, kind: str) -> None:
         counter = self._removed.get(kind)
@@ -79,10 +134,10 @@ class DecideFn(beam.DoFn):
             counter = self._removed[kind] = Metrics.counter("clearcrawl", f"removed:{kind}")
         counter.inc()
 
-    def process(self, doc: Document):
+    def process(self, doc: Document, captures=None):
         evidence = self._index.match(doc.url, doc.host)
-        decision, ordered = decide(evidence)
-        license_ = None
+        signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
+        decision, ordered = decide(evidence + signals)
         yield ledger_row(doc, decision, ordered, license_, self._registry_id, self._policy_id)
         if decision == reasons.KEEP:
             self._kept.inc()

@@ -24,7 +24,13 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.beam import outputs
 from clearcrawl.beam.dofns import open_uri
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import AccountFailures, DecideDocuments, ReadShards, WriteOutputs
+from clearcrawl.beam.transforms import (
+    AccountFailures,
+    DecideDocuments,
+    ReadRobotsCaptures,
+    ReadShards,
+    WriteOutputs,
+)
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
 from clearcrawl.registry.load import load_registry
@@ -63,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def expand_inputs(patterns: list[str]) -> list[dict]:
+def expand_inputs(patterns: list[str], flag: str = "--input") -> list[dict]:
     """Sorted, de-duplicated [{uri, bytes}] for the globs; UsageError names the culprit."""
     found: dict[str, int] = {}
     for pattern in patterns:
@@ -77,7 +83,7 @@ def expand_inputs(patterns: list[str]) -> list[dict]:
                 if os.path.isfile(path):
                     matched.append((os.path.abspath(path), os.path.getsize(path)))
         if not matched:
-            raise UsageError(f"--input {pattern}: no files match")
+            raise UsageError(f"{flag} {pattern}: no files match")
         for uri, size in matched:
             if format_of(uri) is None:
                 raise UsageError(f"{uri}: unknown input format (expected one of "
@@ -106,13 +112,16 @@ def _counter(result, name: str) -> int:
 def run(argv: list[str] | None = None) -> RunResult:
     args, beam_args = build_parser().parse_known_args(argv)
     inputs = expand_inputs(args.input)
+    robots_inputs = expand_inputs(args.robots, "--robots") if args.robots else []
+    if any(format_of(r["uri"]) != "warc" for r in robots_inputs):
+        raise UsageError("--robots takes robots.txt capture WARCs (.warc, .warc.gz)")
     try:
         snapshot = load_registry(args.registry, _read_bytes)
     except InvalidRegistry as exc:
         raise UsageError(str(exc)) from None
     max_record_bytes = int(args.max_record_mb * 2**20)
     root = args.output.rstrip("/")
-    run_options = {"max_record_bytes": max_record_bytes}
+    run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
     try:
         outputs.prepare_output(root, args.overwrite)
@@ -129,7 +138,12 @@ def run(argv: list[str] | None = None) -> RunResult:
         docs = (pipeline
                 | "ListShards" >> beam.Create([i["uri"] for i in inputs])
                 | "ReadShards" >> ReadShards(max_record_bytes))
-        decided = docs.docs | "DecideDocuments" >> DecideDocuments(snapshot_uri)
+        captures = None
+        if robots_inputs:
+            captures = (pipeline
+                        | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
+                        | "ReadRobotsCaptures" >> ReadRobotsCaptures())
+        decided = docs.docs | "DecideDocuments" >> DecideDocuments(snapshot_uri, captures)
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
         ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()

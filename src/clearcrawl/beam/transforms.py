@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from clearcrawl.beam.dofns import DATA, ERRORS, FAILURES, DecideFn, FailureRowsFn, ReadShardFn
+from clearcrawl.beam.dofns import (
+    DATA,
+    ERRORS,
+    FAILURES,
+    DecideFn,
+    FailureRowsFn,
+    ReadRobotsCapturesFn,
+    ReadShardFn,
+)
+from clearcrawl.io.robots_captures import latest
 from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA
 
 
@@ -26,16 +35,34 @@ class ReadShards(beam.PTransform):
                 .with_outputs(FAILURES, main="docs"))
 
 
-class DecideDocuments(beam.PTransform):
-    """PCollection[Document] -> {ledger: dict, data: dict}: match, decide, build rows."""
+class ReadRobotsCaptures(beam.PTransform):
+    """PCollection[str robots WARC URI] -> (origin, capture): the latest per scope."""
 
-    def __init__(self, snapshot_uri: str):
+    def expand(self, uris):
+        return (uris
+                | "SpreadRobotsShards" >> beam.Reshuffle()
+                | "ReadCaptures" >> beam.ParDo(ReadRobotsCapturesFn())
+                | "LatestPerOrigin" >> beam.CombinePerKey(latest))
+
+
+class DecideDocuments(beam.PTransform):
+    """PCollection[Document] -> {ledger: dict, data: dict}: match rules and signals, decide.
+
+    `captures`, if given, is the (origin, capture) PCollection of crawl-time robots.txt.
+    """
+
+    def __init__(self, snapshot_uri: str, captures=None):
         super().__init__()
         self._snapshot_uri = snapshot_uri
+        self._captures = captures
 
     def expand(self, docs):
-        return docs | "Decide" >> beam.ParDo(DecideFn(self._snapshot_uri)).with_outputs(
-            DATA, main="ledger")
+        fn = DecideFn(self._snapshot_uri)
+        if self._captures is None:
+            pardo = beam.ParDo(fn)
+        else:
+            pardo = beam.ParDo(fn, captures=beam.pvalue.AsDict(self._captures))
+        return docs | "Decide" >> pardo.with_outputs(DATA, main="ledger")
 
 
 class AccountFailures(beam.PTransform):

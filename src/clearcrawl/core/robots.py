@@ -1,0 +1,294 @@
+"""robots.txt per RFC 9309, matching Google's open-source reference parser.
+
+Where a literal reading of the RFC and the reference parser differ, we follow the
+reference parser (both conformance suites encode it): URLs are matched as
+given, without decoding percent-escapes; patterns have their non-ASCII bytes
+percent-encoded and their escapes upper-cased; `/robots.txt` is not exempt.
+
+    is_allowed(robots_txt, user_agent, url) -> bool
+
+Behind it, `RobotsTxt` parses once and answers many lookups: the rules that
+apply to an agent are resolved once per agent, then each URL costs one pass
+over those rules.
+
+Besides allow/disallow, the parser keeps the lines that carry AI preferences
+(`Content-Usage`, Cloudflare's `Content-Signal`) with the group they belong to,
+and `License` lines (RSL) as provenance. Unknown lines never end a group.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Parse at least 500 KiB (RFC 9309 2.5); beyond that, content is ignored to bound memory.
+MAX_ROBOTS_BYTES = 512 * 1024
+# The reference parser truncates longer lines.
+MAX_LINE_BYTES = 2083 * 8 - 1
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
+_ESCAPE = re.compile(r"%([0-9a-fA-F]{2})")
+_TOKEN = re.compile(r"[A-Za-z_-]*")
+_TOKEN_WITH_DIGITS = re.compile(r"[A-Za-z0-9_-]*")
+
+USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL, LICENSE, OTHER = range(7)
+_GROUP_MEMBERS = (ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL)
+
+
+def _key_type(key: bytes) -> int:
+    """Directive of a key; the reference parser accepts common typos by prefix."""
+    k = key.lower()
+    if k.startswith((b"user-agent", b"useragent", b"user agent")):
+        return USER_AGENT
+    if k.startswith(b"allow"):
+        return ALLOW
+    if k.startswith((b"disallow", b"dissallow", b"dissalow", b"disalow", b"diasllow",
+                     b"disallaw")):
+        return DISALLOW
+    if k == b"content-usage":
+        return CONTENT_USAGE
+    if k == b"content-signal":
+        return CONTENT_SIGNAL
+    if k == b"license":
+        return LICENSE
+    return OTHER
+
+
+def _key_value(line: bytes) -> tuple[bytes, bytes] | None:
+    """`key: value`, or `key value` when exactly two words (a mistake Google accepts)."""
+    hash_at = line.find(b"#")
+    if hash_at >= 0:
+        line = line[:hash_at]
+    line = line.strip(b" \t\v\f\r\n")
+    sep = line.find(b":")
+    if sep < 0:
+        parts = line.split()
+        if len(parts) != 2:
+            return None
+        return parts[0], parts[1]
+    key = line[:sep].strip(b" \t\v\f\r\n")
+    if not key:
+        return None
+    return key, line[sep + 1:].strip(b" \t\v\f\r\n")
+
+
+def escape_pattern(pattern: str) -> str:
+    """Percent-encode non-ASCII bytes and upper-case existing escapes, as the reference does."""
+    if pattern.isascii() and "%" not in pattern:
+        return pattern
+    raw = pattern.encode("utf-8", "surrogatepass")
+    out = []
+    i = 0
+    while i < len(raw):
+        byte = raw[i]
+        if byte == 0x25 and _is_hex(raw[i + 1:i + 3]):
+            out.append("%" + raw[i + 1:i + 3].decode().upper())
+            i += 3
+            continue
+        out.append(f"%{byte:02X}" if byte >= 0x80 else chr(byte))
+        i += 1
+    return "".join(out)
+
+
+def _is_hex(two: bytes) -> bool:
+    return len(two) == 2 and all(c in b"0123456789abcdefABCDEF" for c in two)
+
+
+def path_params_query(url: str) -> str:
+    """Path, params and query of a URL, without scheme, authority or fragment; "/" at least."""
+    start = 2 if url.startswith("//") else 0
+    early_path = _find_first(url, "/?;", start)
+    protocol_end = url.find("://", start)
+    if protocol_end < 0 or (early_path >= 0 and early_path < protocol_end):
+        protocol_end = start
+    else:
+        protocol_end += 3
+    path_start = _find_first(url, "/?;", protocol_end)
+    if path_start < 0:
+        return "/"
+    hash_at = url.find("#", start)
+    if 0 <= hash_at < path_start:
+        return "/"
+    path = url[path_start:hash_at if hash_at >= 0 else len(url)]
+    return path if path.startswith("/") else "/" + path
+
+
+def _find_first(text: str, chars: str, start: int) -> int:
+    found = [i for i in (text.find(c, start) for c in chars) if i >= 0]
+    return min(found) if found else -1
+
+
+@lru_cache(maxsize=16384)
+def _compile(pattern: str):
+    """Pattern -> anchored regex: `*` any run, a final `$` the end, all else literal."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    regex = ".*".join(re.escape(part) for part in body.split("*"))
+    return re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL)
+
+
+def pattern_matches(path: str, pattern: str) -> bool:
+    return _compile(pattern).match(path) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    number: int
+    kind: int
+    value: str  # escaped pattern for allow/disallow, raw text otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRules:
+    """The lines that apply to one agent: its own groups, else the `*` groups."""
+
+    rules: tuple[Line, ...]
+    specific: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    line: Line | None  # the deciding rule, for evidence
+
+
+class RobotsTxt:
+    """A parsed robots.txt. Build once, then call `allowed(agent, url)` many times."""
+
+    def __init__(self, body: str | bytes, max_bytes: int = MAX_ROBOTS_BYTES):
+        raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+        self.truncated = len(raw) > max_bytes
+        raw = raw[:max_bytes]
+        # Skip a UTF-8 byte order mark, or the part of one the file starts with.
+        for size in (3, 2, 1):
+            if raw[:size] == _UTF8_BOM[:size]:
+                raw = raw[size:]
+                break
+        self.lines: list[Line] = []
+        self.licenses: list[str] = []
+        for number, line in enumerate(_LINE_SPLIT.split(raw), start=1):
+            parsed = _key_value(line[:MAX_LINE_BYTES])
+            if parsed is None:
+                continue
+            kind = _key_type(parsed[0])
+            value = parsed[1].decode("utf-8", "surrogateescape")
+            if kind in (ALLOW, DISALLOW):
+                value = escape_pattern(value)
+            elif kind == LICENSE:
+                self.licenses.append(value)
+                continue
+            elif kind == OTHER:
+                continue
+            self.lines.append(Line(number, kind, value))
+        self._agents: dict[tuple[str, bool], AgentRules] = {}
+
+    def rules_for(self, agent: str, token_digits: bool = False) -> AgentRules:
+        """Replay the reference parser's group state machine for one agent.
+
+        The reference parser reads the token of `User-agent: AI2Bot` as `AI`, so an
+        agent with digits only ever gets the `*` rules. `token_digits=True` (used by
+        the pipeline for policy tokens such as AI2Bot) reads digits as part of the
+        token instead, which is what the site owner meant.
+        """
+        key = (agent, token_digits)
+        cached = self._agents.get(key)
+        if cached is not None:
+            return cached
+        wanted = agent.lower()
+        with_digits = token_digits and any(c.isdigit() for c in agent)
+        specific: list[Line] = []
+        global_: list[Line] = []
+        seen_global = seen_specific = ever_specific = separator = False
+        for line in self.lines:
+            if line.kind == USER_AGENT:
+                if separator:
+                    seen_global = seen_specific = separator = False
+                value = line.value
+                if value[:1] == "*" and (len(value) == 1 or value[1].isspace()):
+                    seen_global = True
+                elif _agent_token(value, with_digits) == wanted:
+                    seen_specific = ever_specific = True
+                continue
+            if not (seen_global or seen_specific):
+                continue
+            separator = True
+            (specific if seen_specific else global_).append(line)
+        rules = AgentRules(tuple(specific if ever_specific else global_), ever_specific)
+        self._agents[key] = rules
+        return rules
+
+    def verdict(self, agent: str, url: str, token_digits: bool = False) -> Verdict:
+        rules = self.rules_for(agent, token_digits)
+        path = path_params_query(url)
+        if not path.isascii():  # compare bytes, as the reference parser does
+            path = path.encode("utf-8", "surrogatepass").decode("latin-1")
+        best_allow: Line | None = None
+        best_disallow: Line | None = None
+        allow_len = disallow_len = -1
+        for line in rules.rules:
+            if line.kind == ALLOW:
+                length = _allow_priority(path, line.value)
+                if length > allow_len:
+                    allow_len, best_allow = length, line
+            elif line.kind == DISALLOW:
+                if len(line.value) > disallow_len and pattern_matches(path, line.value):
+                    disallow_len, best_disallow = len(line.value), line
+        # Priority 0 (empty patterns) never decides; allow wins a tie.
+        if allow_len > 0 or disallow_len > 0:
+            if disallow_len > allow_len:
+                return Verdict(False, best_disallow)
+            return Verdict(True, best_allow)
+        return Verdict(True, None)
+
+    def allowed(self, agent: str, url: str) -> bool:
+        return self.verdict(agent, url).allowed
+
+    def extension_lines(self, agent: str, kind: int, token_digits: bool = False) -> list[Line]:
+        """Content-Usage / Content-Signal lines in the groups that apply to `agent`."""
+        return [line for line in self.rules_for(agent, token_digits).rules if line.kind == kind]
+
+
+def _allow_priority(path: str, pattern: str) -> int:
+    if pattern_matches(path, pattern):
+        return len(pattern)
+    # The reference parser treats an allowed `/dir/index.htm(l)` as allowing `/dir/`.
+    slash = pattern.rfind("/")
+    if slash >= 0 and pattern[slash:].startswith("/index.htm"):
+        directory = pattern[:slash + 1] + "$"
+        if pattern_matches(path, directory):
+            return len(directory)
+    return -1
+
+
+def _agent_token(value: str, with_digits: bool) -> str:
+    # RFC 9309 product tokens are [A-Za-z_-]; real AI tokens such as AI2Bot also
+    # carry digits, so for an agent with digits the digits are part of the token.
+    token = (_TOKEN_WITH_DIGITS if with_digits else _TOKEN).match(value).group(0)
+    return token.lower()
+
+
+def is_valid_agent(user_agent: str) -> bool:
+    """A product token we can obey: non-empty letters, `_` and `-` (RFC 9309)."""
+    return bool(user_agent) and _TOKEN.fullmatch(user_agent) is not None
+
+
+@lru_cache(maxsize=256)
+def _parsed(robots_txt: str | bytes) -> RobotsTxt:
+    return RobotsTxt(robots_txt)
+
+
+def is_allowed(robots_txt: str | bytes, user_agent: str, url: str) -> bool:
+    """True if `user_agent` may fetch `url` under `robots_txt` (a 2xx body)."""
+    return _parsed(robots_txt).allowed(user_agent, url)
+
+
+def allowed_for_status(status: int | None, robots_txt: str | bytes, user_agent: str,
+                       url: str) -> bool:
+    """RFC 9309 2.3.1: 2xx parse; 4xx no restriction; 5xx or unreachable disallow all."""
+    if status is None or status >= 500:
+        return False
+    if 400 <= status < 500:
+        return True
+    return is_allowed(robots_txt, user_agent, url)
