@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench pipelines
 
 bench: $(STAMP)
-	@echo "make bench: not yet (the benchmark harness lands with the scale issue)"
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -142,10 +142,35 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class AgentRules:
-    """The lines that apply to one agent: its own groups, else the `*` groups."""
+    """The lines that apply to one agent: its own groups, else the `*` groups.
+
+    `ordered` holds the allow/disallow rules by decreasing priority (pattern
+    length, allow first on a tie, as allow wins ties), so the first rule that
+    matches a path decides. Empty patterns (priority 0) never decide and are left
+    out; an allowed `/dir/index.html` also allows `/dir/` (reference behaviour).
+    """
 
     rules: tuple[Line, ...]
     specific: bool
+    ordered: tuple[tuple[str | None, object, bool, Line], ...] = ()
+
+
+def _ordered_rules(lines: list[Line]) -> tuple:
+    ranked = []
+    for line in lines:
+        if line.kind not in (ALLOW, DISALLOW) or not line.value:
+            continue
+        patterns = [line.value]
+        slash = line.value.rfind("/")
+        if line.kind == ALLOW and slash >= 0 and line.value[slash:].startswith("/index.htm"):
+            patterns.append(line.value[:slash + 1] + "$")
+        for pattern in patterns:
+            literal = pattern if "*" not in pattern and not pattern.endswith("$") else None
+            matcher = None if literal is not None else _compile(pattern).match
+            ranked.append((-len(pattern), line.kind != ALLOW, line.number,
+                           (literal, matcher, line.kind == ALLOW, line)))
+    ranked.sort(key=lambda item: item[:3])
+    return tuple(item[3] for item in ranked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +240,8 @@ class RobotsTxt:
                 continue
             separator = True
             (specific if seen_specific else global_).append(line)
-        rules = AgentRules(tuple(specific if ever_specific else global_), ever_specific)
+        chosen = specific if ever_specific else global_
+        rules = AgentRules(tuple(chosen), ever_specific, _ordered_rules(chosen))
         self._agents[key] = rules
         return rules
 
@@ -224,22 +250,9 @@ class RobotsTxt:
         path = path_params_query(url)
         if not path.isascii():  # compare bytes, as the reference parser does
             path = path.encode("utf-8", "surrogatepass").decode("latin-1")
-        best_allow: Line | None = None
-        best_disallow: Line | None = None
-        allow_len = disallow_len = -1
-        for line in rules.rules:
-            if line.kind == ALLOW:
-                length = _allow_priority(path, line.value)
-                if length > allow_len:
-                    allow_len, best_allow = length, line
-            elif line.kind == DISALLOW:
-                if len(line.value) > disallow_len and pattern_matches(path, line.value):
-                    disallow_len, best_disallow = len(line.value), line
-        # Priority 0 (empty patterns) never decides; allow wins a tie.
-        if allow_len > 0 or disallow_len > 0:
-            if disallow_len > allow_len:
-                return Verdict(False, best_disallow)
-            return Verdict(True, best_allow)
+        for literal, matcher, is_allow, line in rules.ordered:
+            if (path.startswith(literal) if literal is not None else matcher(path)):
+                return Verdict(is_allow, line)
         return Verdict(True, None)
 
     def allowed(self, agent: str, url: str) -> bool:
@@ -248,18 +261,6 @@ class RobotsTxt:
     def extension_lines(self, agent: str, kind: int, token_digits: bool = False) -> list[Line]:
         """Content-Usage / Content-Signal lines in the groups that apply to `agent`."""
         return [line for line in self.rules_for(agent, token_digits).rules if line.kind == kind]
-
-
-def _allow_priority(path: str, pattern: str) -> int:
-    if pattern_matches(path, pattern):
-        return len(pattern)
-    # The reference parser treats an allowed `/dir/index.htm(l)` as allowing `/dir/`.
-    slash = pattern.rfind("/")
-    if slash >= 0 and pattern[slash:].startswith("/index.htm"):
-        directory = pattern[:slash + 1] + "$"
-        if pattern_matches(path, directory):
-            return len(directory)
-    return -1
 
 
 def _agent_token(value: str, with_digits: bool) -> str:

@@ -1,0 +1,166 @@
+"""`make bench`: measure stages against reference libraries in the same run.
+
+Writes bench/results/latest.json and prints a Markdown table. Ratios above 1
+mean clearcrawl is faster. This first harness covers robots.txt (parse + 1,000
+lookups per file on the real corpus, against Protego), domain-rule matching and
+WARC framing (against warcio); the full pipeline benchmark comes with the
+scale work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CLEARCRAWL_SHARED_DATA", REPO.parent / "shared" / "data"))
+RESULTS = REPO / "bench" / "results" / "latest.json"
+LOOKUPS_PER_FILE = 1000
+ROBOTS_FILES = 150
+
+
+def _robots_corpus(rng: random.Random) -> list[bytes]:
+    folder = SHARED / "robots-corpus" / "protego-top-sites-2019" / "robots"
+    if folder.is_dir():
+        files = sorted(folder.iterdir())
+        return [p.read_bytes() for p in rng.sample(files, min(ROBOTS_FILES, len(files)))]
+    print("note: shared robots corpus absent; using generated robots.txt files", file=sys.stderr)
+    return [("User-agent: *\n" + "".join(f"Disallow: /p{i}/{j}*\n" for j in range(40)))
+            .encode() for i in range(ROBOTS_FILES)]
+
+
+def _urls(rng: random.Random, n: int) -> list[str]:
+    words = ["news", "search", "admin", "wp-admin", "cart", "api", "user", "p", "img", "docs"]
+    return [f"https://example.com/{rng.choice(words)}/{rng.choice(words)}-{i}?q={i % 7}"
+            for i in range(n)]
+
+
+def bench_robots(rng: random.Random) -> dict:
+    from protego import Protego
+
+    from clearcrawl.core.robots import RobotsTxt
+
+    bodies = _robots_corpus(rng)
+    urls = _urls(rng, LOOKUPS_PER_FILE)
+    agents = ["GPTBot", "CCBot", "Googlebot"]
+    texts = [b.decode("utf-8", "replace") for b in bodies]
+
+    def ours():
+        for body in bodies:
+            robots = RobotsTxt(body)
+            for i, url in enumerate(urls):
+                robots.allowed(agents[i % 3], url)
+
+    def protego():
+        for text in texts:
+            parser = Protego.parse(text)
+            for i, url in enumerate(urls):
+                parser.can_fetch(url, agents[i % 3])
+
+    t_ours = _time(ours)
+    t_protego = _time(protego)
+    files = len(bodies)
+    return {"files": files, "ours_s": t_ours, "protego_s": t_protego,
+            "ours_files_per_s": files / t_ours, "protego_files_per_s": files / t_protego,
+            "ratio": t_protego / t_ours}
+
+
+def bench_domain_rules(rng: random.Random) -> dict:
+    import tracemalloc
+
+    from clearcrawl.core.domains import DomainRule, DomainRuleIndex
+
+    hosts = [f"site{i}-{rng.randrange(10**6)}.example" for i in range(100_000)]
+    tracemalloc.start()
+    index = DomainRuleIndex([DomainRule(f"r{i}", "piracy" if i % 3 else "optout", h)
+                             for i, h in enumerate(hosts)])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    urls = [f"https://www.{rng.choice(hosts) if i % 10 == 0 else f'other{i}.example'}/a/b"
+            for i in range(200_000)]
+    start = time.perf_counter()
+    hits = sum(bool(index.match(url)) for url in urls)
+    elapsed = time.perf_counter() - start
+    return {"rules": len(hosts), "urls": len(urls), "hits": hits, "urls_per_s": len(urls) / elapsed,
+            "rules_memory_mb": peak / 2**20}
+
+
+def bench_warc_framing() -> dict:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from clearcrawl.io.warc import iter_records
+    from clearcrawl.synth import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = generate(tmp, pages=3000, files=1, seed=3)
+        path = summary["files"][0]
+        megabytes = os.path.getsize(path) / 1e6
+
+        def ours():
+            with open(path, "rb") as fh:
+                return sum(len(r.payload) for r in iter_records(fh))
+
+        def warcio():
+            with open(path, "rb") as fh:
+                return sum(len(r.content_stream().read()) for r in ArchiveIterator(fh)
+                           if r.rec_type == "response")
+
+        t_ours, t_warcio = _time(ours), _time(warcio)
+    return {"records": 3000, "ours_records_per_s": 3000 / t_ours,
+            "warcio_records_per_s": 3000 / t_warcio, "mb_per_s": megabytes / t_ours,
+            "ratio": t_warcio / t_ours}
+
+
+def _time(fn, repeat: int = 2) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> int:
+    rng = random.Random(20261128)
+    robots = bench_robots(rng)
+    domains = bench_domain_rules(rng)
+    warc = bench_warc_framing()
+    from importlib.metadata import version
+
+    result = {
+        "stages": {
+            "robots_parse_1000_lookups": {"docs_per_s": robots["ours_files_per_s"],
+                                          "mb_per_s": None},
+            "domain_rules_match": {"docs_per_s": domains["urls_per_s"], "mb_per_s": None},
+            "warc_parse": {"docs_per_s": warc["ours_records_per_s"], "mb_per_s": warc["mb_per_s"]},
+        },
+        "ratios": {"robots_vs_protego": robots["ratio"],
+                   "warc_framing_vs_warcio_iter": warc["ratio"]},
+        "details": {"robots": robots, "domain_rules": domains, "warc": warc},
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "versions": {n: version(n) for n in ("protego", "warcio", "resiliparse")}},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print("| stage | clearcrawl | reference | ratio |")
+    print("|---|---|---|---|")
+    print(f"| robots.txt parse + {LOOKUPS_PER_FILE} lookups ({robots['files']} real files) | "
+          f"{robots['ours_files_per_s']:.1f} files/s | Protego {robots['protego_files_per_s']:.1f}"
+          f" files/s | {robots['ratio']:.2f}x |")
+    print(f"| domain rules: {domains['urls']:,} URLs vs {domains['rules']:,} rules | "
+          f"{domains['urls_per_s']:,.0f} URLs/s, rules {domains['rules_memory_mb']:.0f} MB | - | - |")
+    print(f"| WARC framing (gzip, per-record members) | {warc['ours_records_per_s']:,.0f} rec/s, "
+          f"{warc['mb_per_s']:.1f} MB/s | warcio {warc['warcio_records_per_s']:,.0f} rec/s | "
+          f"{warc['ratio']:.2f}x |")
+    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
