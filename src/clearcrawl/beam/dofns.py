@@ -45,6 +45,19 @@ def load_snapshot(uri: str) -> Snapshot:
         return snapshot
 
 
+class _CounterFamily:
+    """Metrics counters named `<prefix>:<kind>`, created on first use."""
+
+    def __init__(self, prefix: str):
+        self._prefix, self._counters = prefix, {}
+
+    def inc(self, kind: str) -> None:
+        counter = self._counters.get(kind)
+        if counter is None:
+            counter = self._counters[kind] = Metrics.counter("clearcrawl", f"{self._prefix}:{kind}")
+        counter.inc()
+
+
 class ReadShardFn(beam.DoFn):
     """str (shard URI) -> Document, and ReadFailure on the `failures` output."""
 
@@ -95,7 +108,7 @@ class DecideFn(beam.DoFn):
     def __init__(self, snapshot_uri: str):
         self._snapshot_uri = snapshot_uri
         self._kept = Metrics.counter("clearcrawl", "kept")
-        self._removed: dict[str, object] = {}
+        self._removed = _CounterFamily("removed")
 
     def setup(self):
         self._snapshot = load_snapshot(self._snapshot_uri)
@@ -128,12 +141,6 @@ class DecideFn(beam.DoFn):
             self._captures[origin] = capture
         return capture
 
-    def _count_removed(self, kind: str) -> None:
-        counter = self._removed.get(kind)
-        if counter is None:
-            counter = self._removed[kind] = Metrics.counter("clearcrawl", f"removed:{kind}")
-        counter.inc()
-
     def process(self, doc: Document, captures=None):
         evidence = self._index.match(doc.url, doc.host)
         signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
@@ -144,7 +151,7 @@ class DecideFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DATA, data_row(doc, license_, self._registry_id))
         else:
             for kind in dict.fromkeys(e.kind for e in ordered):
-                self._count_removed(kind)
+                self._removed.inc(kind)
 
 
 class FailureRowsFn(beam.DoFn):
@@ -153,14 +160,10 @@ class FailureRowsFn(beam.DoFn):
     def __init__(self, registry_id: str, policy_id: str):
         self._registry_id = registry_id
         self._policy_id = policy_id
-        self._errors: dict[str, object] = {}
+        self._errors = _CounterFamily("error")
 
     def process(self, failure: ReadFailure):
-        counter = self._errors.get(failure.error_kind)
-        if counter is None:
-            counter = self._errors[failure.error_kind] = Metrics.counter(
-                "clearcrawl", f"error:{failure.error_kind}")
-        counter.inc()
+        self._errors.inc(failure.error_kind)
         ledger, dead_letter = failure_rows(failure, self._registry_id, self._policy_id)
         yield ledger
         yield beam.pvalue.TaggedOutput(ERRORS, dead_letter)

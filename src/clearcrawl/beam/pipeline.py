@@ -129,7 +129,8 @@ def run(argv: list[str] | None = None) -> RunResult:
         raise UsageError(str(exc)) from None
     staging = outputs.join(root, outputs.STAGING)
     snapshot_uri = outputs.join(staging, "registry", "snapshot.json.gz")
-    FileSystems.mkdirs(outputs.join(staging, "registry")) if "://" not in root else None
+    if "://" not in root:  # object stores have no folders to create
+        FileSystems.mkdirs(outputs.join(staging, "registry"))
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()

@@ -73,14 +73,12 @@ class _DecodedStream:
         self.buf = bytearray()
         self.base = 0  # decoded position of buf[0]
         self.eof = False
-        self._members: list[tuple[int, int]] = []  # (decoded position, member offset)
+        self._members: list[tuple[int, int]] = []  # gzip: (decoded position, member offset)
         self._raw = b""  # compressed bytes read but not yet decoded
         self._raw_pos = 0  # file offset of _raw[0]
         self._inflater = None
         self._member_start = 0
         self._broken: _Break | None = None
-        if not is_gzip:
-            self._members.append((0, 0))
 
     # -- decoding ----------------------------------------------------------
     def _read_raw(self) -> bool:
@@ -186,16 +184,15 @@ class _DecodedStream:
         del self.buf[:size]
         self.base += size
 
-    def source_offset(self, pos: int) -> tuple[int, int]:
-        """(file offset of the member holding decoded `pos`, ordinal position hint)."""
+    def source_offset(self, pos: int) -> int:
+        """File offset of the gzip member holding decoded `pos` (plain files: `pos`)."""
+        if not self._gzip:
+            return pos
         members = self._members
         # Members only grow; drop the ones entirely before pos.
         while len(members) > 1 and members[1][0] <= pos:
             members.pop(0)
-        start_pos, offset = members[0]
-        if not self._gzip:
-            return pos, 0
-        return offset, start_pos
+        return members[0][1]
 
     def find(self, needle: bytes, start: int, limit: int) -> int:
         """Index of needle in buf at or after start, reading up to `limit` bytes."""
@@ -246,7 +243,7 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         try:
             if not _skip_padding(stream):
                 return
-            current = ordinals.next(stream.source_offset(stream.base)[0])
+            current = ordinals.next(stream.source_offset(stream.base))
             offset, ordinal = current
             stream.fill(8)
             if not stream.buf.startswith(b"WARC/"):
