@@ -106,3 +106,30 @@ def test_synced_domain_list_is_loaded_from_the_real_blocklist(tmp_path, shared_d
     assert synced[0].entry_id.startswith("blocklistproject-piracy:")
     index = Snapshot.from_source(source).domain_index
     assert [e.kind for e in index.match("https://www.1337x.to/torrent/1")] == ["piracy_domain"]
+
+
+def test_source_declarations_and_work_ids_are_checked_with_their_lines(tmp_path):
+    root = _copy(tmp_path)
+    toml = root / "registry.toml"
+    base = toml.read_text()
+    toml.write_text(base + '\n[[sources]]\nname = "bad-format"\nurl = "https://x.example/l"\n'
+                    'format = "xml"\n'
+                    '\n[[sources]]\nname = "plain-http"\nurl = "http://x.example/l"\n'
+                    'format = "domains"\nkind = "piracy"\n'
+                    '\n[[sources]]\nname = "bad-pin"\nurl = "https://x.example/l"\n'
+                    'format = "domains"\nkind = "piracy"\nsha256 = "abc"\n')
+    (root / "works" / "w.jsonl").write_text(
+        '{"entry_id": "ex-optout-0001", "kind": "optout", "text": "dup of a domain id"}\n'
+        '{"entry_id": "w-1", "kind": "ebook", "text": "a work"}\n'
+        '{"entry_id": "w-2", "kind": "optout", "text": "x", "isbn": "1"}\n')
+    lines = base.count("\n")
+    problems = sorted(str(p) for p in load_source(root).problems)
+    assert problems == sorted([
+        f"registry.toml:{lines + 2}: format must be one of csv, domains, robots-json, got 'xml'",
+        f"registry.toml:{lines + 7}: http://x.example/l: plain http is refused; use https or "
+        "set insecure = true",
+        f"registry.toml:{lines + 13}: sha256 must be 64 hex digits (the digest of the body)",
+        "works/w.jsonl:1: duplicate entry_id 'ex-optout-0001' (first in domains/examples.csv:2)",
+        "works/w.jsonl:2: unknown kind 'ebook' (expected optout or piracy)",
+        "works/w.jsonl:3: unknown field 'isbn'",
+    ])

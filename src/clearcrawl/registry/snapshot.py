@@ -16,6 +16,7 @@ from pathlib import Path
 
 from clearcrawl.core.domains import DomainRule, DomainRuleIndex
 from clearcrawl.core.policy import Policy
+from clearcrawl.localfiles import write_atomically
 from clearcrawl.registry.source import RegistrySource
 
 FORMAT = "clearcrawl-registry-snapshot/1"
@@ -90,12 +91,8 @@ class Snapshot:
         return gzip.compress(canonical_json(doc), mtime=0)
 
     def write(self, folder: str | Path) -> Path:
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        target = path / SNAPSHOT_FILE
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(self.to_bytes())
-        tmp.replace(target)
+        target = Path(folder) / SNAPSHOT_FILE
+        write_atomically(target, self.to_bytes())
         return target
 
     @cached_property

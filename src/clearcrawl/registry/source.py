@@ -101,7 +101,7 @@ def load_source(root: str | Path) -> RegistrySource:
     _load_toml(reg)
     seen_ids: dict[str, str] = {}
     for path in sorted((reg.root / "domains").glob("*.csv")):
-        _load_domains_csv(reg, path, path.read_bytes(), seen_ids, source_name="")
+        parse_domains_csv(reg, path, path.read_bytes(), seen_ids, source_name="")
     for path in sorted((reg.root / "works").glob("*.jsonl")):
         _load_works(reg, path, seen_ids)
     _load_host_files(reg, "robots", ".txt", reg.robots, _read_text)
@@ -109,7 +109,7 @@ def load_source(root: str | Path) -> RegistrySource:
     _load_host_files(reg, "aitxt", ".txt", reg.aitxt, _read_text)
     agents_path = reg.root / "agents.json"
     if agents_path.is_file():
-        reg.agents.update(_read_agents(reg, agents_path, agents_path.read_bytes()))
+        reg.agents.update(parse_agents(reg, agents_path, agents_path.read_bytes()))
     for source in reg.sources:
         _load_synced(reg, source, seen_ids)
     return reg
@@ -250,7 +250,7 @@ def _name_from_url(url: str) -> str:
 
 # -- domain rules and works ----------------------------------------------------
 
-def _load_domains_csv(reg: RegistrySource, path: Path | str, body: bytes, seen_ids: dict,
+def parse_domains_csv(reg: RegistrySource, path: Path | str, body: bytes, seen_ids: dict,
                       source_name: str) -> None:
     text = body.decode("utf-8", errors="replace")
     rows = list(csv.reader(io.StringIO(text)))
@@ -358,7 +358,7 @@ def _load_host_files(reg: RegistrySource, folder: str, suffix: str, target: dict
             target[host] = value
 
 
-def _read_agents(reg: RegistrySource, path: Path | str, body: bytes) -> dict:
+def parse_agents(reg: RegistrySource, path: Path | str, body: bytes) -> dict:
     try:
         data = json.loads(body.decode("utf-8", errors="replace"))
     except ValueError as exc:
@@ -378,9 +378,9 @@ def _load_synced(reg: RegistrySource, source: RemoteSource, seen_ids: dict) -> N
     reg.synced.append({"name": source.name, "url": source.url, "format": source.format,
                        "kind": source.kind, "sha256": hashlib.sha256(body).hexdigest()})
     if source.format == "csv":
-        _load_domains_csv(reg, path, body, seen_ids, source_name=source.name)
+        parse_domains_csv(reg, path, body, seen_ids, source_name=source.name)
     elif source.format == "robots-json":
-        reg.agents.update(_read_agents(reg, path, body))
+        reg.agents.update(parse_agents(reg, path, body))
     else:
         hosts, problems = parse_domain_list(body.decode("utf-8", errors="replace"))
         rel = path.relative_to(reg.root).as_posix()
