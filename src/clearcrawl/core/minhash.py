@@ -1,0 +1,294 @@
+"""Text fingerprints: normalised word n-gram shingles and MinHash signatures, vectorised.
+
+Everything is NumPy over the UTF-8 bytes of a document, never a Python call per
+word or shingle:
+
+- normalise: NFKC (non-ASCII text only), lower-case, Unicode punctuation and
+  every ASCII byte that is not a letter or digit become word breaks;
+- word hashes: a polynomial hash of each word's bytes, read off one prefix-sum
+  array (the base is odd, so its powers are invertible modulo 2^64);
+- shingles: n consecutive word hashes combined and mixed (splitmix64);
+- signature: for each permutation k, min over shingles of (a_k * x + b_k) mod
+  2^32 with x the high 32 bits of the shingle hash. One (permutations x
+  shingles) array op per step, so 128 permutations cost three passes.
+
+The parameters (scheme, seed, shingle size, permutations) are stored with every
+signature set; sets built with different parameters are never compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import numpy as np
+
+SCHEME = "clearcrawl-minhash/1: nfkc-lower-words, poly64 words, splitmix64 shingles, " \
+    "(a*x+b) mod 2^32 permutations"
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_WORD_BASE = 0x100000001B3  # odd: invertible modulo 2^64
+# Unicode punctuation, symbols and spaces would otherwise glue words together
+# (curly quotes, dashes, no-break spaces, ideographic punctuation). They are found
+# in the UTF-8 bytes: (lead byte, lowest second byte, highest second byte, length).
+_UNICODE_BREAKS = (
+    (0xC2, 0xA0, 0xBF, 2),   # U+00A0-00BF: no-break space, guillemets, inverted marks
+    (0xE2, 0x80, 0x81, 3),   # U+2000-207F: spaces, dashes, quotes, bullets, ellipsis
+    (0xE2, 0x86, 0xAF, 3),   # U+2180-2BFF: arrows, maths and technical symbols, boxes
+    (0xE3, 0x80, 0x80, 3),   # U+3000-303F: ideographic space and punctuation
+    (0xEF, 0xBC, 0xBC, 3),   # U+FF00-FF3F: full-width punctuation (and A-Z, rare)
+)
+# Indexed by (lead byte << 8 | second byte): the sequence length of a break, else 0.
+_BREAK_LENGTH = np.zeros(1 << 16, np.uint8)
+for _lead, _low, _high, _length in _UNICODE_BREAKS:
+    _BREAK_LENGTH[(_lead << 8) | _low: ((_lead << 8) | _high) + 1] = _length
+
+
+class IncompatibleSignatures(ValueError):
+    """Two signature sets were built with different parameters."""
+
+
+def _splitmix64(state: int) -> tuple[int, int]:
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return state, z ^ (z >> 31)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place on a uint64 array."""
+    x ^= x >> _U64(30)
+    x *= _U64(0xBF58476D1CE4E5B9)
+    x ^= x >> _U64(27)
+    x *= _U64(0x94D049BB133111EB)
+    x ^= x >> _U64(31)
+    return x
+
+
+@dataclass(frozen=True)
+class MinHashParams:
+    num_perm: int = 128
+    shingle_size: int = 5
+    seed: int = 1
+    scheme: str = SCHEME
+
+    def __post_init__(self):
+        if not 16 <= self.num_perm <= 1024:
+            raise ValueError("num_perm must be between 16 and 1024")
+        if not 1 <= self.shingle_size <= 16:
+            raise ValueError("shingle_size must be between 1 and 16")
+
+    def as_dict(self) -> dict:
+        from clearcrawl import __version__
+
+        return {**asdict(self), "library": "clearcrawl", "version": __version__}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MinHashParams:
+        return cls(int(data["num_perm"]), int(data["shingle_size"]), int(data["seed"]),
+                   str(data["scheme"]))
+
+    def require_same(self, other: MinHashParams) -> None:
+        if self != other:
+            raise IncompatibleSignatures(
+                f"signatures built with different parameters: {self} vs {other}; "
+                "rebuild the registry snapshot with this version's parameters")
+
+    @cached_property
+    def _coefficients(self) -> tuple[np.ndarray, np.ndarray, list[np.uint64]]:
+        """Permutations (a odd, b) and shingle multipliers, from the seed alone.
+
+        Derived with splitmix64 in Python rather than NumPy's generators, whose
+        streams may change between NumPy versions: signatures must not.
+        """
+        state = self.seed & _MASK64
+        values = []
+        for _ in range(2 * self.num_perm + self.shingle_size):
+            state, value = _splitmix64(state)
+            values.append(value)
+        a = np.array([(v & 0xFFFFFFFF) | 1 for v in values[: self.num_perm]], np.uint32)
+        b = np.array([v & 0xFFFFFFFF for v in values[self.num_perm: 2 * self.num_perm]],
+                     np.uint32)
+        multipliers = [_U64(v | 1) for v in values[2 * self.num_perm:]]
+        return a[:, None], b[:, None], multipliers
+
+
+class _Powers:
+    """Powers of the word base and of its inverse, grown on demand."""
+
+    def __init__(self):
+        self.forward = np.ones(1, np.uint64)
+        self.inverse = np.ones(1, np.uint64)
+
+    def ensure(self, n: int) -> None:
+        if self.forward.size >= n:
+            return
+        size = max(n, 2 * self.forward.size, 65536)
+        self.forward = self._powers(_WORD_BASE, size)
+        self.inverse = self._powers(pow(_WORD_BASE, -1, 1 << 64), size)
+
+    @staticmethod
+    def _powers(base: int, size: int) -> np.ndarray:
+        out = np.ones(size, np.uint64)
+        with np.errstate(over="ignore"):
+            np.cumprod(np.full(size - 1, base, np.uint64), out=out[1:])
+        return out
+
+
+_POWERS = _Powers()
+
+
+def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of the lower-cased text, word-byte mask padded by one False each side)."""
+    ascii_only = text.isascii()
+    if not ascii_only and not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    data = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+    padded = np.zeros(data.size + 2, bool)
+    word = padded[1:-1]
+    np.less(data - np.uint8(97), 26, out=word)   # a-z (uint8 arithmetic wraps)
+    word |= (data - np.uint8(48)) < 10          # 0-9
+    if not ascii_only:
+        word |= data >= 128                      # letters of every script...
+        leads = np.flatnonzero(data[:-1] >= 0xC2)  # ...but not punctuation
+        if leads.size:
+            pairs = (data[leads].astype(np.uint16) << 8) | data[leads + 1]
+            lengths = _BREAK_LENGTH[pairs]
+            for offset in range(3):
+                at = leads[lengths > offset] + offset
+                word[at[at < data.size]] = False
+    return data, padded
+
+
+def normalized_text_sha256(text: str) -> str:
+    """sha256 hex of the normalised text: its words joined by single spaces.
+
+    Two texts that differ only in case, punctuation or spacing share it, and
+    anyone can recompute it: lower-case, split on non-letters, join with ' '.
+    """
+    data, padded = normalized_bytes(text)
+    word = padded[1:-1]
+    starts = np.flatnonzero(word & ~padded[:-2])
+    joined = np.where(word, data, np.uint8(32))
+    keep = word.copy()
+    keep[starts[1:] - 1] = True  # one space before every word but the first
+    return hashlib.sha256(joined[keep].tobytes()).hexdigest()
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """uint64 hash per word of the normalised text, in order."""
+    data, padded = normalized_bytes(text)
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    if starts.size == 0:
+        return np.zeros(0, np.uint64)
+    n = data.size
+    _POWERS.ensure(n + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.empty(n + 1, np.uint64)
+        prefix[0] = 0
+        np.cumsum(np.multiply(data, _POWERS.forward[:n]), out=prefix[1:])
+        hashes = (prefix[ends] - prefix[starts]) * _POWERS.inverse[starts]
+        hashes += (ends - starts).astype(np.uint64)
+        return _mix(hashes)
+
+
+def shingles(words: np.ndarray, params: MinHashParams) -> np.ndarray:
+    """Hashes of all word n-grams (with repeats); a text shorter than n is one shingle."""
+    n = params.shingle_size
+    multipliers = params._coefficients[2]
+    count = words.size - n + 1
+    with np.errstate(over="ignore"):
+        if count <= 0:
+            if words.size == 0:
+                return words
+            combined = np.zeros(1, np.uint64)
+            for k in range(words.size):
+                combined += words[k: k + 1] * multipliers[k]
+            return _mix(combined)
+        combined = words[:count] * multipliers[0]
+        for k in range(1, n):
+            combined += words[k: count + k] * multipliers[k]
+        return _mix(combined)
+
+
+_EMPTY_SIGNATURE_VALUE = np.uint32(0xFFFFFFFF)
+_BLOCK = 2048  # shingles per step: keeps the (permutations x block) array in cache
+
+
+def signature(shingle_hashes: np.ndarray, params: MinHashParams) -> np.ndarray:
+    """uint32[num_perm]: the MinHash signature; all 0xFFFFFFFF for an empty set."""
+    a, b, _ = params._coefficients
+    out = np.full(params.num_perm, _EMPTY_SIGNATURE_VALUE, np.uint32)
+    if shingle_hashes.size == 0:
+        return out
+    x = (shingle_hashes >> _U64(32)).astype(np.uint32)
+    for start in range(0, x.size, _BLOCK):
+        block = a * x[start: start + _BLOCK]
+        block += b
+        np.minimum(out, block.min(axis=1), out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What content matching needs of one text: its signature and shingle hashes.
+
+    `shingles` may repeat; `shingle_set` (sorted, unique) is built on first use,
+    since most documents never reach exact verification.
+    """
+
+    signature: np.ndarray      # uint32[num_perm]
+    shingles: np.ndarray       # uint64 shingle hashes, in text order
+
+    @property
+    def empty(self) -> bool:
+        return self.shingles.size == 0
+
+    @cached_property
+    def shingle_set(self) -> np.ndarray:
+        return np.unique(self.shingles)
+
+
+def fingerprint(text: str, params: MinHashParams) -> Fingerprint:
+    hashed = shingles(word_hashes(text), params)
+    return Fingerprint(signature(hashed, params), hashed)
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.count_nonzero(a == b)) / a.size
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> int:
+    """Shared elements of two sorted unique arrays."""
+    if a.size > b.size:
+        a, b = b, a
+    if a.size == 0:
+        return 0
+    positions = np.searchsorted(b, a)
+    positions[positions == b.size] = 0
+    return int(np.count_nonzero(b[positions] == a))
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    shared = overlap(a, b)
+    union = a.size + b.size - shared
+    return shared / union if union else 0.0
+
+
+def to_datasketch(sig: np.ndarray, params: MinHashParams):
+    """A datasketch MinHash holding this signature, for interoperability.
+
+    Our permutations are datasketch 2's "affine32" family ((a*x + b) mod 2^32,
+    same empty value), with our own coefficients, so `jaccard()`, LeanMinHash
+    and MinHashLSH work on exported signatures when both sides came from
+    clearcrawl. Do not `update()` an exported object: datasketch would hash new
+    data with its own coefficients.
+    """
+    from datasketch import MinHash
+
+    return MinHash(num_perm=params.num_perm, seed=params.seed, scheme="affine32",
+                   hashvalues=sig.astype(np.uint32))

@@ -1,0 +1,190 @@
+"""Registered works: their fingerprints, candidate search and verified matches.
+
+A document matches a work when, after an LSH or anchor candidate hit:
+- its normalised text has the work's exact hash (`work_exact`), or
+- its shingle set's exact Jaccard with the work's, or the containment of the
+  work in the document (a work quoted whole inside a longer page), reaches the
+  policy threshold (`work_near_duplicate`). Where a work's shingles are not
+  kept, the full-signature estimate decides instead.
+
+Candidates are the same in both index strategies: a shared band key, or at
+least half of the work's anchors among the document's shingles. The verdict
+for a (document, work) pair depends on the pair only, so the broadcast index
+and the distributed join produce identical evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import numpy as np
+
+from clearcrawl import reasons
+from clearcrawl.core import lsh
+from clearcrawl.core.minhash import (
+    Fingerprint,
+    MinHashParams,
+    estimated_jaccard,
+    fingerprint,
+    normalized_text_sha256,
+    overlap,
+)
+from clearcrawl.records import Evidence
+
+
+@dataclass(frozen=True)
+class WorkInfo:
+    entry_id: str
+    kind: str              # "optout" | "piracy"
+    title: str
+    rights_holder: str
+    exact: str             # sha256 of the normalised text
+
+
+@dataclass(frozen=True)
+class DocPrint:
+    """A document's fingerprint as content matching sees it (exact hash optional)."""
+
+    doc_id: str
+    fingerprint: Fingerprint
+    exact: str = ""
+
+
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"))
+                            .tobytes()).decode()
+
+
+def _unb64(text: str, dtype) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<")) \
+        .astype(dtype)
+
+
+def work_record(work: dict, params: MinHashParams) -> dict:
+    """The snapshot form of one registry work: metadata and fingerprint, no text."""
+    fp = fingerprint(work["text"], params)
+    return {"entry_id": work["entry_id"], "kind": work["kind"], "title": work["title"],
+            "rights_holder": work["rights_holder"],
+            "exact": normalized_text_sha256(work["text"]),
+            "shingle_count": int(fp.shingle_set.size),
+            "signature": _b64(fp.signature), "shingles": _b64(fp.shingle_set)}
+
+
+class WorkSet:
+    """Fingerprints of all registered works, by position (the work index)."""
+
+    def __init__(self, params: MinHashParams, infos: list[WorkInfo], signatures: np.ndarray,
+                 shingle_sets: list[np.ndarray] | None):
+        self.params = params
+        self.infos = infos
+        self.signatures = signatures.reshape(len(infos), params.num_perm).astype(np.uint32)
+        self.shingle_sets = shingle_sets
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    @classmethod
+    def from_records(cls, params: MinHashParams, records: list[dict]) -> WorkSet:
+        records = sorted(records, key=lambda r: r["entry_id"])
+        infos = [WorkInfo(r["entry_id"], r["kind"], r["title"], r["rights_holder"], r["exact"])
+                 for r in records]
+        signatures = np.array([_unb64(r["signature"], np.uint32) for r in records],
+                              np.uint32).reshape(len(records), params.num_perm)
+        shingle_sets = [_unb64(r["shingles"], np.uint64) for r in records]
+        return cls(params, infos, signatures, shingle_sets)
+
+    def band_keys(self, bands: int, rows: int) -> np.ndarray:
+        return lsh.band_keys(self.signatures, bands, rows)
+
+    def anchors(self, index: int) -> np.ndarray:
+        if self.shingle_sets is None:
+            return np.zeros(0, np.uint64)
+        return lsh.anchors(self.shingle_sets[index])
+
+
+def candidates_from_hits(band_owners: np.ndarray, anchor_owners: np.ndarray,
+                         anchor_counts: np.ndarray) -> np.ndarray:
+    """Sorted unique work indexes: any band hit, or enough anchor hits."""
+    found = [np.unique(band_owners)]
+    if anchor_owners.size:
+        owners, hits = np.unique(anchor_owners, return_counts=True)
+        needed = np.array([lsh.anchors_needed(int(c)) for c in anchor_counts[owners]])
+        found.append(owners[hits >= needed])
+    return np.unique(np.concatenate(found)).astype(np.int64)
+
+
+def verify(doc: DocPrint, works: WorkSet, index: int, threshold: float) -> Evidence | None:
+    """The evidence that `doc` is a copy of work `index`, or None."""
+    info = works.infos[index]
+    where = f"work {info.title!r} of {info.rights_holder or 'unnamed rights holder'}"
+    if info.kind == "piracy":
+        where += " (piracy)"
+    if doc.exact and doc.exact == info.exact:
+        return Evidence(reasons.WORK_EXACT, info.entry_id, f"{where}: same normalised text",
+                        1.0)
+    fp = doc.fingerprint
+    if fp.empty:
+        return None
+    estimate = estimated_jaccard(fp.signature, works.signatures[index])
+    if works.shingle_sets is None:
+        if estimate < threshold:
+            return None
+        return Evidence(reasons.WORK_NEAR_DUPLICATE, info.entry_id,
+                        f"{where}: estimated jaccard {estimate:.3f}", round(estimate, 4))
+    work_set = works.shingle_sets[index]
+    shared = overlap(fp.shingle_set, work_set)
+    union = fp.shingle_set.size + work_set.size - shared
+    jaccard = shared / union if union else 0.0
+    containment = shared / work_set.size if work_set.size else 0.0
+    if max(jaccard, containment) < threshold:
+        return None
+    measure = "jaccard" if jaccard >= threshold else "containment"
+    return Evidence(reasons.WORK_NEAR_DUPLICATE, info.entry_id,
+                    f"{where}: jaccard {jaccard:.3f}, containment {containment:.3f}, "
+                    f"estimate {estimate:.3f}; matched on {measure}",
+                    round(max(jaccard, containment), 4))
+
+
+class WorkMatcher:
+    """The broadcast strategy: every work's band keys and anchors in memory.
+
+    Memory: 12 bytes per (work, band) and per anchor, plus the signatures
+    (4 bytes x permutations per work) and the kept shingle sets.
+    """
+
+    def __init__(self, works: WorkSet, threshold: float):
+        self.works = works
+        self.threshold = threshold
+        self.bands, self.rows = lsh.choose_bands(works.params.num_perm, threshold)
+        n = len(works)
+        self.band_index = lsh.KeyIndex(works.band_keys(self.bands, self.rows).ravel(),
+                                       np.repeat(np.arange(n), self.bands))
+        per_work = [works.anchors(i) for i in range(n)]
+        self.anchor_counts = np.array([a.size for a in per_work], np.int64)
+        self.anchor_index = lsh.KeyIndex(
+            np.concatenate(per_work) if n else np.zeros(0, np.uint64),
+            np.repeat(np.arange(n), self.anchor_counts))
+        self.by_exact: dict[str, list[int]] = {}
+        for index, info in enumerate(works.infos):
+            self.by_exact.setdefault(info.exact, []).append(index)
+
+    @property
+    def nbytes(self) -> int:
+        return (self.band_index.nbytes + self.anchor_index.nbytes + self.anchor_counts.nbytes
+                + self.works.signatures.nbytes)
+
+    def candidates(self, fp: Fingerprint) -> np.ndarray:
+        if fp.empty:
+            return np.zeros(0, np.int64)
+        keys = lsh.band_keys(fp.signature, self.bands, self.rows)[0]
+        band_owners = self.band_index.owners_of(keys)
+        anchor_owners = (self.anchor_index.owners_of(lsh.anchors(fp.shingles, cap=None))
+                         if self.anchor_index.keys.size else np.zeros(0, np.int32))
+        return candidates_from_hits(band_owners, anchor_owners, self.anchor_counts)
+
+    def match(self, doc: DocPrint) -> list[Evidence]:
+        found = set(self.candidates(doc.fingerprint).tolist())
+        found.update(self.by_exact.get(doc.exact, ()))
+        evidence = (verify(doc, self.works, index, self.threshold) for index in sorted(found))
+        return [e for e in evidence if e is not None]
