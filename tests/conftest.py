@@ -24,8 +24,10 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_crawl(tmp_path_factory) -> Path:
+    from clearcrawl.registry.source import load_source
     from clearcrawl.synth import generate
 
     folder = tmp_path_factory.mktemp("synthetic-crawl")
-    generate(folder, pages=300, files=2, seed=11, mean_html_bytes=3000)
+    generate(folder, pages=300, files=2, seed=11, mean_html_bytes=3000,
+             works=load_source(BUNDLED_REGISTRY).works)
     return folder

@@ -67,6 +67,23 @@ class Evidence:
                 "score": self.score}
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A document with its direct evidence, before content matching across documents.
+
+    `signature` is its MinHash signature (uint32 little-endian bytes, b"" when not
+    computed); `anchors` its anchor keys (uint64 bytes), only for the join strategy.
+    """
+
+    doc: Document
+    evidence: tuple[Evidence, ...]
+    license: str | None
+    signature: bytes = b""
+    exact: str = ""
+    anchors: bytes = b""
+    shingle_count: int = 0
+
+
 REASON_TYPE = pa.struct([
     ("kind", pa.string()),
     ("entry_id", pa.string()),

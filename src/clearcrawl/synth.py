@@ -5,7 +5,9 @@ a request, a response (HTTP headers + HTML) and a metadata record, after one
 warcinfo record. Pages are spread over ordinary hosts and the example opt-out
 and piracy entries of the bundled registry, including the cases a host matcher
 must get right (subdomains, upper case and trailing dots, look-alike hosts, URL
-prefixes). `ground_truth.jsonl` says what a correct run must decide for each URL.
+prefixes). Some pages on ordinary hosts carry a lightly edited copy of a registered
+work (given with `works`), and some mirror a page of an opted-out or piracy host.
+`ground_truth.jsonl` says what a correct run must decide for each URL.
 
 Usage: clearcrawl synth --output DIR [--pages N] [--files F] [--seed S]
 """
@@ -53,17 +55,25 @@ def _paragraph(rng: random.Random, words: int) -> str:
     return " ".join(out)
 
 
-def page_html(rng: random.Random, title: str, target_bytes: int) -> str:
+def page_html(rng: random.Random, title: str, target_bytes: int,
+              paragraphs: list[str] | None = None) -> str:
     parts = [f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>"
              "</head><body><nav><a href=\"/\">Home</a> <a href=\"/about\">About</a></nav>"
              f"<article><h1>{title}</h1>"]
     size = sum(len(p) for p in parts)
-    while size < target_bytes:
+    while paragraphs is None and size < target_bytes:
         paragraph = f"<p>{_paragraph(rng, rng.randint(40, 120))}</p>"
         parts.append(paragraph)
         size += len(paragraph)
+    parts.extend(f"<p>{p}</p>" for p in paragraphs or ())
     parts.append("</article><footer>&copy; 2026</footer></body></html>")
     return "".join(parts)
+
+
+def _work_copy(rng: random.Random, text: str) -> list[str]:
+    """A work as a re-host would publish it: about 1 % of words changed, in paragraphs."""
+    words = [w if rng.random() > 0.01 else _word(rng) for w in text.split()]
+    return [" ".join(words[i:i + 60]) for i in range(0, len(words), 60)]
 
 
 def _choose_host(rng: random.Random) -> tuple[str, str, str | None]:
@@ -83,8 +93,13 @@ def _url_for(rng: random.Random, host: str) -> tuple[str, str, str | None]:
     return f"https://{host}/{_word(rng)}/{_word(rng)}-{rng.randint(1, 99999)}.html", "", None
 
 
+WORK_COPY_RATE = 0.03   # of pages on ordinary hosts
+MIRROR_RATE = 0.03      # of pages on ordinary hosts, once a removed page exists
+
+
 def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7,
-             mean_html_bytes: int = 9000, crawl: str = "CC-MAIN-2026-05") -> dict:
+             mean_html_bytes: int = 9000, crawl: str = "CC-MAIN-2026-05",
+             works: list[dict] | None = None) -> dict:
     """Write `files` WARC shards holding `pages` captures; returns a summary."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +109,7 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
     start = dt.datetime(2026, 1, 26, tzinfo=dt.UTC)
     per_file = [pages // files + (1 if i < pages % files else 0) for i in range(files)]
     total_bytes = 0
+    removed_pages: list[tuple[str, list[str], str]] = []  # (title, paragraphs, url)
     for index, count in enumerate(per_file):
         name = f"{crawl}-synthetic-{seed:04d}-{index:05d}.warc.gz"
         path = out / name
@@ -110,7 +126,20 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
                     decision, kind = url_decision, url_kind
                 when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
                 size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
-                body = page_html(rng, _paragraph(rng, 5)[:60], size).encode()
+                title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
+                draw = rng.random()
+                if decision == "keep" and works and draw < WORK_COPY_RATE:
+                    work = rng.choice(works)
+                    title, paragraphs = work["title"], _work_copy(rng, work["text"])
+                    decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
+                elif decision == "keep" and removed_pages and draw > 1 - MIRROR_RATE:
+                    title, paragraphs, source = rng.choice(removed_pages)
+                    decision, kind = "remove", "near_duplicate_of_removed"
+                elif decision == "remove" and len(removed_pages) < 50:
+                    paragraphs = [_paragraph(rng, rng.randint(40, 120))
+                                  for _ in range(max(1, size // 700))]
+                    removed_pages.append((title, paragraphs, url))
+                body = page_html(rng, title, size, paragraphs).encode()
                 rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
                 request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
                            "User-Agent: CCBot/2.0\r\n\r\n").encode()
@@ -122,7 +151,8 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
                     extra={"WARC-Identified-Payload-Type": "text/html"})))
                 fh.write(gzip_member(warc_record("metadata", b"fetchTimeMs: 120\r\n",
                                                  target_uri=url, date=when, record_id=rid())))
-                truth.append({"url": url, "decision": decision, "kind": kind, "file": name})
+                truth.append({"url": url, "decision": decision, "kind": kind, "file": name,
+                              "source": source})
         total_bytes += path.stat().st_size
         paths.append(str(path))
     with open(out / "ground_truth.jsonl", "w") as fh:
@@ -139,8 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mean-html-bytes", type=int, default=9000)
+    parser.add_argument("--registry", default="optout_registry",
+                        help="plant copies of this registry's works (default %(default)s)")
     args = parser.parse_args(argv)
-    summary = generate(args.output, args.pages, args.files, args.seed, args.mean_html_bytes)
+    works = None
+    if Path(args.registry, "registry.toml").is_file():
+        from clearcrawl.registry.source import load_source
+
+        works = load_source(args.registry).works
+    summary = generate(args.output, args.pages, args.files, args.seed, args.mean_html_bytes,
+                       works=works)
     print(f"wrote {len(summary['files'])} WARC files, {summary['pages']} pages, "
           f"{summary['bytes'] / 1e6:.1f} MB to {args.output}")
     return 0

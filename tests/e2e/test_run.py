@@ -58,8 +58,18 @@ def test_synthetic_crawl_decisions_match_ground_truth(synthetic_crawl, tmp_path)
         assert kinds == ([expected["kind"]] if expected["kind"] else []), row["url"]
         assert row["registry_id"] == manifest["registry_id"]
         assert row["policy_id"] == manifest["policy_id"]
+    # Planted content: copies of registered works name the work; mirrors of removed
+    # pages name the removed document (by doc_id, whose url is the page mirrored).
+    url_of = {row["doc_id"]: row["url"] for row in ledger}
+    for row in ledger:
+        expected = truth[row["url"]]
+        if expected["kind"] == "work_near_duplicate":
+            assert row["reasons"][0]["entry_id"] == expected["source"]
+        if expected["kind"] == "near_duplicate_of_removed":
+            assert url_of[row["reasons"][0]["entry_id"]] == expected["source"]
     by_kind = manifest["counts"]["removed_by_kind"]
-    assert {"domain_optout", "url_optout", "piracy_domain"} <= set(by_kind)
+    assert {"domain_optout", "url_optout", "piracy_domain", "work_near_duplicate",
+            "near_duplicate_of_removed"} <= set(by_kind)
     data = _table(out, "data")
     assert {r["doc_id"] for r in data} == {r["doc_id"] for r in ledger if r["decision"] == "keep"}
     assert all(r["text"] and r["crawl"] == "CC-MAIN-2026-05" for r in data)

@@ -22,6 +22,9 @@ def test_bundled_registry_is_valid_and_declares_the_real_lists():
     assert "Googlebot" not in source.policy.robots_agents  # search engines do not count
 
 
+LONG = " ".join(f"word{i}" for i in range(30))
+
+
 def _copy(tmp_path: Path) -> Path:
     target = tmp_path / "reg"
     shutil.copytree(BUNDLED_REGISTRY, target, ignore=shutil.ignore_patterns("synced"))
@@ -39,9 +42,10 @@ def test_one_problem_per_error_with_file_and_line(tmp_path):
                    "bad-date,optout,y.example,,yesterday,,\n"      # 6: bad date
                    "short,optout\n")                               # 7: columns
     (root / "works" / "w.jsonl").write_text(
-        '{"entry_id": "w-1", "kind": "optout", "text": "a work"}\n'
+        f'{{"entry_id": "w-1", "kind": "optout", "text": "{LONG}"}}\n'
         '{"entry_id": "w-2", "kind": "optout"}\n'                 # 2: missing text
-        "not json\n")                                             # 3: invalid JSON
+        "not json\n"                                             # 3: invalid JSON
+        '{"entry_id": "w-3", "kind": "optout", "text": "too short"}\n')  # 4
     (root / "tdmrep" / "site.example.json").write_text('{"location": "/"}')
     toml = root / "registry.toml"
     toml.write_text(toml.read_text().replace("noarchive_is_optout = false",
@@ -55,6 +59,7 @@ def test_one_problem_per_error_with_file_and_line(tmp_path):
         "domains/later.csv:7: expected 7 columns",
         "works/w.jsonl:2: missing field 'text'",
         "works/w.jsonl:3: invalid JSON",
+        "works/w.jsonl:4: text too short to match as content",
         "tdmrep/site.example.json:1: tdmrep.json must be a JSON array",
     ]
     for prefix in expected_prefixes:
@@ -119,9 +124,9 @@ def test_source_declarations_and_work_ids_are_checked_with_their_lines(tmp_path)
                     '\n[[sources]]\nname = "bad-pin"\nurl = "https://x.example/l"\n'
                     'format = "domains"\nkind = "piracy"\nsha256 = "abc"\n')
     (root / "works" / "w.jsonl").write_text(
-        '{"entry_id": "ex-optout-0001", "kind": "optout", "text": "dup of a domain id"}\n'
-        '{"entry_id": "w-1", "kind": "ebook", "text": "a work"}\n'
-        '{"entry_id": "w-2", "kind": "optout", "text": "x", "isbn": "1"}\n')
+        f'{{"entry_id": "ex-optout-0001", "kind": "optout", "text": "{LONG}"}}\n'
+        f'{{"entry_id": "w-1", "kind": "ebook", "text": "{LONG}"}}\n'
+        f'{{"entry_id": "w-2", "kind": "optout", "text": "{LONG}", "isbn": "1"}}\n')
     lines = base.count("\n")
     problems = sorted(str(p) for p in load_source(root).problems)
     assert problems == sorted([

@@ -10,14 +10,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
-from clearcrawl.core.policy import decide
+from clearcrawl.core import lsh
+from clearcrawl.core.minhash import fingerprint, normalized_text_sha256
+from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.rows import data_row, failure_rows, ledger_row
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import origin_key
+from clearcrawl.core.works import DocPrint
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
-from clearcrawl.records import Document, ReadFailure
+from clearcrawl.records import Decided, Document, ReadFailure
 from clearcrawl.registry.snapshot import Snapshot
 
 FAILURES = "failures"
@@ -100,21 +103,22 @@ class _HostFiles:
 
 
 class DecideFn(beam.DoFn):
-    """Document -> ledger row dict (main output) and data row dict (`data` output).
+    """Document -> Decided: domain rules, opt-out signals and (broadcast strategy)
+    registered works; plus the fingerprint that cross-document matching needs.
 
     Side input `captures`: {origin: capture tuple} of crawl-time robots.txt.
+    `works`: "broadcast" matches works here, "join" leaves them to the join,
+    "none" skips content matching of works; `propagate` keeps the signature.
     """
 
-    def __init__(self, snapshot_uri: str):
+    def __init__(self, snapshot_uri: str, works: str = "broadcast", propagate: bool = True):
         self._snapshot_uri = snapshot_uri
-        self._kept = Metrics.counter("clearcrawl", "kept")
-        self._removed = _CounterFamily("removed")
+        self._works = works
+        self._propagate = propagate
 
     def setup(self):
         self._snapshot = load_snapshot(self._snapshot_uri)
         self._index = self._snapshot.domain_index
-        self._registry_id = self._snapshot.registry_id
-        self._policy_id = self._snapshot.policy_id
         content = self._snapshot.content
         self._signals = SignalContext(
             policy=self._snapshot.policy,
@@ -124,6 +128,13 @@ class DecideFn(beam.DoFn):
             aitxt=_HostFiles(content["aitxt"], lambda host, text: RobotsTxt(text)),
         )
         self._captures: dict[str, RobotsCapture] = {}
+        has_works = self._works != "none" and len(self._snapshot.works) > 0
+        self._matcher = self._snapshot.work_matcher if (
+            has_works and self._works == "broadcast") else None
+        self._exact = has_works
+        self._anchors = has_works and self._works == "join"
+        self._fingerprint = has_works or self._propagate
+        self._params = self._snapshot.matching
 
     def _crawl_capture(self, doc: Document, captures) -> RobotsCapture | None:
         if not captures:
@@ -144,11 +155,45 @@ class DecideFn(beam.DoFn):
     def process(self, doc: Document, captures=None):
         evidence = self._index.match(doc.url, doc.host)
         signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
-        decision, ordered = decide(evidence + signals)
-        yield ledger_row(doc, decision, ordered, license_, self._registry_id, self._policy_id)
+        evidence += signals
+        signature = anchors = b""
+        exact = normalized_text_sha256(doc.text) if self._exact else ""
+        shingle_count = 0
+        if self._fingerprint:
+            fp = fingerprint(doc.text, self._params)
+            shingle_count = int(fp.shingles.size)
+            if not fp.empty:
+                signature = fp.signature.astype("<u4").tobytes()
+            if self._matcher is not None:
+                evidence += self._matcher.match(DocPrint(doc.doc_id, fp, exact))
+            if self._anchors and not fp.empty:
+                anchors = lsh.anchors(fp.shingles, cap=None).astype("<u8").tobytes()
+        yield Decided(doc, tuple(sort_evidence(evidence)), license_, signature, exact, anchors,
+                      shingle_count)
+
+
+class FinishFn(beam.DoFn):
+    """Decided -> ledger row dict (main output) and data row dict (`data` output)."""
+
+    def __init__(self, snapshot_uri: str):
+        self._snapshot_uri = snapshot_uri
+        self._kept = Metrics.counter("clearcrawl", "kept")
+        self._removed = _CounterFamily("removed")
+
+    def setup(self):
+        snapshot = load_snapshot(self._snapshot_uri)
+        self._registry_id = snapshot.registry_id
+        self._policy_id = snapshot.policy_id
+
+    def process(self, decided: Decided):
+        doc = decided.doc
+        decision, ordered = decide(list(decided.evidence))
+        yield ledger_row(doc, decision, ordered, decided.license, self._registry_id,
+                         self._policy_id)
         if decision == reasons.KEEP:
             self._kept.inc()
-            yield beam.pvalue.TaggedOutput(DATA, data_row(doc, license_, self._registry_id))
+            yield beam.pvalue.TaggedOutput(DATA, data_row(doc, decided.license,
+                                                          self._registry_id))
         else:
             for kind in dict.fromkeys(e.kind for e in ordered):
                 self._removed.inc(kind)

@@ -37,6 +37,7 @@ from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
 
 log = logging.getLogger("clearcrawl")
+BROADCAST_LIMIT_BYTES = 1 << 30
 
 
 class UsageError(Exception):
@@ -64,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, metavar="DIR")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing complete output in DIR")
+    parser.add_argument("--match-strategy", choices=["auto", "broadcast", "join"],
+                        default="auto",
+                        help="registered works: in-memory index on every worker (broadcast) "
+                             "or a band-key join (join); auto picks join above 1 GiB of "
+                             "fingerprints (default %(default)s)")
+    parser.add_argument("--no-propagate", action="store_true",
+                        help="do not remove near-duplicates of removed documents")
+    parser.add_argument("--match-shards", type=int, default=64,
+                        help="key shards of the band-key joins (default %(default)s)")
     parser.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 2**20,
                         help="records larger than this become error rows (default %(default)s)")
     return parser
@@ -120,8 +130,14 @@ def run(argv: list[str] | None = None) -> RunResult:
     except InvalidRegistry as exc:
         raise UsageError(str(exc)) from None
     max_record_bytes = int(args.max_record_mb * 2**20)
+    if args.match_shards < 1:
+        raise UsageError("--match-shards must be at least 1")
+    works = choose_work_strategy(snapshot, args.match_strategy)
     root = args.output.rstrip("/")
-    run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs}
+    # Options that change decisions go into run_id; the strategy and shard count
+    # do not change any ledger row, so they are recorded but not hashed.
+    run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
+                   "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
     try:
         outputs.prepare_output(root, args.overwrite)
@@ -144,7 +160,9 @@ def run(argv: list[str] | None = None) -> RunResult:
             captures = (pipeline
                         | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                         | "ReadRobotsCaptures" >> ReadRobotsCaptures())
-        decided = docs.docs | "DecideDocuments" >> DecideDocuments(snapshot_uri, captures)
+        decided = docs.docs | "DecideDocuments" >> DecideDocuments(
+            snapshot_uri, captures, works=works, propagate=not args.no_propagate,
+            shards=args.match_shards)
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
         ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()
@@ -153,12 +171,22 @@ def run(argv: list[str] | None = None) -> RunResult:
     result = pipeline.result
     records_read = _counter(result, "records_read")
     manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
-                      timing={"started": started, "finished": time.time()})
+                      timing={"started": started, "finished": time.time()},
+                      execution={"match_strategy": works, "match_shards": args.match_shards})
     return RunResult(root, manifest)
 
 
+def choose_work_strategy(snapshot, requested: str) -> str:
+    """"none" without works; else the request, with auto = join above 1 GiB of prints."""
+    if not snapshot.content["works"]:
+        return "none"
+    if requested != "auto":
+        return requested
+    return "join" if snapshot.works_bytes() > BROADCAST_LIMIT_BYTES else "broadcast"
+
+
 def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: dict,
-           records_read: int, timing: dict) -> dict:
+           records_read: int, timing: dict, execution: dict | None = None) -> dict:
     """Check the accounting, move staged files into place, write the manifest last."""
     rel = {folder: outputs.promote_staged(root, folder) for folder in ("data", "ledger", "errors")}
     counts, root_hash = summarize_ledger(root, rel["ledger"], open_uri)
@@ -187,6 +215,7 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
         "counts": counts,
         "outputs": [f for folder in ("data", "ledger", "errors") for f in files[folder]],
         "ledger_root": root_hash,
+        "execution": execution or {},
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }
     outputs.delete_tree(outputs.join(root, outputs.STAGING))

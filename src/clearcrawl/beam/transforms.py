@@ -10,9 +10,11 @@ from clearcrawl.beam.dofns import (
     FAILURES,
     DecideFn,
     FailureRowsFn,
+    FinishFn,
     ReadRobotsCapturesFn,
     ReadShardFn,
 )
+from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
 from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA
 
@@ -46,23 +48,42 @@ class ReadRobotsCaptures(beam.PTransform):
 
 
 class DecideDocuments(beam.PTransform):
-    """PCollection[Document] -> {ledger: dict, data: dict}: match rules and signals, decide.
+    """PCollection[Document] -> {ledger: dict, data: dict}: match rules, signals and
+    content, decide.
 
     `captures`, if given, is the (origin, capture) PCollection of crawl-time robots.txt.
+    `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
+    registries too big for memory) or "none"; `propagate` removes near-duplicates of
+    removed documents (one hop, band-key join over `shards` key shards).
     """
 
-    def __init__(self, snapshot_uri: str, captures=None):
+    def __init__(self, snapshot_uri: str, captures=None, works: str = "broadcast",
+                 propagate: bool = True, shards: int = 64):
         super().__init__()
         self._snapshot_uri = snapshot_uri
         self._captures = captures
+        self._works = works
+        self._propagate = propagate
+        self._shards = shards
 
     def expand(self, docs):
-        fn = DecideFn(self._snapshot_uri)
+        fn = DecideFn(self._snapshot_uri, self._works, self._propagate)
         if self._captures is None:
             pardo = beam.ParDo(fn)
         else:
             pardo = beam.ParDo(fn, captures=beam.pvalue.AsDict(self._captures))
-        return docs | "Decide" >> pardo.with_outputs(DATA, main="ledger")
+        decided = docs | "Decide" >> pardo
+        if self._works == "join":
+            candidates = decided | "JoinWorkCandidates" >> JoinWorkCandidates(
+                self._snapshot_uri, self._shards)
+            decided = (decided, candidates) | "MergeWorkMatches" >> MergeFound(
+                self._snapshot_uri)
+        if self._propagate:
+            near = decided | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
+                self._snapshot_uri, self._shards)
+            decided = (decided, near) | "MergeNearDuplicates" >> MergeFound(self._snapshot_uri)
+        return decided | "Finish" >> beam.ParDo(FinishFn(self._snapshot_uri)).with_outputs(
+            DATA, main="ledger")
 
 
 class AccountFailures(beam.PTransform):

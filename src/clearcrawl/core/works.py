@@ -32,6 +32,11 @@ from clearcrawl.core.minhash import (
 )
 from clearcrawl.records import Evidence
 
+# A registered work must be at least this long (words) to be matched as content;
+# a work contained in a page counts only from this many shingles on.
+MIN_WORK_WORDS = 20
+MIN_CONTAINMENT_SHINGLES = 50
+
 
 @dataclass(frozen=True)
 class WorkInfo:
@@ -136,7 +141,8 @@ def verify(doc: DocPrint, works: WorkSet, index: int, threshold: float) -> Evide
     shared = overlap(fp.shingle_set, work_set)
     union = fp.shingle_set.size + work_set.size - shared
     jaccard = shared / union if union else 0.0
-    containment = shared / work_set.size if work_set.size else 0.0
+    # Containment only for works long enough to be recognisable inside another text.
+    containment = shared / work_set.size if work_set.size >= MIN_CONTAINMENT_SHINGLES else 0.0
     if max(jaccard, containment) < threshold:
         return None
     measure = "jaccard" if jaccard >= threshold else "containment"

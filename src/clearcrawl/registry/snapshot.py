@@ -15,11 +15,13 @@ from functools import cached_property
 from pathlib import Path
 
 from clearcrawl.core.domains import DomainRule, DomainRuleIndex
+from clearcrawl.core.minhash import MinHashParams
 from clearcrawl.core.policy import Policy
+from clearcrawl.core.works import WorkMatcher, WorkSet, work_record
 from clearcrawl.localfiles import write_atomically
 from clearcrawl.registry.source import RegistrySource
 
-FORMAT = "clearcrawl-registry-snapshot/1"
+FORMAT = "clearcrawl-registry-snapshot/2"  # 2: works as fingerprints, [matching]
 SNAPSHOT_FILE = "snapshot.json.gz"
 
 
@@ -41,7 +43,10 @@ def content_of(source: RegistrySource) -> dict:
     """The canonical content of a valid source folder: everything decisions depend on."""
     rules = sorted(([r.entry_id, r.kind, r.pattern, r.rights_holder, r.source]
                     for r in source.domain_rules), key=lambda r: (r[0], r[2]))
-    works = sorted(({**w, "text_sha256": hashlib.sha256(w["text"].encode()).hexdigest()}
+    # Works are kept as fingerprints, not text: a snapshot is shipped to every
+    # worker and may be shared, and a pirated book's text has no place in it.
+    works = sorted(({**work_record(w, source.matching),
+                     "text_sha256": hashlib.sha256(w["text"].encode()).hexdigest()}
                     for w in source.works), key=lambda w: w["entry_id"])
     return {
         "name": source.name,
@@ -49,6 +54,7 @@ def content_of(source: RegistrySource) -> dict:
         "policy": source.policy.as_dict(),
         "sources": sorted(source.synced, key=lambda s: s["name"]),
         "domain_rules": rules,
+        "matching": source.matching.as_dict(),
         "works": works,
         "robots": dict(sorted(source.robots.items())),
         "tdmrep": dict(sorted(source.tdmrep.items())),
@@ -102,6 +108,25 @@ class Snapshot:
     @property
     def policy_id(self) -> str:
         return self.policy.policy_id
+
+    @cached_property
+    def matching(self) -> MinHashParams:
+        return MinHashParams.from_dict(self.content.get("matching") or MinHashParams().as_dict())
+
+    @cached_property
+    def works(self) -> WorkSet:
+        return WorkSet.from_records(self.matching, self.content["works"])
+
+    @cached_property
+    def work_matcher(self) -> WorkMatcher:
+        """The broadcast index of the works, built once per process."""
+        return WorkMatcher(self.works, self.policy.near_duplicate_threshold)
+
+    def works_bytes(self) -> int:
+        """Memory the broadcast index needs, roughly: signatures, shingles, band keys."""
+        params = self.matching
+        return sum(12 * 64 + 4 * params.num_perm + 8 * w["shingle_count"]
+                   for w in self.content["works"])
 
     @cached_property
     def domain_index(self) -> DomainRuleIndex:

@@ -26,12 +26,15 @@ from pathlib import Path
 
 from clearcrawl.core.domainlist import parse_domain_list
 from clearcrawl.core.domains import RULE_KINDS, DomainRule, host_syntax_error, normalize_pattern
+from clearcrawl.core.minhash import MinHashParams, word_hashes
 from clearcrawl.core.policy import DEFAULT_ROBOTS_AGENTS, Policy
 from clearcrawl.core.urls import normalize_host
+from clearcrawl.core.works import MIN_WORK_WORDS
 
 CSV_COLUMNS = ["entry_id", "kind", "pattern", "rights_holder", "added", "source", "note"]
 WORK_FIELDS = {"entry_id", "kind", "title", "rights_holder", "text"}
-TOP_LEVEL_KEYS = {"name", "version", "policy", "sources"}
+TOP_LEVEL_KEYS = {"name", "version", "policy", "matching", "sources"}
+MATCHING_KEYS = {"num_perm", "shingle_size", "seed"}
 POLICY_KEYS = {"robots_agents", "robots_current", "noarchive_is_optout", "near_duplicate_threshold"}
 SOURCE_KEYS = {"name", "url", "format", "kind", "sha256", "insecure", "note"}
 SOURCE_FORMATS = ("csv", "domains", "robots-json")
@@ -71,6 +74,7 @@ class RegistrySource:
     name: str = ""
     version: str = ""
     policy: Policy = field(default_factory=Policy)
+    matching: MinHashParams = field(default_factory=MinHashParams)
     sources: list[RemoteSource] = field(default_factory=list)
     domain_rules: list[DomainRule] = field(default_factory=list)
     works: list[dict] = field(default_factory=list)
@@ -145,6 +149,11 @@ def _load_toml(reg: RegistrySource) -> None:
         reg.problem(path, _line_of(text, "policy"), "'policy' must be a table: [policy]")
         policy = {}
     reg.policy = _parse_policy(reg, path, text, policy)
+    matching = data.get("matching", {})
+    if not isinstance(matching, dict):
+        reg.problem(path, _line_of(text, "matching"), "'matching' must be a table: [matching]")
+        matching = {}
+    reg.matching = _parse_matching(reg, path, text, matching)
     sources = data.get("sources", [])
     if not isinstance(sources, list):
         reg.problem(path, _line_of(text, "sources"), "'sources' must be an array: [[sources]]")
@@ -201,6 +210,25 @@ def _parse_policy(reg: RegistrySource, path: Path, text: str, data: dict) -> Pol
         noarchive_is_optout=data.get("noarchive_is_optout", False) is True,
         near_duplicate_threshold=float(threshold),
     )
+
+
+def _parse_matching(reg: RegistrySource, path: Path, text: str, data: dict) -> MinHashParams:
+    """[matching]: MinHash parameters of the works' fingerprints (fixed at build time)."""
+    start = _line_of(text, "[matching]") - 1
+    for key in sorted(set(data) - MATCHING_KEYS):
+        reg.problem(path, _line_of(text, key, start), f"unknown matching key {key!r} (expected "
+                    f"one of {', '.join(sorted(MATCHING_KEYS))})")
+    defaults = MinHashParams()
+    limits = {"num_perm": (16, 1024), "shingle_size": (1, 16), "seed": (0, 2**63 - 1)}
+    values = {}
+    for key, (low, high) in limits.items():
+        value = data.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            reg.problem(path, _line_of(text, key, start),
+                        f"{key} must be an integer from {low} to {high}")
+            value = getattr(defaults, key)
+        values[key] = value
+    return MinHashParams(**values)
 
 
 def _parse_source(reg: RegistrySource, path: Path, line: int, entry) -> RemoteSource | None:
@@ -311,6 +339,9 @@ def _load_works(reg: RegistrySource, path: Path, seen_ids: dict) -> None:
             errors.append(f"unknown kind {obj.get('kind')!r} (expected optout or piracy)")
         if not isinstance(obj.get("text"), str) or not obj["text"].strip():
             errors.append("missing field 'text' (the work's full text)")
+        elif len(word_hashes(obj["text"])) < MIN_WORK_WORDS:
+            errors.append(f"text too short to match as content: at least {MIN_WORK_WORDS} "
+                          "words (register short items as URL or domain rules)")
         for key in ("title", "rights_holder"):
             if key in obj and not isinstance(obj[key], str):
                 errors.append(f"{key} must be a string")

@@ -1,0 +1,266 @@
+"""Content matching across records: the distributed works join and propagation.
+
+Both are band-key joins. Entries are buffered per key shard inside a bundle and
+emitted as one list per shard, so a document costs a few list appends rather
+than one pipeline element per key (Beam's DirectRunner charges ~25 us an
+element); GroupByKey on the shard then brings equal keys together, and the
+pure functions of `core.crossmatch` find the pairs. Shards bound the size of
+one group: raise `--match-shards` for bigger crawls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
+from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.core import crossmatch, lsh
+from clearcrawl.core.minhash import fingerprint
+from clearcrawl.core.policy import sort_evidence
+from clearcrawl.core.works import DocPrint, WorkSet, verify
+from clearcrawl.records import Decided
+
+_FLUSH_ENTRIES = 50_000
+
+
+class _ShardBuffer(beam.DoFn):
+    """Buffers (shard, entry) pairs and emits (shard, [entries]) per shard and bundle."""
+
+    def __init__(self, shards: int):
+        self._shards = shards
+
+    def start_bundle(self):
+        self._buffer: dict[int, list] = {}
+        self._size = 0
+
+    def _add(self, key: int, entry: tuple):
+        self._buffer.setdefault(crossmatch.shard_of(key, self._shards), []).append(entry)
+        self._size += 1
+
+    def _drain(self):
+        buffered, self._buffer, self._size = self._buffer, {}, 0
+        return sorted(buffered.items())
+
+    def _maybe_flush(self):
+        if self._size >= _FLUSH_ENTRIES:
+            yield from self._drain()
+
+    def finish_bundle(self):
+        for item in self._drain():
+            yield WindowedValue(item, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+
+def _bands(snapshot) -> tuple[int, int]:
+    return lsh.choose_bands(snapshot.matching.num_perm, snapshot.policy.near_duplicate_threshold)
+
+
+class DocWorkKeysFn(_ShardBuffer):
+    """Decided -> (shard, [entries]): band, anchor and exact-text keys of each document."""
+
+    def __init__(self, snapshot_uri: str, shards: int):
+        super().__init__(shards)
+        self._snapshot_uri = snapshot_uri
+
+    def setup(self):
+        self._bands = _bands(load_snapshot(self._snapshot_uri))
+
+    def process(self, decided: Decided):
+        doc_id = decided.doc.doc_id
+        if decided.signature:
+            signature = np.frombuffer(decided.signature, "<u4")
+            for key in lsh.band_keys(signature, *self._bands)[0].tolist():
+                self._add(key, (crossmatch.DOC_BAND, key, doc_id))
+            for key in np.frombuffer(decided.anchors, "<u8").tolist():
+                self._add(key, (crossmatch.DOC_ANCHOR, key, doc_id))
+        if decided.exact:
+            key = crossmatch.exact_key(decided.exact)
+            self._add(key, (crossmatch.DOC_EXACT, key, doc_id))
+        yield from self._maybe_flush()
+
+
+class WorkKeysFn(_ShardBuffer):
+    """snapshot URI -> (shard, [entries]): band, anchor and exact keys of every work."""
+
+    def process(self, snapshot_uri: str):
+        snapshot = load_snapshot(snapshot_uri)
+        works = snapshot.works
+        keys = works.band_keys(*_bands(snapshot))
+        for index in range(len(works)):
+            anchors = works.anchors(index)
+            count = int(anchors.size)
+            for key in keys[index].tolist():
+                self._add(key, (crossmatch.WORK_BAND, key, index, count))
+            for key in anchors.tolist():
+                self._add(key, (crossmatch.WORK_ANCHOR, key, index, count))
+            key = crossmatch.exact_key(works.infos[index].exact)
+            self._add(key, (crossmatch.WORK_EXACT, key, index, count))
+            yield from self._maybe_flush()
+
+
+def _work_pairs(shard_group):
+    _, lists = shard_group
+    entries = [entry for part in lists for entry in part]
+    yield from crossmatch.work_pairs(entries).items()
+
+
+def _work_records(snapshot_uri: str):
+    works = load_snapshot(snapshot_uri).content["works"]
+    yield from enumerate(sorted(works, key=lambda r: r["entry_id"]))
+
+
+def _attach_work(grouped):
+    index, joined = grouped
+    records = list(joined["record"])
+    if not records:
+        return
+    for doc_id in sorted(set(joined["doc"])):
+        yield doc_id, crossmatch.WorkCandidate(index, records[0])
+
+
+class JoinWorkCandidates(beam.PTransform):
+    """PCollection[Decided] -> PCollection[(doc_id, WorkCandidate)]: the distributed
+    strategy's candidate pairs, each carrying the work's fingerprint record."""
+
+    def __init__(self, snapshot_uri: str, shards: int):
+        super().__init__()
+        self._snapshot_uri = snapshot_uri
+        self._shards = shards
+
+    def expand(self, decided):
+        snapshot = decided.pipeline | "Snapshot" >> beam.Create([self._snapshot_uri])
+        doc_keys = decided | "DocKeys" >> beam.ParDo(DocWorkKeysFn(self._snapshot_uri,
+                                                                   self._shards))
+        work_keys = snapshot | "WorkKeys" >> beam.ParDo(WorkKeysFn(self._shards))
+        candidates = ((doc_keys, work_keys)
+                      | "AllKeys" >> beam.Flatten()
+                      | "GroupShards" >> beam.GroupByKey()
+                      | "PairsInShard" >> beam.FlatMap(_work_pairs)
+                      | "CombinePairs" >> beam.CombinePerKey(crossmatch.merge_pair_states)
+                      | "Candidates" >> beam.Filter(lambda kv: crossmatch.is_work_candidate(
+                          kv[1]))
+                      | "ByWork" >> beam.Map(lambda kv: (kv[0][1], kv[0][0])))
+        records = snapshot | "WorkRecords" >> beam.FlatMap(_work_records)
+        return ({"record": records, "doc": candidates}
+                | "JoinWorks" >> beam.CoGroupByKey()
+                | "AttachWork" >> beam.FlatMap(_attach_work))
+
+
+class PropagationKeysFn(_ShardBuffer):
+    """Decided -> (shard, [entries]): band keys of removed sources and kept targets."""
+
+    def __init__(self, snapshot_uri: str, shards: int):
+        super().__init__(shards)
+        self._snapshot_uri = snapshot_uri
+
+    def setup(self):
+        self._bands = _bands(load_snapshot(self._snapshot_uri))
+
+    def process(self, decided: Decided):
+        # Short pages ("Page not found") are alike everywhere without being copies.
+        if decided.shingle_count >= crossmatch.MIN_PROPAGATION_SHINGLES:
+            entry = self._entry(decided)
+            if entry is not None:
+                signature = np.frombuffer(decided.signature, "<u4")
+                for key in lsh.band_keys(signature, *self._bands)[0].tolist():
+                    self._add(key, (entry[0], key, decided.doc.doc_id, entry[1]))
+        yield from self._maybe_flush()
+
+    @staticmethod
+    def _entry(decided: Decided):
+        """(tag, payload): removed for a direct reason (source) or kept (target)."""
+        doc = decided.doc
+        if crossmatch.is_source(decided.evidence):
+            kinds = ",".join(dict.fromkeys(e.kind for e in decided.evidence))
+            return crossmatch.SOURCE, crossmatch.RemovedSource(doc.doc_id, doc.url, kinds,
+                                                               decided.signature)
+        if not crossmatch.removes(decided.evidence):
+            return crossmatch.TARGET, None
+        return None
+
+
+def _propagation_pairs(shard_group):
+    _, lists = shard_group
+    entries = [entry for part in lists for entry in part]
+    for target, sources in crossmatch.propagation_pairs(entries).items():
+        for source in sources.values():
+            yield target, source
+
+
+class FindRemovedNearDuplicates(beam.PTransform):
+    """PCollection[Decided] -> PCollection[(doc_id, RemovedSource)]: kept documents
+    sharing a band key with a document removed for a direct reason (one hop)."""
+
+    def __init__(self, snapshot_uri: str, shards: int):
+        super().__init__()
+        self._snapshot_uri = snapshot_uri
+        self._shards = shards
+
+    def expand(self, decided):
+        return (decided
+                | "Keys" >> beam.ParDo(PropagationKeysFn(self._snapshot_uri, self._shards))
+                | "GroupShards" >> beam.GroupByKey()
+                | "Pairs" >> beam.FlatMap(_propagation_pairs))
+
+
+class MergeFn(beam.DoFn):
+    """(doc_id, {decided: [Decided], found: [WorkCandidate | RemovedSource]}) -> Decided
+    with the verified evidence added."""
+
+    def __init__(self, snapshot_uri: str):
+        self._snapshot_uri = snapshot_uri
+
+    def setup(self):
+        snapshot = load_snapshot(self._snapshot_uri)
+        self._params = snapshot.matching
+        self._threshold = snapshot.policy.near_duplicate_threshold
+
+    def process(self, grouped):
+        _, joined = grouped
+        for decided in joined["decided"]:  # exactly one per doc_id
+            found = list(joined["found"])
+            if not found:
+                yield decided
+                continue
+            added = self._verify_works(decided, [f for f in found
+                                                 if isinstance(f, crossmatch.WorkCandidate)])
+            sources = [f for f in found if isinstance(f, crossmatch.RemovedSource)]
+            added += crossmatch.propagation_evidence(decided.signature, sources,
+                                                     self._threshold)
+            if not added:
+                yield decided
+                continue
+            yield dataclasses.replace(
+                decided, evidence=tuple(sort_evidence([*decided.evidence, *added])))
+
+    def _verify_works(self, decided: Decided, candidates) -> list:
+        if not candidates:
+            return []
+        doc = DocPrint(decided.doc.doc_id, fingerprint(decided.doc.text, self._params),
+                       decided.exact)
+        evidence = []
+        for candidate in sorted({c.index: c for c in candidates}.values(),
+                                key=lambda c: c.index):
+            works = WorkSet.from_records(self._params, [candidate.record])
+            found = verify(doc, works, 0, self._threshold)
+            if found is not None:
+                evidence.append(found)
+        return evidence
+
+
+class MergeFound(beam.PTransform):
+    """(PCollection[Decided], PCollection[(doc_id, found)]) -> PCollection[Decided]."""
+
+    def __init__(self, snapshot_uri: str):
+        super().__init__()
+        self._snapshot_uri = snapshot_uri
+
+    def expand(self, pcolls):
+        decided, found = pcolls
+        keyed = decided | "KeyByDoc" >> beam.Map(lambda d: (d.doc.doc_id, d))
+        return ({"decided": keyed, "found": found}
+                | "JoinByDoc" >> beam.CoGroupByKey()
+                | "Verify" >> beam.ParDo(MergeFn(self._snapshot_uri)))
