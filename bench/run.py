@@ -141,10 +141,20 @@ def _time(fn, repeat: int = 2) -> float:
 
 
 def main() -> int:
+    sys.path.insert(0, str(REPO / "bench"))
+    import content
+
     rng = random.Random(20261128)
     robots = bench_robots(rng)
     domains = bench_domain_rules(rng)
     warc = bench_warc_framing()
+    from clearcrawl.synth_text import planted_corpus
+
+    _, planted = planted_corpus(seed=17)
+    signatures = content.bench_signatures([d.text for d in planted])
+    n_works = int(os.environ.get("BENCH_WORKS", 1_000_000))
+    lsh = content.bench_lsh(n_works)
+    quality = content.bench_planted_quality()
     from importlib.metadata import version
 
     result = {
@@ -153,12 +163,21 @@ def main() -> int:
                                           "mb_per_s": None},
             "domain_rules_match": {"docs_per_s": domains["urls_per_s"], "mb_per_s": None},
             "warc_parse": {"docs_per_s": warc["ours_records_per_s"], "mb_per_s": warc["mb_per_s"]},
+            "minhash_signatures": {"docs_per_s": signatures["ours_docs_per_s"],
+                                   "mb_per_s": signatures["ours_mb_per_s"]},
+            "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
         },
         "ratios": {"robots_vs_protego": robots["ratio"],
-                   "warc_framing_vs_warcio_iter": warc["ratio"]},
-        "details": {"robots": robots, "domain_rules": domains, "warc": warc},
+                   "warc_framing_vs_warcio_iter": warc["ratio"],
+                   "minhash_vs_datasketch_update": signatures["vs_update"],
+                   "minhash_vs_datasketch_update_batch": signatures["vs_update_batch"],
+                   "lsh_query_vs_datasketch": lsh["query_ratio"],
+                   "lsh_memory_vs_datasketch": lsh["memory_ratio"]},
+        "details": {"robots": robots, "domain_rules": domains, "warc": warc,
+                    "minhash": signatures, "lsh": lsh, "planted_quality": quality},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "versions": {n: version(n) for n in ("protego", "warcio", "resiliparse")}},
+                    "versions": {n: version(n) for n in ("protego", "warcio", "resiliparse",
+                                                          "datasketch", "numpy")}},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
@@ -173,6 +192,23 @@ def main() -> int:
     print(f"| WARC framing (gzip, per-record members) | {warc['ours_records_per_s']:,.0f} rec/s, "
           f"{warc['mb_per_s']:.1f} MB/s | warcio {warc['warcio_records_per_s']:,.0f} rec/s | "
           f"{warc['ratio']:.2f}x |")
+    sig = signatures
+    print(f"| MinHash signatures, 128 perm, word 5-grams ({sig['documents']} docs, "
+          f"{sig['mean_text_bytes']:,} B each) | {sig['ours_mb_per_s']:.1f} MB/s | datasketch "
+          f"update {sig['datasketch_update_mb_per_s']:.2f} MB/s, update_batch "
+          f"{sig['datasketch_update_batch_mb_per_s']:.2f} MB/s | {sig['vs_update']:.0f}x, "
+          f"{sig['vs_update_batch']:.1f}x |")
+    ours, ds = lsh["ours"], lsh["datasketch"]
+    print(f"| LSH search + verify vs {ours['works']:,} works ({ours['bands']} bands) | "
+          f"{ours['queries_per_s']:,.0f} docs/s, index {ours['index_mb']:,.0f} MB, built in "
+          f"{ours['build_s']:.0f} s | datasketch MinHashLSH ({ds['bands']}) "
+          f"{ds['queries_per_s']:,.0f} docs/s, {ds['index_mb']:,.0f} MB, built in "
+          f"{ds['build_s']:.0f} s | {lsh['query_ratio']:.1f}x faster, "
+          f"{lsh['memory_ratio']:.1f}x less memory |")
+    q = quality
+    print(f"| planted corpus ({q['documents']} docs): recall at true Jaccard >= 0.8 | "
+          f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
+          f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import apache_beam as beam
@@ -11,7 +12,7 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.core import lsh
-from clearcrawl.core.minhash import fingerprint, normalized_text_sha256
+from clearcrawl.core.minhash import fingerprint_many, normalized_text_sha256
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.rows import data_row, failure_rows, ledger_row
@@ -152,24 +153,40 @@ class DecideFn(beam.DoFn):
             self._captures[origin] = capture
         return capture
 
-    def process(self, doc: Document, captures=None):
+    def process(self, batch: list[Document], captures=None):
+        """A batch of documents (see DecideDocuments): works are searched for the whole
+        batch at once, which is several times faster than one document at a time."""
+        prints = (fingerprint_many([doc.text for doc in batch], self._params)
+                  if self._fingerprint else [None] * len(batch))
+        prepared = [self._prepare(doc, fp, captures) for doc, fp in zip(batch, prints)]
+        if self._matcher is not None:
+            found = self._matcher.match_many([p[1] for p in prepared])
+            for (decided, _), evidence in zip(prepared, found):
+                if evidence:
+                    decided = dataclasses.replace(
+                        decided, evidence=tuple(sort_evidence([*decided.evidence, *evidence])))
+                yield decided
+        else:
+            for decided, _ in prepared:
+                yield decided
+
+    def _prepare(self, doc: Document, fp, captures) -> tuple[Decided, DocPrint | None]:
         evidence = self._index.match(doc.url, doc.host)
         signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
         evidence += signals
         signature = anchors = b""
         exact = normalized_text_sha256(doc.text) if self._exact else ""
-        shingle_count = 0
-        if self._fingerprint:
-            fp = fingerprint(doc.text, self._params)
+        shingle_count, doc_print = 0, None
+        if fp is not None:
             shingle_count = int(fp.shingles.size)
+            doc_print = DocPrint(doc.doc_id, fp, exact)
             if not fp.empty:
                 signature = fp.signature.astype("<u4").tobytes()
-            if self._matcher is not None:
-                evidence += self._matcher.match(DocPrint(doc.doc_id, fp, exact))
             if self._anchors and not fp.empty:
                 anchors = lsh.anchors(fp.shingles, cap=None).astype("<u8").tobytes()
-        yield Decided(doc, tuple(sort_evidence(evidence)), license_, signature, exact, anchors,
-                      shingle_count)
+        decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, exact,
+                          anchors, shingle_count)
+        return decided, doc_print
 
 
 class FinishFn(beam.DoFn):

@@ -3,7 +3,7 @@
 Two joins use it, both keyed by 64-bit LSH keys and grouped by key shard:
 - works (distributed strategy): documents and registry works meet on band keys,
   anchor keys and exact-text keys; a pair becomes a candidate by the same rule
-  as the broadcast index (`works.candidates_from_hits`);
+  as the broadcast index (`works.WorkMatcher.candidate_pairs`);
 - propagation: kept documents meet documents removed for an opt-out or piracy
   reason on band keys; the kept document is then verified against the removed
   one and, if near enough, removed too, naming it (`near_duplicate_of_removed`).

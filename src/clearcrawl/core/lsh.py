@@ -42,13 +42,20 @@ def choose_bands(num_perm: int, threshold: float, min_recall: float = 0.995) -> 
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """uint64[n, bands] keys for uint32[n, num_perm] signatures."""
-    sigs = np.atleast_2d(signatures)[:, : bands * rows].astype(np.uint64)
-    sigs = sigs.reshape(sigs.shape[0], bands, rows)
+    """uint64[n, bands] keys for uint32[n, num_perm] signatures (in row blocks, so a
+    million signatures never need a gigabyte of temporaries)."""
+    sigs = np.atleast_2d(signatures)
+    out = np.empty((sigs.shape[0], bands), np.uint64)
+    salts = np.arange(1, bands + 1, dtype=np.uint64) * _U64(0x2545F4914F6CDD1D)
     with np.errstate(over="ignore"):
-        keys = (sigs * _ROW_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)
-        keys += np.arange(1, bands + 1, dtype=np.uint64) * _U64(0x2545F4914F6CDD1D)
-        return _mix(keys)
+        for start in range(0, sigs.shape[0], 16384):
+            block = sigs[start:start + 16384, : bands * rows].astype(np.uint64)
+            block = block.reshape(block.shape[0], bands, rows)
+            block *= _ROW_MULTIPLIERS[:rows]
+            keys = block.sum(axis=2, dtype=np.uint64)
+            keys += salts
+            out[start:start + keys.shape[0]] = _mix(keys)
+    return out
 
 
 def anchors(shingle_hashes: np.ndarray, cap: int | None = MAX_ANCHORS) -> np.ndarray:
@@ -70,25 +77,41 @@ def anchors_needed(anchor_count: int) -> int:
 
 
 class KeyIndex:
-    """Sorted uint64 keys with the owner of each: one searchsorted per lookup batch."""
+    """Sorted uint64 keys with the owner of each, and a directory of offsets by the
+    keys' top bits (about one key per bucket), so a lookup costs a few memory reads
+    instead of a 25-step binary search: the index is in RAM, the keys are random."""
 
     def __init__(self, keys: np.ndarray, owners: np.ndarray):
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)
         self.keys = keys[order]
         self.owners = owners[order].astype(np.int32)
+        del order
+        self._bits = int(min(30, max(4, np.ceil(np.log2(max(self.keys.size, 1))))))
+        top = self.keys >> _U64(64 - self._bits)
+        dtype = np.int32 if self.keys.size < 2**31 else np.int64
+        self._offsets = np.searchsorted(top, np.arange((1 << self._bits) + 1, dtype=np.uint64)
+                                        ).astype(dtype)
 
     @property
     def nbytes(self) -> int:
-        return self.keys.nbytes + self.owners.nbytes
+        return self.keys.nbytes + self.owners.nbytes + self._offsets.nbytes
 
-    def owners_of(self, keys: np.ndarray) -> np.ndarray:
-        """Owners of every entry equal to any of `keys` (with repeats, one per hit)."""
-        left = np.searchsorted(self.keys, keys, side="left")
-        right = np.searchsorted(self.keys, keys, side="right")
-        hits = right > left
-        if not hits.any():
-            return np.zeros(0, np.int32)
-        left, right = left[hits], right[hits]
-        if int((right - left).max()) == 1:
-            return self.owners[left]
-        return np.concatenate([self.owners[a:b] for a, b in zip(left, right)])
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in `keys`, owners) of every entry equal to a key, one per hit."""
+        keys = np.asarray(keys, np.uint64)
+        bucket = (keys >> _U64(64 - self._bits)).astype(np.intp)
+        cursor, end = self._offsets[bucket].astype(np.intp), self._offsets[bucket + 1]
+        active = np.flatnonzero(cursor < end)
+        cursor, end = cursor[active], end[active]
+        positions, owners = [], []
+        while active.size:  # walk each bucket; buckets hold one or two keys on average
+            equal = self.keys[cursor] == keys[active]
+            if equal.any():
+                positions.append(active[equal])
+                owners.append(self.owners[cursor[equal]])
+            cursor += 1
+            more = cursor < end
+            active, cursor, end = active[more], cursor[more], end[more]
+        if not positions:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        return np.concatenate(positions), np.concatenate(owners)

@@ -5,8 +5,8 @@ word or shingle:
 
 - normalise: NFKC (non-ASCII text only), lower-case, Unicode punctuation and
   every ASCII byte that is not a letter or digit become word breaks;
-- word hashes: a polynomial hash of each word's bytes, read off one prefix-sum
-  array (the base is odd, so its powers are invertible modulo 2^64);
+- word hashes: each word read 8 bytes at a time through an overlapping uint64
+  view of the text, masked to its length, multiplied and mixed (splitmix64);
 - shingles: n consecutive word hashes combined and mixed (splitmix64);
 - signature: for each permutation k, min over shingles of (a_k * x + b_k) mod
   2^32 with x the high 32 bits of the shingle hash. One (permutations x
@@ -25,11 +25,10 @@ from functools import cached_property
 
 import numpy as np
 
-SCHEME = "clearcrawl-minhash/1: nfkc-lower-words, poly64 words, splitmix64 shingles, " \
+SCHEME = "clearcrawl-minhash/1: nfkc-lower-words, 8-byte-chunk words, splitmix64 shingles, " \
     "(a*x+b) mod 2^32 permutations"
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
-_WORD_BASE = 0x100000001B3  # odd: invertible modulo 2^64
 # Unicode punctuation, symbols and spaces would otherwise glue words together
 # (curly quotes, dashes, no-break spaces, ideographic punctuation). They are found
 # in the UTF-8 bytes: (lead byte, lowest second byte, highest second byte, length).
@@ -116,29 +115,11 @@ class MinHashParams:
         return a[:, None], b[:, None], multipliers
 
 
-class _Powers:
-    """Powers of the word base and of its inverse, grown on demand."""
-
-    def __init__(self):
-        self.forward = np.ones(1, np.uint64)
-        self.inverse = np.ones(1, np.uint64)
-
-    def ensure(self, n: int) -> None:
-        if self.forward.size >= n:
-            return
-        size = max(n, 2 * self.forward.size, 65536)
-        self.forward = self._powers(_WORD_BASE, size)
-        self.inverse = self._powers(pow(_WORD_BASE, -1, 1 << 64), size)
-
-    @staticmethod
-    def _powers(base: int, size: int) -> np.ndarray:
-        out = np.ones(size, np.uint64)
-        with np.errstate(over="ignore"):
-            np.cumprod(np.full(size - 1, base, np.uint64), out=out[1:])
-        return out
-
-
-_POWERS = _Powers()
+# Word hashing reads each word 8 bytes at a time through an overlapping uint64 view
+# of the text (one view element per byte offset), masked to the word's length.
+_LENGTH_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], np.uint64)
+_CHUNK_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                               0xD6E8FEB86659FD93], np.uint64)
 
 
 def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -178,22 +159,33 @@ def normalized_text_sha256(text: str) -> str:
     return hashlib.sha256(joined[keep].tobytes()).hexdigest()
 
 
-def word_hashes(text: str) -> np.ndarray:
-    """uint64 hash per word of the normalised text, in order."""
-    data, padded = normalized_bytes(text)
+def _word_hashes(data: np.ndarray, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start byte of each word, uint64 hash of each word) of normalised bytes."""
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     starts, ends = edges[0::2], edges[1::2]
     if starts.size == 0:
-        return np.zeros(0, np.uint64)
-    n = data.size
-    _POWERS.ensure(n + 1)
+        return starts, np.zeros(0, np.uint64)
+    buffer = np.zeros(data.size + 8, np.uint8)
+    buffer[: data.size] = data
+    chunks = np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
+    lengths = ends - starts
     with np.errstate(over="ignore"):
-        prefix = np.empty(n + 1, np.uint64)
-        prefix[0] = 0
-        np.cumsum(np.multiply(data, _POWERS.forward[:n]), out=prefix[1:])
-        hashes = (prefix[ends] - prefix[starts]) * _POWERS.inverse[starts]
-        hashes += (ends - starts).astype(np.uint64)
-        return _mix(hashes)
+        hashes = chunks[starts] & _LENGTH_MASKS[np.minimum(lengths, 8)]
+        hashes *= _CHUNK_MULTIPLIERS[0]
+        hashes += lengths.astype(np.uint64)
+        longer, offset = np.flatnonzero(lengths > 8), 8
+        while longer.size:  # words over 8 bytes: fold in each further 8-byte chunk
+            rest = lengths[longer] - offset
+            part = chunks[starts[longer] + offset] & _LENGTH_MASKS[np.minimum(rest, 8)]
+            folded = hashes[longer] * _CHUNK_MULTIPLIERS[(offset // 8) % 4] + part
+            hashes[longer] = (folded << _U64(27)) | (folded >> _U64(37))
+            longer, offset = longer[rest > 8], offset + 8
+        return starts, _mix(hashes)
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """uint64 hash per word of the normalised text, in order."""
+    return _word_hashes(*normalized_bytes(text))[1]
 
 
 def shingles(words: np.ndarray, params: MinHashParams) -> np.ndarray:
@@ -254,8 +246,29 @@ class Fingerprint:
 
 
 def fingerprint(text: str, params: MinHashParams) -> Fingerprint:
-    hashed = shingles(word_hashes(text), params)
-    return Fingerprint(signature(hashed, params), hashed)
+    return fingerprint_many([text], params)[0]
+
+
+def fingerprint_many(texts: list[str], params: MinHashParams) -> list[Fingerprint]:
+    """Fingerprints of a batch of texts, identical to one at a time, but normalised,
+    split into words and shingled in single NumPy passes over the whole batch (a
+    NumPy call costs about a microsecond, and a page needs dozens of them)."""
+    if len(texts) > 1:
+        texts = [t.replace("\x00", " ") if "\x00" in t else t for t in texts]
+    data, padded = normalized_bytes("\x00".join(texts))
+    starts, words = _word_hashes(data, padded)
+    separators = np.flatnonzero(data == 0) if len(texts) > 1 else np.zeros(0, np.int64)
+    bounds = [0, *np.searchsorted(starts, separators).tolist(), words.size]
+    n = params.shingle_size
+    combined = shingles(words, params) if words.size >= n else words
+    out = []
+    for first, end in zip(bounds[:-1], bounds[1:]):
+        if end - first >= n:  # windows inside this text only
+            hashed = combined[first: end - n + 1]
+        else:
+            hashed = shingles(words[first:end], params)
+        out.append(Fingerprint(signature(hashed, params), hashed))
+    return out
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -83,7 +83,7 @@ class WorkSet:
                  shingle_sets: list[np.ndarray] | None):
         self.params = params
         self.infos = infos
-        self.signatures = signatures.reshape(len(infos), params.num_perm).astype(np.uint32)
+        self.signatures = np.asarray(signatures, np.uint32).reshape(len(infos), params.num_perm)
         self.shingle_sets = shingle_sets
 
     def __len__(self) -> int:
@@ -106,17 +106,6 @@ class WorkSet:
         if self.shingle_sets is None:
             return np.zeros(0, np.uint64)
         return lsh.anchors(self.shingle_sets[index])
-
-
-def candidates_from_hits(band_owners: np.ndarray, anchor_owners: np.ndarray,
-                         anchor_counts: np.ndarray) -> np.ndarray:
-    """Sorted unique work indexes: any band hit, or enough anchor hits."""
-    found = [np.unique(band_owners)]
-    if anchor_owners.size:
-        owners, hits = np.unique(anchor_owners, return_counts=True)
-        needed = np.array([lsh.anchors_needed(int(c)) for c in anchor_counts[owners]])
-        found.append(owners[hits >= needed])
-    return np.unique(np.concatenate(found)).astype(np.int64)
 
 
 def verify(doc: DocPrint, works: WorkSet, index: int, threshold: float) -> Evidence | None:
@@ -164,33 +153,59 @@ class WorkMatcher:
         self.threshold = threshold
         self.bands, self.rows = lsh.choose_bands(works.params.num_perm, threshold)
         n = len(works)
-        self.band_index = lsh.KeyIndex(works.band_keys(self.bands, self.rows).ravel(),
-                                       np.repeat(np.arange(n), self.bands))
-        per_work = [works.anchors(i) for i in range(n)]
+        keys = works.band_keys(self.bands, self.rows).ravel()
+        self.band_index = lsh.KeyIndex(keys, np.arange(keys.size, dtype=np.int64) // self.bands)
+        del keys
+        per_work = [works.anchors(i) for i in range(n)] if works.shingle_sets else []
         self.anchor_counts = np.array([a.size for a in per_work], np.int64)
         self.anchor_index = lsh.KeyIndex(
-            np.concatenate(per_work) if n else np.zeros(0, np.uint64),
-            np.repeat(np.arange(n), self.anchor_counts))
+            np.concatenate(per_work) if per_work else np.zeros(0, np.uint64),
+            np.repeat(np.arange(len(per_work)), self.anchor_counts))
         self.by_exact: dict[str, list[int]] = {}
         for index, info in enumerate(works.infos):
-            self.by_exact.setdefault(info.exact, []).append(index)
+            if info.exact:
+                self.by_exact.setdefault(info.exact, []).append(index)
 
     @property
     def nbytes(self) -> int:
         return (self.band_index.nbytes + self.anchor_index.nbytes + self.anchor_counts.nbytes
                 + self.works.signatures.nbytes)
 
-    def candidates(self, fp: Fingerprint) -> np.ndarray:
-        if fp.empty:
-            return np.zeros(0, np.int64)
-        keys = lsh.band_keys(fp.signature, self.bands, self.rows)[0]
-        band_owners = self.band_index.owners_of(keys)
-        anchor_owners = (self.anchor_index.owners_of(lsh.anchors(fp.shingles, cap=None))
-                         if self.anchor_index.keys.size else np.zeros(0, np.int32))
-        return candidates_from_hits(band_owners, anchor_owners, self.anchor_counts)
+    def candidate_pairs(self, prints: list[DocPrint]) -> set[tuple[int, int]]:
+        """{(position in `prints`, work index)}: a shared band key, at least half of the
+        work's anchors, or the same exact text. Vectorised over the whole batch."""
+        pairs: set[tuple[int, int]] = set()
+        rows = [i for i, p in enumerate(prints) if not p.fingerprint.empty]
+        if rows:
+            signatures = np.stack([prints[i].fingerprint.signature for i in rows])
+            keys = lsh.band_keys(signatures, self.bands, self.rows)
+            at, owners = self.band_index.lookup(keys.ravel())
+            doc_rows = np.asarray(rows)[at // self.bands]
+            pairs.update(zip(doc_rows.tolist(), owners.tolist()))
+        if self.anchor_index.keys.size and rows:
+            per_doc = [lsh.anchors(prints[i].fingerprint.shingles, cap=None) for i in rows]
+            keys = np.concatenate(per_doc)
+            at, owners = self.anchor_index.lookup(keys)
+            doc_rows = np.repeat(np.asarray(rows), [a.size for a in per_doc])[at]
+            codes, hits = np.unique(doc_rows.astype(np.int64) * len(self.works) + owners,
+                                    return_counts=True)
+            for code, count in zip(codes.tolist(), hits.tolist()):
+                row, owner = divmod(code, len(self.works))
+                if count >= lsh.anchors_needed(int(self.anchor_counts[owner])):
+                    pairs.add((row, owner))
+        for row, doc in enumerate(prints):
+            for owner in self.by_exact.get(doc.exact, ()) if doc.exact else ():
+                pairs.add((row, owner))
+        return pairs
+
+    def match_many(self, prints: list[DocPrint]) -> list[list[Evidence]]:
+        """Verified evidence for each document of a batch, in work-index order."""
+        found: list[list[Evidence]] = [[] for _ in prints]
+        for row, owner in sorted(self.candidate_pairs(prints)):
+            evidence = verify(prints[row], self.works, owner, self.threshold)
+            if evidence is not None:
+                found[row].append(evidence)
+        return found
 
     def match(self, doc: DocPrint) -> list[Evidence]:
-        found = set(self.candidates(doc.fingerprint).tolist())
-        found.update(self.by_exact.get(doc.exact, ()))
-        evidence = (verify(doc, self.works, index, self.threshold) for index in sorted(found))
-        return [e for e in evidence if e is not None]
+        return self.match_many([doc])[0]
