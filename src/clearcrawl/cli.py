@@ -117,6 +117,85 @@ def _registry_add(args) -> int:
     return 0
 
 
+def _file_access(root: str):
+    """(opener, lister, writer): plain files for local folders, so audits need no Beam;
+    Beam's file systems for gs:// and other remote folders."""
+    if "://" in root and not root.startswith("file://"):
+        from clearcrawl.beam.dofns import open_uri
+        from clearcrawl.beam.outputs import list_files, write_bytes
+
+        return open_uri, list_files, write_bytes
+    from clearcrawl.localfiles import list_local_files, write_atomically
+
+    return (lambda path: open(path, "rb")), list_local_files, write_atomically
+
+
+def _audit(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="clearcrawl audit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    verify = sub.add_parser("verify", help="recompute hashes, counts and ids of an output")
+    verify.add_argument("dir")
+    summary = sub.add_parser("eu-summary", help="sections of the EU AI Act public summary")
+    summary.add_argument("dir")
+    summary.add_argument("--sme", action="store_true",
+                         help="SME rule: top 5 %% or 1,000 domains, whichever is more")
+    summary.add_argument("--format", choices=["md", "json"], default="md")
+    look = sub.add_parser("lookup", help="what was removed or kept for an entry, domain or URL")
+    look.add_argument("dir")
+    what = look.add_mutually_exclusive_group(required=True)
+    what.add_argument("--entry")
+    what.add_argument("--domain")
+    what.add_argument("--url")
+    look.add_argument("--format", choices=["md", "json"], default="json")
+    report = sub.add_parser("report", help="an HTML report readable offline")
+    report.add_argument("dir")
+    report.add_argument("--output", help="HTML file to write (default DIR/report.html)")
+    args = parser.parse_args(argv)
+
+    from clearcrawl.audit import auditing
+
+    root = args.dir.rstrip("/")
+    open_uri, list_files, write_bytes = _file_access(root)
+    if args.command == "verify":
+        from clearcrawl.audit.verify import verify_output
+
+        problems = verify_output(root, open_uri, list_files)
+        if problems:
+            print(f"audit verify FAILED: {problems[0]}", file=sys.stderr)
+            for more in problems[1:]:
+                print(f"  also: {more}", file=sys.stderr)
+            return 1
+        print(f"audit verify OK: {root} (every file, count, id and the ledger root match)")
+        return 0
+    try:
+        run = auditing.open_run(root, open_uri)
+    except auditing.NotAnOutput as exc:
+        print(f"clearcrawl audit: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "eu-summary":
+        from clearcrawl.audit import eu_summary
+
+        result = eu_summary.summarize(run.manifest, run.ledger_rows(), run.snapshot(),
+                                      sme=args.sme, crawls=run.crawls())
+        print(json.dumps(result, indent=2) if args.format == "json"
+              else eu_summary.to_markdown(result))
+        return 0
+    if args.command == "lookup":
+        from clearcrawl.audit import lookup
+
+        answer = lookup.lookup(run.ledger_rows(), entry=args.entry, domain=args.domain,
+                               url=args.url)
+        print(json.dumps(answer, indent=2) if args.format == "json"
+              else lookup.to_markdown(answer))
+        return 0
+    from clearcrawl.audit.report import render
+
+    target = args.output or f"{root}/report.html"
+    write_bytes(target, render(run.manifest, run.ledger_rows()).encode())
+    print(f"wrote {target}")
+    return 0
+
+
 def _synth(argv: list[str]) -> int:
     from clearcrawl.synth import main as synth_main
 
@@ -125,11 +204,12 @@ def _synth(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "registry", "synth"}
+    commands = {"run", "registry", "audit", "synth"}
     if not argv or argv[0] not in commands:
-        print("usage: clearcrawl {run,registry,synth} ...\n"
+        print("usage: clearcrawl {run,registry,audit,synth} ...\n"
               "  run       filter crawl shards against an opt-out registry\n"
               "  registry  validate | build | sync | add-optout\n"
+              "  audit     verify | eu-summary | lookup | report\n"
               "  synth     generate a seeded Common-Crawl-like sample crawl",
               file=sys.stderr)
         return 2
@@ -140,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_main(rest)
     if command == "registry":
         return _registry(rest)
+    if command == "audit":
+        return _audit(rest)
     return _synth(rest)
 
 

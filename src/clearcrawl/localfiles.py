@@ -20,3 +20,8 @@ def write_atomically(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def list_local_files(folder: str | Path) -> list[str]:
+    """Files under a folder, recursively, sorted; none if it does not exist."""
+    return sorted(str(p) for p in Path(folder).rglob("*") if p.is_file())

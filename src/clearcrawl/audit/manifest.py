@@ -20,6 +20,8 @@ from clearcrawl.audit.hashing import file_sha256, ledger_root
 
 MANIFEST = "manifest.json"
 OUTPUT_FOLDERS = ("data", "ledger", "errors")
+# The registry snapshot the run used, kept with its output: audits and refilter read it.
+REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"
 
 
 def run_id_for(inputs: list[dict], registry_id: str, policy_id: str, options: dict) -> str:

@@ -13,7 +13,7 @@ import json
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl.audit.manifest import MANIFEST, OUTPUT_FOLDERS
+from clearcrawl.audit.manifest import MANIFEST, OUTPUT_FOLDERS, REGISTRY_SNAPSHOT
 
 STAGING = ".staging"
 
@@ -68,7 +68,7 @@ def prepare_output(root: str, overwrite: bool) -> None:
             raise FileExistsError(f"{root} already holds a complete output (manifest.json); "
                                   "choose another --output or pass --overwrite")
         FileSystems.delete([join(root, MANIFEST)])  # incomplete from here on
-    for folder in (*OUTPUT_FOLDERS, STAGING):
+    for folder in (*OUTPUT_FOLDERS, REGISTRY_SNAPSHOT.split("/")[0], STAGING):
         delete_tree(join(root, folder))
 
 

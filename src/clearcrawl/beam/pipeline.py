@@ -14,13 +14,16 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
+from clearcrawl.audit.hashing import file_sha256
 from clearcrawl.audit.manifest import (
     MANIFEST,
+    REGISTRY_SNAPSHOT,
     describe_file,
     run_id_for,
     summarize_ledger,
     versions,
 )
+from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.dofns import open_uri
 from clearcrawl.beam.runner import make_pipeline
@@ -144,7 +147,7 @@ def run(argv: list[str] | None = None) -> RunResult:
     except FileExistsError as exc:
         raise UsageError(str(exc)) from None
     staging = outputs.join(root, outputs.STAGING)
-    snapshot_uri = outputs.join(staging, "registry", "snapshot.json.gz")
+    snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
     if "://" not in root:  # object stores have no folders to create
         FileSystems.mkdirs(outputs.join(staging, "registry"))
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
@@ -218,6 +221,13 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
         "execution": execution or {},
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }
+    snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
+    if "://" not in root:
+        FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))
+    FileSystems.rename([outputs.join(root, outputs.STAGING, REGISTRY_SNAPSHOT)], [snapshot_path])
+    with open_uri(snapshot_path) as fh:
+        manifest["registry_snapshot"] = {"path": REGISTRY_SNAPSHOT, "sha256": file_sha256(fh)}
+    manifest["manifest_digest"] = manifest_digest(manifest)
     outputs.delete_tree(outputs.join(root, outputs.STAGING))
     outputs.write_json_atomically(outputs.join(root, MANIFEST), manifest)
     return manifest

@@ -1,0 +1,137 @@
+"""`clearcrawl audit verify DIR`: recompute everything the manifest claims.
+
+Checks, in order, stopping at nothing (every problem is listed, the first is
+the one reported): the manifest's own digest; every listed file's sha256 and
+row count; no unlisted files; the registry snapshot and its ids; counts and the
+ledger root recomputed from the ledger rows; data and errors rows against the
+decisions; the ids in every ledger row; and the run_id from its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+import pyarrow.parquet as pq
+
+from clearcrawl.audit.hashing import file_sha256, ledger_root
+from clearcrawl.audit.manifest import (
+    MANIFEST,
+    OUTPUT_FOLDERS,
+    REGISTRY_SNAPSHOT,
+    ledger_counts,
+    read_ledger_rows,
+    run_id_for,
+)
+
+DIGEST_KEY = "manifest_digest"
+
+
+def manifest_digest(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON without the digest itself."""
+    body = {k: v for k, v in manifest.items() if k != DIGEST_KEY}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str]:
+    """Every mismatch as 'path: what is wrong'; empty when the output verifies."""
+    root = root.rstrip("/")
+    try:
+        with opener(f"{root}/{MANIFEST}") as fh:
+            manifest = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        return [f"{MANIFEST}: missing or not JSON ({exc.__class__.__name__}): the output is "
+                "incomplete or damaged"]
+    problems: list[str] = []
+    if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
+        problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
+    problems += _check_files(root, manifest, opener, list_files)
+    problems += _check_snapshot(root, manifest, opener)
+    if any(p.startswith("ledger/") for p in problems):
+        return problems  # recomputing from a damaged ledger would only repeat the problem
+    ledger_paths = [o["path"] for o in manifest.get("outputs", [])
+                    if o["path"].startswith("ledger/")]
+    rows = read_ledger_rows(root, ledger_paths, opener)
+    counts = ledger_counts(rows)
+    if counts != manifest.get("counts"):
+        problems.append(f"ledger/: recomputed counts {counts} differ from the manifest's "
+                        f"{manifest.get('counts')}")
+    root_hash = ledger_root(rows)
+    if root_hash != manifest.get("ledger_root"):
+        problems.append(f"ledger/: recomputed root {root_hash} differs from the manifest's "
+                        f"ledger_root {manifest.get('ledger_root')}")
+    rows_in = {folder: sum(o["rows"] for o in manifest.get("outputs", [])
+                           if o["path"].startswith(f"{folder}/")) for folder in OUTPUT_FOLDERS}
+    if rows_in["data"] != counts["kept"]:
+        problems.append(f"data/: {rows_in['data']} rows for {counts['kept']} kept documents")
+    if rows_in["errors"] != counts["error"]:
+        problems.append(f"errors/: {rows_in['errors']} rows for {counts['error']} error rows")
+    ids = {(r["registry_id"], r["policy_id"]) for r in rows}
+    expected = {(manifest.get("registry_id"), manifest.get("policy_id"))}
+    if rows and ids != expected:
+        problems.append(f"ledger/: rows name registry/policy {sorted(ids - expected)[:3]} "
+                        "other than the manifest's")
+    run_id = run_id_for(manifest.get("inputs", []), manifest.get("registry_id", ""),
+                        manifest.get("policy_id", ""), manifest.get("options", {}))
+    if run_id != manifest.get("run_id"):
+        problems.append(f"{MANIFEST}: run_id {manifest.get('run_id')} is not the one its "
+                        f"inputs, registry and options give ({run_id})")
+    return problems
+
+
+def _check_files(root: str, manifest: dict, opener: Callable, list_files: Callable) -> list[str]:
+    problems = []
+    listed = set()
+    for entry in manifest.get("outputs", []):
+        path = entry.get("path", "")
+        listed.add(path)
+        try:
+            with opener(f"{root}/{path}") as fh:
+                digest = file_sha256(fh)
+        except OSError:
+            problems.append(f"{path}: listed in the manifest but missing")
+            continue
+        if digest != entry.get("sha256"):
+            problems.append(f"{path}: sha256 {digest} differs from the manifest's "
+                            f"{entry.get('sha256')} (the file was changed)")
+            continue
+        with opener(f"{root}/{path}") as fh:
+            rows = pq.ParquetFile(fh).metadata.num_rows
+        if rows != entry.get("rows"):
+            problems.append(f"{path}: {rows} rows, the manifest says {entry.get('rows')}")
+    for folder in OUTPUT_FOLDERS:
+        for full in list_files(f"{root}/{folder}"):
+            rel = full[len(root) + 1:] if full.startswith(root + "/") else full
+            if rel not in listed:
+                problems.append(f"{rel}: not listed in the manifest (added after the run?)")
+    return problems
+
+
+def _check_snapshot(root: str, manifest: dict, opener: Callable) -> list[str]:
+    from clearcrawl.registry.snapshot import InvalidRegistry, Snapshot
+
+    entry = manifest.get("registry_snapshot")
+    if not entry:
+        return [f"{MANIFEST}: no registry_snapshot entry"]
+    try:
+        with opener(f"{root}/{REGISTRY_SNAPSHOT}") as fh:
+            data = fh.read()
+    except OSError:
+        return [f"{REGISTRY_SNAPSHOT}: missing"]
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.get("sha256"):
+        return [f"{REGISTRY_SNAPSHOT}: sha256 {digest} differs from the manifest's"]
+    try:
+        snapshot = Snapshot.from_bytes(data)
+    except (InvalidRegistry, ValueError) as exc:
+        return [f"{REGISTRY_SNAPSHOT}: {exc}"]
+    problems = []
+    if snapshot.registry_id != manifest.get("registry_id"):
+        problems.append(f"{REGISTRY_SNAPSHOT}: registry_id {snapshot.registry_id} is not the "
+                        f"manifest's {manifest.get('registry_id')}")
+    if snapshot.policy_id != manifest.get("policy_id"):
+        problems.append(f"{REGISTRY_SNAPSHOT}: policy_id {snapshot.policy_id} is not the "
+                        f"manifest's {manifest.get('policy_id')}")
+    return problems
