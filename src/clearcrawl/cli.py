@@ -204,10 +204,11 @@ def _synth(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "registry", "audit", "synth"}
+    commands = {"run", "refilter", "registry", "audit", "synth"}
     if not argv or argv[0] not in commands:
-        print("usage: clearcrawl {run,registry,audit,synth} ...\n"
+        print("usage: clearcrawl {run,refilter,registry,audit,synth} ...\n"
               "  run       filter crawl shards against an opt-out registry\n"
+              "  refilter  apply a newer registry to an output, without the crawl\n"
               "  registry  validate | build | sync | add-optout\n"
               "  audit     verify | eu-summary | lookup | report\n"
               "  synth     generate a seeded Common-Crawl-like sample crawl",
@@ -218,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         from clearcrawl.beam.pipeline import main as run_main
 
         return run_main(rest)
+    if command == "refilter":
+        from clearcrawl.beam.refilter import main as refilter_main
+
+        return refilter_main(rest)
     if command == "registry":
         return _registry(rest)
     if command == "audit":

@@ -122,6 +122,12 @@ DATA_SCHEMA = pa.schema([
     ("registry_id", pa.string()),
 ])
 
+SIGNATURES_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("signature", pa.binary()),     # uint32 little-endian MinHash values
+    ("shingle_count", pa.int32()),
+])
+
 ERRORS_SCHEMA = pa.schema([
     ("doc_id", pa.string()),
     ("source_uri", pa.string()),

@@ -19,7 +19,9 @@ from clearcrawl import __version__, reasons
 from clearcrawl.audit.hashing import file_sha256, ledger_root
 
 MANIFEST = "manifest.json"
-OUTPUT_FOLDERS = ("data", "ledger", "errors")
+# signatures/: each document's MinHash signature, so `refilter` can match new works
+# and propagate new removals without re-reading the crawl.
+OUTPUT_FOLDERS = ("data", "ledger", "errors", "signatures")
 # The registry snapshot the run used, kept with its output: audits and refilter read it.
 REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"
 

@@ -28,6 +28,7 @@ FAILURES = "failures"
 LEDGER = "ledger"
 DATA = "data"
 ERRORS = "errors"
+SIGNATURES = "signatures"
 
 _SNAPSHOTS: dict[str, Snapshot] = {}
 _SNAPSHOT_LOCK = threading.Lock()
@@ -190,7 +191,8 @@ class DecideFn(beam.DoFn):
 
 
 class FinishFn(beam.DoFn):
-    """Decided -> ledger row dict (main output) and data row dict (`data` output)."""
+    """Decided -> ledger row dict (main output), data row dict (`data` output) and the
+    document's signature (`signatures` output)."""
 
     def __init__(self, snapshot_uri: str):
         self._snapshot_uri = snapshot_uri
@@ -207,6 +209,10 @@ class FinishFn(beam.DoFn):
         decision, ordered = decide(list(decided.evidence))
         yield ledger_row(doc, decision, ordered, decided.license, self._registry_id,
                          self._policy_id)
+        if decided.signature:
+            yield beam.pvalue.TaggedOutput(SIGNATURES, {
+                "doc_id": doc.doc_id, "signature": decided.signature,
+                "shingle_count": decided.shingle_count})
         if decision == reasons.KEEP:
             self._kept.inc()
             yield beam.pvalue.TaggedOutput(DATA, data_row(doc, decided.license,

@@ -17,6 +17,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from clearcrawl.audit.hashing import file_sha256
 from clearcrawl.audit.manifest import (
     MANIFEST,
+    OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
     describe_file,
     run_id_for,
@@ -169,8 +170,8 @@ def run(argv: list[str] | None = None) -> RunResult:
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
         ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()
-        _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors} | (
-            "WriteOutputs" >> WriteOutputs(staging))
+        _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors,
+             "signatures": decided.signatures} | "WriteOutputs" >> WriteOutputs(staging)
     result = pipeline.result
     records_read = _counter(result, "records_read")
     manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
@@ -189,9 +190,12 @@ def choose_work_strategy(snapshot, requested: str) -> str:
 
 
 def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: dict,
-           records_read: int, timing: dict, execution: dict | None = None) -> dict:
-    """Check the accounting, move staged files into place, write the manifest last."""
-    rel = {folder: outputs.promote_staged(root, folder) for folder in ("data", "ledger", "errors")}
+           records_read: int, timing: dict, execution: dict | None = None,
+           extra=None) -> dict:
+    """Check the accounting, move staged files into place, write the manifest last.
+
+    `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
+    rel = {folder: outputs.promote_staged(root, folder) for folder in OUTPUT_FOLDERS}
     counts, root_hash = summarize_ledger(root, rel["ledger"], open_uri)
     files = {folder: [describe_file(root, path, open_uri) for path in paths]
              for folder, paths in rel.items()}
@@ -203,6 +207,9 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
         problems.append("ledger decisions do not add up")
     if rows["data"] != counts["kept"]:
         problems.append(f"data has {rows['data']} rows for {counts['kept']} kept documents")
+    if rows["signatures"] > counts["kept"] + counts["removed"]:
+        problems.append(f"signatures has {rows['signatures']} rows for "
+                        f"{counts['kept'] + counts['removed']} documents")
     if rows["errors"] != counts["error"]:
         problems.append(f"errors has {rows['errors']} rows for {counts['error']} error decisions")
     if problems:
@@ -216,11 +223,13 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
         "options": run_options,
         "inputs": inputs,
         "counts": counts,
-        "outputs": [f for folder in ("data", "ledger", "errors") for f in files[folder]],
+        "outputs": [f for folder in OUTPUT_FOLDERS for f in files[folder]],
         "ledger_root": root_hash,
         "execution": execution or {},
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }
+    if extra is not None:
+        manifest.update(extra(rel["ledger"]))
     snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
     if "://" not in root:
         FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))

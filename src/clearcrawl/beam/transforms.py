@@ -8,6 +8,7 @@ from clearcrawl.beam.dofns import (
     DATA,
     ERRORS,
     FAILURES,
+    SIGNATURES,
     DecideFn,
     FailureRowsFn,
     FinishFn,
@@ -16,7 +17,7 @@ from clearcrawl.beam.dofns import (
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
-from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA
+from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA, SIGNATURES_SCHEMA
 
 
 class ReadShards(beam.PTransform):
@@ -90,7 +91,7 @@ class DecideDocuments(beam.PTransform):
                 self._snapshot_uri, self._shards)
             decided = (decided, near) | "MergeNearDuplicates" >> MergeFound(self._snapshot_uri)
         return decided | "Finish" >> beam.ParDo(FinishFn(self._snapshot_uri)).with_outputs(
-            DATA, main="ledger")
+            DATA, SIGNATURES, main="ledger")
 
 
 class AccountFailures(beam.PTransform):
@@ -106,7 +107,7 @@ class AccountFailures(beam.PTransform):
 
 
 class WriteOutputs(beam.PTransform):
-    """{ledger, data, errors} row dicts -> Parquet files under the staging folder."""
+    """{ledger, data, errors, signatures} row dicts -> Parquet files under the staging folder."""
 
     def __init__(self, staging: str):
         super().__init__()
@@ -122,4 +123,5 @@ class WriteOutputs(beam.PTransform):
             "ledger": self._write(outputs["ledger"], "ledger", LEDGER_SCHEMA),
             "data": self._write(outputs["data"], "data", DATA_SCHEMA),
             "errors": self._write(outputs["errors"], "errors", ERRORS_SCHEMA),
+            "signatures": self._write(outputs["signatures"], "signatures", SIGNATURES_SCHEMA),
         }

@@ -1,0 +1,200 @@
+"""`clearcrawl refilter`: apply a newer registry to a finished output, without the crawl.
+
+Each document is re-decided from the previous output alone: its ledger row (URL,
+signals read from the crawl), its kept text (data/) and its signature
+(signatures/). Domain rules are matched on the URL, new works on the kept text,
+and removals spread to near-duplicates through the signatures, exactly as in a
+run. The new output has the same contract as a run's; its manifest names the
+previous run and lists every document whose decision or reasons changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import apache_beam as beam
+
+from clearcrawl import reasons
+from clearcrawl.audit.auditing import NotAnOutput, open_run
+from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
+from clearcrawl.audit.verify import verify_output
+from clearcrawl.beam import outputs
+from clearcrawl.beam.dofns import DATA, SIGNATURES, FinishFn, load_snapshot, open_uri
+from clearcrawl.beam.matching import FindRemovedNearDuplicates, MergeFound
+from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
+from clearcrawl.beam.runner import make_pipeline
+from clearcrawl.beam.transforms import WriteOutputs
+from clearcrawl.core.minhash import fingerprint, normalized_text_sha256
+from clearcrawl.core.policy import sort_evidence
+from clearcrawl.core.urls import split_url
+from clearcrawl.core.works import DocPrint
+from clearcrawl.records import Decided, Document, Evidence
+from clearcrawl.registry.compare import added_entries, refilter_problems
+from clearcrawl.registry.load import load_registry
+from clearcrawl.registry.snapshot import InvalidRegistry
+
+FAILED = "failed"
+# Read from the crawl record (or from registry files that refilter requires unchanged).
+CRAWL_SIGNAL_KINDS = frozenset({reasons.ROBOTS_CRAWL_TIME, reasons.ROBOTS_CURRENT,
+                                reasons.TDMREP, reasons.NOAI, reasons.AI_TXT,
+                                reasons.CONTENT_USAGE})
+CONTENT_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE,
+                           reasons.NEAR_DUPLICATE_OF_REMOVED})
+
+
+class RefilterFn(beam.DoFn):
+    """(doc_id, {ledger, data, signature}) -> Decided; error rows go to `failed`."""
+
+    def __init__(self, snapshot_uri: str):
+        self._snapshot_uri = snapshot_uri
+
+    def setup(self):
+        snapshot = load_snapshot(self._snapshot_uri)
+        self._index = snapshot.domain_index
+        self._matcher = snapshot.work_matcher if snapshot.content["works"] else None
+        self._params = snapshot.matching
+        self._ids = {"registry_id": snapshot.registry_id, "policy_id": snapshot.policy_id}
+
+    def process(self, grouped):
+        _, joined = grouped
+        [row] = joined["ledger"]
+        if row["decision"] == reasons.ERROR:
+            yield beam.pvalue.TaggedOutput(FAILED, {**row, **self._ids})
+            return
+        data = joined["data"][0] if joined["data"] else None
+        signed = joined["signature"][0] if joined["signature"] else None
+        host = split_url(row["url"]).host
+        doc = Document(row["doc_id"], row["url"], host, row["registered_domain"],
+                       row["fetch_time"], (), None, "", data["text"] if data else "",
+                       row["text_sha256"], row["text_bytes"], row["source_uri"],
+                       row["source_offset"], data["crawl"] if data else None)
+        previous = [Evidence(**r) for r in row["reasons"]]
+        # Without its text (removed before), a document keeps its content evidence: the
+        # registry only grew, so that evidence still holds.
+        carried = [e for e in previous if e.kind in CRAWL_SIGNAL_KINDS
+                   or (data is None and e.kind in CONTENT_KINDS)]
+        evidence = carried + self._index.match(doc.url, doc.host)
+        if data is not None and self._matcher is not None:
+            print_ = DocPrint(doc.doc_id, fingerprint(doc.text, self._params),
+                              normalized_text_sha256(doc.text))
+            evidence += self._matcher.match(print_)
+        yield Decided(doc, tuple(sort_evidence(evidence)), row["license"],
+                      signed["signature"] if signed else b"",
+                      shingle_count=signed["shingle_count"] if signed else 0)
+
+
+def _read(pipeline, label: str, root: str, paths: list[str]):
+    return (pipeline
+            | f"List{label}" >> beam.Create([f"{root}/{p}" for p in paths])
+            | f"Read{label}" >> beam.io.ReadAllFromParquet())
+
+
+def _changes(before: list[dict], after: list[dict]) -> list[dict]:
+    old = {r["doc_id"]: r for r in before}
+    changed = []
+    for row in sorted(after, key=lambda r: r["doc_id"]):
+        prior = old[row["doc_id"]]
+        if prior["decision"] != row["decision"] or prior["reasons"] != row["reasons"]:
+            changed.append({"doc_id": row["doc_id"], "url": row["url"],
+                            "before": prior["decision"], "after": row["decision"],
+                            "reasons": sorted({r["kind"] for r in row["reasons"]})})
+    return changed
+
+
+def refilter(argv: list[str] | None = None) -> RunResult:
+    parser = argparse.ArgumentParser(prog="clearcrawl refilter", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--previous", required=True, metavar="DIR")
+    parser.add_argument("--registry", required=True, metavar="PATH")
+    parser.add_argument("--output", required=True, metavar="DIR2")
+    parser.add_argument("--overwrite", action="store_true")
+    args, beam_args = parser.parse_known_args(argv)
+    previous_root = args.previous.rstrip("/")
+    problems = verify_output(previous_root, open_uri, outputs.list_files)
+    if problems:
+        raise UsageError(f"{previous_root} does not verify, refusing to build on it: "
+                         f"{problems[0]}")
+    try:
+        prev = open_run(previous_root, open_uri)
+        snapshot = load_registry(args.registry, lambda uri: open_uri(uri).read())
+    except (NotAnOutput, InvalidRegistry) as exc:
+        raise UsageError(str(exc)) from None
+    old_snapshot = prev.snapshot()
+    blockers = refilter_problems(old_snapshot, snapshot)
+    if blockers:
+        raise UsageError("refilter only applies registries that add entries; run "
+                         "`clearcrawl run` again instead: " + "; ".join(blockers))
+    manifest = prev.manifest
+    options = {**manifest["options"], "refilter_of": manifest["run_id"]}
+    run_id = run_id_for(manifest["inputs"], snapshot.registry_id, snapshot.policy_id, options)
+    root = args.output.rstrip("/")
+    try:
+        outputs.prepare_output(root, args.overwrite)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    staging = outputs.join(root, outputs.STAGING)
+    snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
+    outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+
+    started = time.time()
+    pipeline, _, _ = make_pipeline(beam_args)
+    with pipeline:
+        keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
+                        | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
+                 for name, folder in (("ledger", "ledger"), ("data", "data"),
+                                      ("signature", "signatures"))}
+        decided = (keyed
+                   | "JoinByDoc" >> beam.CoGroupByKey()
+                   | "Refilter" >> beam.ParDo(RefilterFn(snapshot_uri)).with_outputs(
+                       FAILED, main="decided"))
+        docs = decided.decided
+        if manifest["options"].get("propagate", True):
+            near = docs | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
+                snapshot_uri, manifest.get("execution", {}).get("match_shards", 64))
+            docs = (docs, near) | "MergeNearDuplicates" >> MergeFound(snapshot_uri)
+        finished = docs | "Finish" >> beam.ParDo(FinishFn(snapshot_uri)).with_outputs(
+            DATA, SIGNATURES, main="ledger")
+        ledger = (finished.ledger, decided[FAILED]) | "AllLedgerRows" >> beam.Flatten()
+        errors = _read(pipeline, "Errors", previous_root, prev.paths("errors"))
+        _ = {"ledger": ledger, "data": finished.data, "errors": errors,
+             "signatures": finished.signatures} | "WriteOutputs" >> WriteOutputs(staging)
+
+    before = prev.ledger_rows()
+
+    def describe_changes(new_rows_paths: list[str]) -> dict:
+        after = read_ledger_rows(root, new_rows_paths, open_uri)
+        changed = _changes(before, after)
+        return {"previous": {"run_id": manifest["run_id"], "path": previous_root,
+                             "ledger_root": manifest["ledger_root"],
+                             "registry_id": manifest["registry_id"],
+                             "manifest_digest": manifest.get("manifest_digest")},
+                "changes": {"added_entries": added_entries(old_snapshot, snapshot),
+                            "documents_changed": len(changed),
+                            "kept_to_removed": sum(c["before"] == reasons.KEEP
+                                                   and c["after"] == reasons.REMOVE
+                                                   for c in changed),
+                            "documents": changed}}
+
+    result = commit(root, manifest["inputs"], snapshot, run_id, options,
+                    manifest["counts"]["read"],
+                    timing={"started": started, "finished": time.time()},
+                    execution={"match_strategy": "broadcast", "refilter": True},
+                    extra=describe_changes)
+    return RunResult(root, result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = refilter(argv)
+    except UsageError as exc:
+        print(f"clearcrawl refilter: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(result))
+    changes = result.manifest["changes"]
+    print(f"  changed  {changes['documents_changed']:>8} documents vs run "
+          f"{result.manifest['previous']['run_id']} ({changes['kept_to_removed']} newly removed)")
+    return 0

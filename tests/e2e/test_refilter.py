@@ -1,0 +1,86 @@
+"""refilter: a newer registry applied to a finished output gives the decisions of a full
+re-run, without reading the crawl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from clearcrawl.beam.pipeline import run
+from clearcrawl.cli import main
+from tests.conftest import BUNDLED_REGISTRY
+
+
+def _ledger(out):
+    rows = [r for p in sorted((out / "ledger").glob("*.parquet"))
+            for r in pq.read_table(p).to_pylist()]
+    return {r["doc_id"]: r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def previous(synthetic_crawl, tmp_path_factory):
+    out = tmp_path_factory.mktemp("refilter") / "previous"
+    run(["--input", str(synthetic_crawl / "*.warc.gz"), "--registry", str(BUNDLED_REGISTRY),
+         "--output", str(out)])
+    return out
+
+
+def _grown_registry(previous, tmp_path):
+    """The bundled registry plus one domain opt-out and one work (a kept page's text)."""
+    registry = tmp_path / "registry"
+    shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))
+    with open(registry / "domains" / "examples.csv", "a") as fh:
+        fh.write("ex-new-0001,optout,notdaily-herald.example,Late Press,2026-11-28,,\n")
+    kept = [r for p in sorted((previous / "data").glob("*.parquet"))
+            for r in pq.read_table(p).to_pylist()]
+    page = max((r for r in kept if "notdaily" not in r["url"]), key=lambda r: len(r["text"]))
+    with open(registry / "works" / "late.jsonl", "w") as fh:
+        fh.write(json.dumps({"entry_id": "ex-new-work", "kind": "optout", "title": "Late",
+                             "rights_holder": "Late Author", "text": page["text"]}) + "\n")
+    return registry, page["url"]
+
+
+def test_refilter_matches_a_full_rerun(previous, synthetic_crawl, tmp_path, capsys):
+    registry, work_url = _grown_registry(previous, tmp_path)
+    code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
+                 "--output", str(tmp_path / "refiltered")])
+    assert code == 0, capsys.readouterr().err
+    full = run(["--input", str(synthetic_crawl / "*.warc.gz"), "--registry", str(registry),
+                "--output", str(tmp_path / "full")]).manifest
+    refiltered = _ledger(tmp_path / "refiltered")
+    rerun = _ledger(tmp_path / "full")
+    assert refiltered.keys() == rerun.keys()
+    assert {d: r["decision"] for d, r in refiltered.items()} == \
+        {d: r["decision"] for d, r in rerun.items()}
+    assert refiltered == rerun  # reasons, ids and every other column too
+
+    manifest = json.loads((tmp_path / "refiltered" / "manifest.json").read_text())
+    assert manifest["ledger_root"] == full["ledger_root"]
+    before = _ledger(previous)
+    changed = {c["doc_id"]: c for c in manifest["changes"]["documents"]}
+    assert changed.keys() == {d for d in before
+                              if before[d]["decision"] != rerun[d]["decision"]
+                              or before[d]["reasons"] != rerun[d]["reasons"]}
+    kinds = {k for c in changed.values() for k in c["reasons"]}
+    assert {"domain_optout", "work_exact"} <= kinds
+    assert manifest["changes"]["added_entries"] == {"domain_rules": ["ex-new-0001"],
+                                                    "works": ["ex-new-work"]}
+    assert any(c["url"] == work_url for c in changed.values())
+    assert manifest["previous"]["run_id"] == json.loads(
+        (previous / "manifest.json").read_text())["run_id"]
+    assert main(["audit", "verify", str(tmp_path / "refiltered")]) == 0
+
+
+def test_refilter_refuses_a_registry_that_drops_entries(previous, tmp_path, capsys):
+    registry = tmp_path / "registry"
+    shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))
+    csv = registry / "domains" / "examples.csv"
+    csv.write_text("".join(line for line in csv.read_text().splitlines(keepends=True)
+                           if "photo-archive" not in line))
+    code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
+                 "--output", str(tmp_path / "x")])
+    assert code == 2 and "removed or changed" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "manifest.json").exists()
