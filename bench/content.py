@@ -149,7 +149,7 @@ def bench_planted_quality(seed: int = 5) -> dict:
     """Recall and false removals on the planted corpus, truth by Python sets of 5-grams."""
     from collections import Counter, defaultdict
 
-    from clearcrawl.core.minhash import MinHashParams, fingerprint, normalized_text_sha256
+    from clearcrawl.core.minhash import MinHashParams, fingerprint
     from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet, work_record
     from clearcrawl.synth_text import planted_corpus
 
@@ -173,7 +173,7 @@ def bench_planted_quality(seed: int = 5) -> dict:
         sims = {e: (n / (len(doc_set) + len(sets[e]) - n), n / len(sets[e]))
                 for e, n in shared.items()}
         named = {ev.entry_id for ev in matcher.match(DocPrint(
-            doc.doc_id, fingerprint(doc.text, params), normalized_text_sha256(doc.text)))}
+            doc.doc_id, fingerprint(doc.text, params), doc.text))}
         expected = {e for e, (j, _) in sims.items() if j >= 0.8}
         if expected:
             high += 1

@@ -17,7 +17,6 @@ from clearcrawl.core.minhash import (
     estimated_jaccard,
     exact_jaccard,
     fingerprint,
-    normalized_text_sha256,
     to_datasketch,
 )
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet, work_record
@@ -43,7 +42,7 @@ def corpus():
     for doc in docs:
         fp = fingerprint(doc.text, PARAMS)
         found[doc.doc_id] = matcher.match(DocPrint(doc.doc_id, fp,
-                                                   normalized_text_sha256(doc.text)))
+                                                   doc.text))
     # Truth: for every document, exact Jaccard and containment with every work it
     # shares a shingle with (an inverted index keeps this quadratic-free).
     work_sets = {w.entry_id: true_shingles(w.text) for w in works}
@@ -106,7 +105,7 @@ def test_unedited_copies_are_exact_matches(corpus):
     matcher = WorkMatcher(WorkSet.from_records(PARAMS, [work_record(work.as_registry_dict(),
                                                                    PARAMS)]), 0.8)
     [evidence] = matcher.match(DocPrint("d", fingerprint(doc_text, PARAMS),
-                                        normalized_text_sha256(doc_text)))
+                                        doc_text))
     assert evidence.kind == reasons.WORK_EXACT and evidence.entry_id == work.entry_id
 
 

@@ -12,7 +12,7 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.core import lsh
-from clearcrawl.core.minhash import fingerprint_many, normalized_text_sha256
+from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.rows import data_row, failure_rows, ledger_row
@@ -133,8 +133,6 @@ class DecideFn(beam.DoFn):
         has_works = self._works != "none" and len(self._snapshot.works) > 0
         self._matcher = self._snapshot.work_matcher if (
             has_works and self._works == "broadcast") else None
-        self._exact = has_works
-        self._anchors = has_works and self._works == "join"
         self._fingerprint = has_works or self._propagate
         self._params = self._snapshot.matching
 
@@ -176,17 +174,16 @@ class DecideFn(beam.DoFn):
         signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
         evidence += signals
         signature = anchors = b""
-        exact = normalized_text_sha256(doc.text) if self._exact else ""
         shingle_count, doc_print = 0, None
         if fp is not None:
             shingle_count = int(fp.shingles.size)
-            doc_print = DocPrint(doc.doc_id, fp, exact)
+            doc_print = DocPrint(doc.doc_id, fp, doc.text)
             if not fp.empty:
                 signature = fp.signature.astype("<u4").tobytes()
-            if self._anchors and not fp.empty:
+            if not fp.empty:  # kept for the join strategy and for refilter
                 anchors = lsh.anchors(fp.shingles, cap=None).astype("<u8").tobytes()
-        decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, exact,
-                          anchors, shingle_count)
+        decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, anchors,
+                          shingle_count)
         return decided, doc_print
 
 
@@ -212,7 +209,7 @@ class FinishFn(beam.DoFn):
         if decided.signature:
             yield beam.pvalue.TaggedOutput(SIGNATURES, {
                 "doc_id": doc.doc_id, "signature": decided.signature,
-                "shingle_count": decided.shingle_count})
+                "shingle_count": decided.shingle_count, "anchors": decided.anchors})
         if decision == reasons.KEEP:
             self._kept.inc()
             yield beam.pvalue.TaggedOutput(DATA, data_row(doc, decided.license,

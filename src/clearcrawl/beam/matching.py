@@ -59,7 +59,7 @@ def _bands(snapshot) -> tuple[int, int]:
 
 
 class DocWorkKeysFn(_ShardBuffer):
-    """Decided -> (shard, [entries]): band, anchor and exact-text keys of each document."""
+    """Decided -> (shard, [entries]): band and anchor keys of each document."""
 
     def __init__(self, snapshot_uri: str, shards: int):
         super().__init__(shards)
@@ -76,14 +76,11 @@ class DocWorkKeysFn(_ShardBuffer):
                 self._add(key, (crossmatch.DOC_BAND, key, doc_id))
             for key in np.frombuffer(decided.anchors, "<u8").tolist():
                 self._add(key, (crossmatch.DOC_ANCHOR, key, doc_id))
-        if decided.exact:
-            key = crossmatch.exact_key(decided.exact)
-            self._add(key, (crossmatch.DOC_EXACT, key, doc_id))
         yield from self._maybe_flush()
 
 
 class WorkKeysFn(_ShardBuffer):
-    """snapshot URI -> (shard, [entries]): band, anchor and exact keys of every work."""
+    """snapshot URI -> (shard, [entries]): band and anchor keys of every work."""
 
     def process(self, snapshot_uri: str):
         snapshot = load_snapshot(snapshot_uri)
@@ -96,8 +93,6 @@ class WorkKeysFn(_ShardBuffer):
                 self._add(key, (crossmatch.WORK_BAND, key, index, count))
             for key in anchors.tolist():
                 self._add(key, (crossmatch.WORK_ANCHOR, key, index, count))
-            key = crossmatch.exact_key(works.infos[index].exact)
-            self._add(key, (crossmatch.WORK_EXACT, key, index, count))
             yield from self._maybe_flush()
 
 
@@ -240,7 +235,7 @@ class MergeFn(beam.DoFn):
         if not candidates:
             return []
         doc = DocPrint(decided.doc.doc_id, fingerprint(decided.doc.text, self._params),
-                       decided.exact)
+                       decided.doc.text)
         evidence = []
         for candidate in sorted({c.index: c for c in candidates}.values(),
                                 key=lambda c: c.index):

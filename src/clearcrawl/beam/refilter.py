@@ -16,6 +16,7 @@ import sys
 import time
 
 import apache_beam as beam
+import numpy as np
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
@@ -27,10 +28,10 @@ from clearcrawl.beam.matching import FindRemovedNearDuplicates, MergeFound
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import WriteOutputs
-from clearcrawl.core.minhash import fingerprint, normalized_text_sha256
+from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
-from clearcrawl.core.works import DocPrint
+from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
 from clearcrawl.records import Decided, Document, Evidence
 from clearcrawl.registry.compare import added_entries, refilter_problems
 from clearcrawl.registry.load import load_registry
@@ -41,21 +42,31 @@ FAILED = "failed"
 CRAWL_SIGNAL_KINDS = frozenset({reasons.ROBOTS_CRAWL_TIME, reasons.ROBOTS_CURRENT,
                                 reasons.TDMREP, reasons.NOAI, reasons.AI_TXT,
                                 reasons.CONTENT_USAGE})
-CONTENT_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE,
-                           reasons.NEAR_DUPLICATE_OF_REMOVED})
+WORK_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE})
 
 
 class RefilterFn(beam.DoFn):
-    """(doc_id, {ledger, data, signature}) -> Decided; error rows go to `failed`."""
+    """(doc_id, {ledger, data, signature}) -> Decided; error rows go to `failed`.
 
-    def __init__(self, snapshot_uri: str):
+    Domain rules are matched again on the URL. Works: every previous work match
+    still holds (refilter requires a registry that only grew), so only the added
+    works are searched, with the stored band and anchor keys; a document's text
+    is fingerprinted only when one of them is a candidate. Near-duplicates of
+    removed documents are recomputed afterwards from the stored signatures.
+    """
+
+    def __init__(self, snapshot_uri: str, added_works: list[str]):
         self._snapshot_uri = snapshot_uri
+        self._added_works = set(added_works)
 
     def setup(self):
         snapshot = load_snapshot(self._snapshot_uri)
         self._index = snapshot.domain_index
-        self._matcher = snapshot.work_matcher if snapshot.content["works"] else None
         self._params = snapshot.matching
+        added = [r for r in snapshot.content["works"] if r["entry_id"] in self._added_works]
+        self._matcher = (WorkMatcher(WorkSet.from_records(self._params, added),
+                                     snapshot.policy.near_duplicate_threshold)
+                         if added else None)
         self._ids = {"registry_id": snapshot.registry_id, "policy_id": snapshot.policy_id}
 
     def process(self, grouped):
@@ -71,19 +82,22 @@ class RefilterFn(beam.DoFn):
                        row["fetch_time"], (), None, "", data["text"] if data else "",
                        row["text_sha256"], row["text_bytes"], row["source_uri"],
                        row["source_offset"], data["crawl"] if data else None)
-        previous = [Evidence(**r) for r in row["reasons"]]
-        # Without its text (removed before), a document keeps its content evidence: the
-        # registry only grew, so that evidence still holds.
-        carried = [e for e in previous if e.kind in CRAWL_SIGNAL_KINDS
-                   or (data is None and e.kind in CONTENT_KINDS)]
+        carried = [Evidence(**r) for r in row["reasons"]
+                   if r["kind"] in CRAWL_SIGNAL_KINDS or r["kind"] in WORK_KINDS]
         evidence = carried + self._index.match(doc.url, doc.host)
-        if data is not None and self._matcher is not None:
-            print_ = DocPrint(doc.doc_id, fingerprint(doc.text, self._params),
-                              normalized_text_sha256(doc.text))
-            evidence += self._matcher.match(print_)
+        if signed is not None and self._matcher is not None and data is not None:
+            evidence += self._added_work_matches(doc, signed)
         yield Decided(doc, tuple(sort_evidence(evidence)), row["license"],
                       signed["signature"] if signed else b"",
                       shingle_count=signed["shingle_count"] if signed else 0)
+
+    def _added_work_matches(self, doc: Document, signed: dict) -> list[Evidence]:
+        signature = np.frombuffer(signed["signature"], "<u4")[None, :]
+        anchors = [np.frombuffer(signed["anchors"] or b"", "<u8")]
+        if not self._matcher.candidates_by_keys(signature, anchors):
+            return []
+        return self._matcher.match(DocPrint(doc.doc_id, fingerprint(doc.text, self._params),
+                                            doc.text))
 
 
 def _read(pipeline, label: str, root: str, paths: list[str]):
@@ -148,7 +162,8 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                                       ("signature", "signatures"))}
         decided = (keyed
                    | "JoinByDoc" >> beam.CoGroupByKey()
-                   | "Refilter" >> beam.ParDo(RefilterFn(snapshot_uri)).with_outputs(
+                   | "Refilter" >> beam.ParDo(RefilterFn(
+                       snapshot_uri, added_entries(old_snapshot, snapshot)["works"])).with_outputs(
                        FAILED, main="decided"))
         docs = decided.decided
         if manifest["options"].get("propagate", True):

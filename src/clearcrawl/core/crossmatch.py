@@ -2,7 +2,7 @@
 
 Two joins use it, both keyed by 64-bit LSH keys and grouped by key shard:
 - works (distributed strategy): documents and registry works meet on band keys,
-  anchor keys and exact-text keys; a pair becomes a candidate by the same rule
+  and anchor keys; a pair becomes a candidate by the same rule
   as the broadcast index (`works.WorkMatcher.candidate_pairs`);
 - propagation: kept documents meet documents removed for an opt-out or piracy
   reason on band keys; the kept document is then verified against the removed
@@ -23,8 +23,8 @@ from clearcrawl.core.minhash import estimated_jaccard
 from clearcrawl.records import Evidence
 
 # Entry tags.
-DOC_BAND, DOC_ANCHOR, DOC_EXACT = "db", "da", "de"
-WORK_BAND, WORK_ANCHOR, WORK_EXACT = "wb", "wa", "we"
+DOC_BAND, DOC_ANCHOR = "db", "da"
+WORK_BAND, WORK_ANCHOR = "wb", "wa"
 SOURCE, TARGET = "s", "t"
 # Texts shorter than this (in shingles, about as many words) take no part in
 # propagation: short boilerplate pages are alike everywhere without being copies.
@@ -34,11 +34,6 @@ MAX_SOURCES_NAMED = 5  # a page copied in a large cluster names its 5 nearest re
 
 def shard_of(key: int, shards: int) -> int:
     return int(key) % shards
-
-
-def exact_key(exact: str) -> int:
-    """A join key for an exact-text hash (hex sha256)."""
-    return int(exact[:16], 16) if exact else 0
 
 
 def removes(evidence) -> bool:
@@ -70,38 +65,36 @@ class WorkCandidate:
 
 
 def work_pairs(entries) -> dict[tuple[str, int], list]:
-    """Shard entries -> {(doc_id, work index): [band hit, anchor hits, anchor count, exact]}."""
+    """Shard entries -> {(doc_id, work index): [band hit, anchor hits, anchor count]}."""
     by_key: dict[tuple[str, int], list] = defaultdict(lambda: ([], []))
     for entry in entries:
         tag, key = entry[0], entry[1]
-        kind = tag[1]  # "b" band, "a" anchor, "e" exact
+        kind = tag[1]  # "b" band, "a" anchor
         docs, works = by_key[(kind, key)]
         (docs if tag[0] == "d" else works).append(entry)
     pairs: dict[tuple[str, int], list] = {}
     for (kind, _), (docs, works) in by_key.items():
         for _, _, doc_id in docs:
             for work in works:
-                state = pairs.setdefault((doc_id, work[2]), [False, 0, work[3], False])
+                state = pairs.setdefault((doc_id, work[2]), [False, 0, work[3]])
                 if kind == "b":
                     state[0] = True
-                elif kind == "a":
-                    state[1] += 1
                 else:
-                    state[3] = True
+                    state[1] += 1
     return pairs
 
 
 def merge_pair_states(states) -> list:
     """Combine one (doc, work) pair's states from several shards."""
-    band, anchors, count, exact = False, 0, 0, False
-    for b, a, c, e in states:
-        band, anchors, count, exact = band or b, anchors + a, max(count, c), exact or e
-    return [band, anchors, count, exact]
+    band, anchors, count = False, 0, 0
+    for b, a, c in states:
+        band, anchors, count = band or b, anchors + a, max(count, c)
+    return [band, anchors, count]
 
 
 def is_work_candidate(state) -> bool:
-    band, anchors, count, exact = state
-    return band or exact or (count > 0 and anchors >= lsh.anchors_needed(count))
+    band, anchors, count = state
+    return band or (count > 0 and anchors >= lsh.anchors_needed(count))
 
 
 def propagation_pairs(entries) -> dict[str, dict[str, RemovedSource]]:

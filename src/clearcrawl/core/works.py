@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,11 +50,16 @@ class WorkInfo:
 
 @dataclass(frozen=True)
 class DocPrint:
-    """A document's fingerprint as content matching sees it (exact hash optional)."""
+    """A document's fingerprint as content matching sees it, with its text for the
+    exact-text hash, computed only for a document whose 5-grams equal a work's."""
 
     doc_id: str
     fingerprint: Fingerprint
-    exact: str = ""
+    text: str = ""
+
+    @cached_property
+    def exact(self) -> str:
+        return normalized_text_sha256(self.text) if self.text else ""
 
 
 def _b64(array: np.ndarray) -> str:
@@ -114,9 +120,6 @@ def verify(doc: DocPrint, works: WorkSet, index: int, threshold: float) -> Evide
     where = f"work {info.title!r} of {info.rights_holder or 'unnamed rights holder'}"
     if info.kind == "piracy":
         where += " (piracy)"
-    if doc.exact and doc.exact == info.exact:
-        return Evidence(reasons.WORK_EXACT, info.entry_id, f"{where}: same normalised text",
-                        1.0)
     fp = doc.fingerprint
     if fp.empty:
         return None
@@ -132,6 +135,10 @@ def verify(doc: DocPrint, works: WorkSet, index: int, threshold: float) -> Evide
     jaccard = shared / union if union else 0.0
     # Containment only for works long enough to be recognisable inside another text.
     containment = shared / work_set.size if work_set.size >= MIN_CONTAINMENT_SHINGLES else 0.0
+    # The same text has the same 5-grams: only then is the exact hash worth computing.
+    if jaccard == 1.0 and doc.exact == info.exact:
+        return Evidence(reasons.WORK_EXACT, info.entry_id, f"{where}: same normalised text",
+                        1.0)
     if max(jaccard, containment) < threshold:
         return None
     measure = "jaccard" if jaccard >= threshold else "containment"
@@ -161,10 +168,6 @@ class WorkMatcher:
         self.anchor_index = lsh.KeyIndex(
             np.concatenate(per_work) if per_work else np.zeros(0, np.uint64),
             np.repeat(np.arange(len(per_work)), self.anchor_counts))
-        self.by_exact: dict[str, list[int]] = {}
-        for index, info in enumerate(works.infos):
-            if info.exact:
-                self.by_exact.setdefault(info.exact, []).append(index)
 
     @property
     def nbytes(self) -> int:
@@ -173,17 +176,29 @@ class WorkMatcher:
 
     def candidate_pairs(self, prints: list[DocPrint]) -> set[tuple[int, int]]:
         """{(position in `prints`, work index)}: a shared band key, at least half of the
-        work's anchors, or the same exact text. Vectorised over the whole batch."""
-        pairs: set[tuple[int, int]] = set()
+        work's anchors. Vectorised over the whole batch. (An exact copy shares every
+        band key, so exact copies need no separate lookup.)"""
         rows = [i for i, p in enumerate(prints) if not p.fingerprint.empty]
+        if not rows:
+            return set()
+        signatures = np.stack([prints[i].fingerprint.signature for i in rows])
+        anchors = ([lsh.anchors(prints[i].fingerprint.shingles, cap=None) for i in rows]
+                   if self.anchor_index.keys.size else None)
+        return {(rows[r], owner) for r, owner in self.candidates_by_keys(signatures, anchors)}
+
+    def candidates_by_keys(self, signatures: np.ndarray,
+                           anchors: list[np.ndarray] | None) -> set[tuple[int, int]]:
+        """{(row, work index)} for uint32[n, num_perm] signatures and, per row, its anchor
+        keys (None: no containment search). refilter calls this with stored keys."""
+        pairs: set[tuple[int, int]] = set()
+        rows = list(range(signatures.shape[0]))
         if rows:
-            signatures = np.stack([prints[i].fingerprint.signature for i in rows])
             keys = lsh.band_keys(signatures, self.bands, self.rows)
             at, owners = self.band_index.lookup(keys.ravel())
             doc_rows = np.asarray(rows)[at // self.bands]
             pairs.update(zip(doc_rows.tolist(), owners.tolist()))
-        if self.anchor_index.keys.size and rows:
-            per_doc = [lsh.anchors(prints[i].fingerprint.shingles, cap=None) for i in rows]
+        if self.anchor_index.keys.size and rows and anchors is not None:
+            per_doc = anchors
             keys = np.concatenate(per_doc)
             at, owners = self.anchor_index.lookup(keys)
             doc_rows = np.repeat(np.asarray(rows), [a.size for a in per_doc])[at]
@@ -193,9 +208,6 @@ class WorkMatcher:
                 row, owner = divmod(code, len(self.works))
                 if count >= lsh.anchors_needed(int(self.anchor_counts[owner])):
                     pairs.add((row, owner))
-        for row, doc in enumerate(prints):
-            for owner in self.by_exact.get(doc.exact, ()) if doc.exact else ():
-                pairs.add((row, owner))
         return pairs
 
     def match_many(self, prints: list[DocPrint]) -> list[list[Evidence]]:
