@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install clean browser
+.PHONY: demo test bench lint install clean browser fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The property tests and the corruption battery with a long budget (20,000 examples a
+# property, 20 seeded rounds of each corruption): minutes rather than seconds.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long CLEARCRAWL_BATTERY_ROUNDS=20 $(BIN)/python -m pytest tests/reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench pipelines

@@ -11,7 +11,7 @@ Element types of the pipeline:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
 
@@ -43,11 +43,11 @@ class Document(_FastPickle):
     headers: tuple[tuple[str, str], ...]
     http_status: int | None
     content_type: str
-    text: str
-    text_sha256: str
-    text_bytes: int
-    source_uri: str
-    source_offset: int
+    text: str = field(repr=False)  # never in a log line or error message
+    text_sha256: str = ""
+    text_bytes: int = 0
+    source_uri: str = ""
+    source_offset: int = 0
     crawl: str | None = None
     # Signal carriers found in the HTML: (lower-cased meta name, content) pairs
     # and rel="license" link targets. Evaluated, never written to data/.

@@ -77,7 +77,8 @@ def ledger_counts(rows: list[dict]) -> dict:
     }
 
 
-def summarize_ledger(root: str, rel_paths: list[str], opener: Callable) -> tuple[dict, str]:
-    """(counts, ledger root hash) recomputed from the ledger files."""
+def summarize_ledger(root: str, rel_paths: list[str], opener: Callable
+                     ) -> tuple[dict, str, int]:
+    """(counts, ledger root hash, distinct doc_ids) recomputed from the ledger files."""
     rows = read_ledger_rows(root, rel_paths, opener)
-    return ledger_counts(rows), ledger_root(rows)
+    return ledger_counts(rows), ledger_root(rows), len({row["doc_id"] for row in rows})

@@ -58,6 +58,8 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
     if counts != manifest.get("counts"):
         problems.append(f"ledger/: recomputed counts {counts} differ from the manifest's "
                         f"{manifest.get('counts')}")
+    if len({r["doc_id"] for r in rows}) != len(rows):
+        problems.append("ledger/: some doc_id appears in more than one row")
     root_hash = ledger_root(rows)
     if root_hash != manifest.get("ledger_root"):
         problems.append(f"ledger/: recomputed root {root_hash} differs from the manifest's "

@@ -196,13 +196,15 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
 
     `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
     rel = {folder: outputs.promote_staged(root, folder) for folder in OUTPUT_FOLDERS}
-    counts, root_hash = summarize_ledger(root, rel["ledger"], open_uri)
+    counts, root_hash, distinct = summarize_ledger(root, rel["ledger"], open_uri)
     files = {folder: [describe_file(root, path, open_uri) for path in paths]
              for folder, paths in rel.items()}
     rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
     problems = []
     if counts["read"] != records_read:
         problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
+    if distinct != counts["read"]:  # e.g. a retried bundle whose output was kept twice
+        problems.append(f"ledger has {counts['read'] - distinct} duplicated doc_id rows")
     if counts["read"] != counts["kept"] + counts["removed"] + counts["error"]:
         problems.append("ledger decisions do not add up")
     if rows["data"] != counts["kept"]:

@@ -1,0 +1,140 @@
+"""Property and fuzz tests: parsers of web input never raise, and keep their invariants.
+
+Budget: the `ci` hypothesis profile (200 examples a test) runs in `make test`;
+`make fuzz` (HYPOTHESIS_PROFILE=long) runs 20,000 a test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clearcrawl.core.domainlist import parse_domain_list
+from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
+from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
+from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
+from clearcrawl.io.warc import RecordFailure, WarcRecord, iter_records
+from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
+
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+AGENTS = st.sampled_from(["GPTBot", "CCBot", "*", "Googlebot", "", "AI2Bot", "weird agent"])
+URLS = st.one_of(st.text(max_size=200),
+                 st.builds(lambda p: "https://example.com/" + p, st.text(max_size=100)))
+ROBOTS_LINES = st.one_of(
+    st.builds(lambda a: f"User-agent: {a}", st.sampled_from(["*", "GPTBot", "CCBot", "x y"])),
+    st.builds(lambda p: f"Disallow: {p}", st.text(alphabet=string.printable, max_size=30)),
+    st.builds(lambda p: f"Allow: {p}", st.text(alphabet=string.printable, max_size=30)),
+    st.text(max_size=60))
+
+
+@given(st.binary(max_size=4096), AGENTS, URLS)
+def test_robots_never_raises_on_arbitrary_bytes(body, agent, url):
+    assert isinstance(RobotsTxt(body).allowed(agent, url), bool)
+    assert isinstance(is_allowed(body, agent or "x", url), bool)
+
+
+@given(st.lists(ROBOTS_LINES, max_size=40), AGENTS, URLS)
+def test_robots_never_raises_on_line_soup(lines, agent, url):
+    assert isinstance(RobotsTxt("\n".join(lines)).allowed(agent, url), bool)
+
+
+UNKNOWN_LINE = st.from_regex(r"\A(Crawl-delay|Host|Foo|X-Thing|#[a-z ]*): ?[a-z0-9/ ]{0,20}\Z")
+
+
+@given(st.lists(UNKNOWN_LINE, max_size=30), AGENTS, URLS)
+def test_robots_with_only_unknown_lines_allows_everything(lines, agent, url):
+    assert RobotsTxt("\n".join(lines)).allowed(agent, url) is True
+
+
+@given(st.binary(min_size=0, max_size=64), AGENTS)
+def test_robots_reads_at_most_its_bound(tail, agent):
+    # A disallow past the parse bound is never seen.
+    body = b"User-agent: *\n" + b"#" * MAX_ROBOTS_BYTES + b"\nDisallow: /\n" + tail
+    assert RobotsTxt(body).allowed(agent or "x", "https://example.com/page") is True
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
+                                                                       children, max_size=4),
+    max_leaves=20)
+
+
+@given(JSON_VALUES)
+def test_tdmrep_value_is_zero_one_or_unset(raw):
+    assert reservation_value(raw) in (None, 0, 1)
+
+
+@given(st.lists(JSON_VALUES | st.fixed_dictionaries({
+    "location": st.text(max_size=20), "tdm-reservation": JSON_VALUES}), max_size=8), URLS,
+    st.one_of(st.none(), st.text(max_size=5)), st.one_of(st.none(), st.text(max_size=5)))
+def test_tdmrep_site_file_and_precedence_never_raise(rules, url, header, meta):
+    found = match_site_file(rules, url)
+    final = resolve(found, header, None, meta, None)
+    assert final is None or final.reservation in (0, 1)
+    if reservation_value(meta) is not None:  # meta always wins when set
+        assert final.carrier == "html-meta"
+
+
+@given(st.text(max_size=300))
+def test_host_normalisation_is_total_and_idempotent(host):
+    once = normalize_host(host)
+    assert normalize_host(once) == once
+    assert isinstance(registered_domain(once), str)
+
+
+@given(URLS)
+def test_urls_never_raise(url):
+    split_url(url)
+    assert isinstance(normalize_url(url), str)
+
+
+@given(st.text(max_size=2000))
+def test_domain_lists_never_raise(text):
+    hosts, problems = parse_domain_list(text)
+    assert all(isinstance(h, str) and h for h in hosts)
+    assert all(line >= 1 for line, _ in problems)
+
+
+def _check_records(data: bytes) -> None:
+    items = list(iter_records(io.BytesIO(data), max_record_bytes=1 << 16))
+    offsets = []
+    for item in items:
+        assert isinstance(item, WarcRecord | RecordFailure)
+        assert 0 <= item.offset <= len(data)
+        if isinstance(item, RecordFailure):
+            assert item.error_kind and item.message
+        offsets.append((item.offset, item.ordinal))
+    assert len(offsets) == len(set(offsets))  # one row per place in the file, never twice
+
+
+@given(st.binary(max_size=4096))
+def test_warc_reader_never_raises_on_arbitrary_bytes(data):
+    _check_records(data)
+    _check_records(gzip.compress(data))
+
+
+_GOOD = b"".join(gzip_member(warc_record("response", http_response(f"<p>page {i}</p>".encode()),
+                                         target_uri=f"https://a.example/{i}"))
+                 for i in range(4))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.tuples(st.integers(0, len(_GOOD) - 1), st.integers(0, 255)), max_size=12),
+       st.integers(0, len(_GOOD)))
+def test_warc_reader_survives_flips_and_cuts_of_a_real_shard(flips, cut):
+    data = bytearray(_GOOD)
+    for at, value in flips:
+        data[at] = value
+    _check_records(bytes(data[:cut]))
+    _check_records(bytes(data))
