@@ -138,3 +138,17 @@ def test_source_declarations_and_work_ids_are_checked_with_their_lines(tmp_path)
         "works/w.jsonl:2: unknown kind 'ebook' (expected optout or piracy)",
         "works/w.jsonl:3: unknown field 'isbn'",
     ])
+
+
+def test_snapshot_with_another_minhash_scheme_is_refused():
+    import hashlib
+
+    import pytest
+
+    from clearcrawl.registry.snapshot import InvalidRegistry, canonical_json
+
+    snap = Snapshot.from_source(load_source(BUNDLED_REGISTRY))
+    content = {**snap.content, "matching": {**snap.content["matching"], "scheme": "other/1"}}
+    forged = Snapshot(content, hashlib.sha256(canonical_json(content)).hexdigest())
+    with pytest.raises(InvalidRegistry, match="rebuild the snapshot"):
+        Snapshot.from_bytes(forged.to_bytes())

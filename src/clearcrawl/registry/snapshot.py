@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from clearcrawl.core.domains import DomainRule, DomainRuleIndex
-from clearcrawl.core.minhash import MinHashParams
+from clearcrawl.core.minhash import SCHEME, MinHashParams
 from clearcrawl.core.policy import Policy
 from clearcrawl.core.works import WorkMatcher, WorkSet, work_record
 from clearcrawl.localfiles import write_atomically
@@ -89,6 +89,11 @@ class Snapshot:
         if digest != doc.get("registry_id"):
             raise InvalidRegistry([f"snapshot: content hash {digest} does not match its "
                                    f"registry_id {doc.get('registry_id')} (altered?)"])
+        scheme = content.get("matching", {}).get("scheme")
+        if scheme != SCHEME:
+            raise InvalidRegistry([f"snapshot: works fingerprinted with scheme {scheme!r}, this "
+                                   f"version computes {SCHEME!r}; rebuild the snapshot from its "
+                                   "registry folder"])
         return cls(content, digest)
 
     def to_bytes(self) -> bytes:
