@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 import pyarrow as pa
 
 
-class _FastPickle:
+class FastPickle:  # shared by the stage records of clearcrawl.core.crossmatch too
     """Pickle a slots dataclass as a plain tuple of its fields: Beam pickles every element
     between stages, and dataclasses' own __getstate__ costs several times more."""
 
@@ -26,14 +26,14 @@ class _FastPickle:
         return self.__class__, tuple(getattr(self, f) for f in self._FIELDS)
 
 
-def _fast_pickle(cls):
+def fast_pickle(cls):
     cls._FIELDS = tuple(f.name for f in fields(cls))
     return cls
 
 
-@_fast_pickle
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class Document(_FastPickle):
+class Document(FastPickle):
     doc_id: str
     url: str
     host: str
@@ -61,9 +61,9 @@ class Document(_FastPickle):
         return None
 
 
-@_fast_pickle
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class ReadFailure(_FastPickle):
+class ReadFailure(FastPickle):
     doc_id: str
     source_uri: str
     source_offset: int
@@ -72,9 +72,9 @@ class ReadFailure(_FastPickle):
     url: str | None = None
 
 
-@_fast_pickle
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class Evidence(_FastPickle):
+class Evidence(FastPickle):
     kind: str
     entry_id: str
     detail: str
@@ -85,9 +85,9 @@ class Evidence(_FastPickle):
                 "score": self.score}
 
 
-@_fast_pickle
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class Decided(_FastPickle):
+class Decided(FastPickle):
     """A document with its direct evidence, before content matching across documents.
 
     `signature` is its MinHash signature (uint32 little-endian bytes, b"" when not

@@ -20,7 +20,7 @@ import numpy as np
 from clearcrawl import reasons
 from clearcrawl.core import lsh
 from clearcrawl.core.minhash import estimated_jaccard
-from clearcrawl.records import Evidence
+from clearcrawl.records import Evidence, FastPickle, fast_pickle
 
 # Entry tags.
 DOC_BAND, DOC_ANCHOR = "db", "da"
@@ -46,8 +46,9 @@ def is_source(evidence) -> bool:
                for e in evidence)
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class RemovedSource:
+class RemovedSource(FastPickle):
     """What a kept document needs to know of a removed near-duplicate candidate."""
 
     doc_id: str
@@ -56,8 +57,9 @@ class RemovedSource:
     signature: bytes
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
-class WorkCandidate:
+class WorkCandidate(FastPickle):
     """A registry work that a document must be verified against (distributed strategy)."""
 
     index: int
