@@ -143,18 +143,22 @@ def run(argv: list[str] | None = None) -> RunResult:
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
-    try:
-        outputs.prepare_output(root, args.overwrite)
-    except FileExistsError as exc:
-        raise UsageError(str(exc)) from None
+    pipeline, options, _is_local = make_pipeline(beam_args)
+    # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
+    # and so touch no output folder.
+    dry_run = bool(options.get_all_options().get("dry_run"))
     staging = outputs.join(root, outputs.STAGING)
     snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
-    if "://" not in root:  # object stores have no folders to create
-        FileSystems.mkdirs(outputs.join(staging, "registry"))
-    outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+    if not dry_run:
+        try:
+            outputs.prepare_output(root, args.overwrite)
+        except FileExistsError as exc:
+            raise UsageError(str(exc)) from None
+        if "://" not in root:  # object stores have no folders to create
+            FileSystems.mkdirs(outputs.join(staging, "registry"))
+        outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
-    pipeline, _options, _is_local = make_pipeline(beam_args)
     with pipeline:
         docs = (pipeline
                 | "ListShards" >> beam.Create([i["uri"] for i in inputs])
@@ -173,6 +177,12 @@ def run(argv: list[str] | None = None) -> RunResult:
         _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors,
              "signatures": decided.signatures} | "WriteOutputs" >> WriteOutputs(staging)
     result = pipeline.result
+    if dry_run:
+        graph = pipeline.to_runner_api()
+        return RunResult(root, {"dry_run": True, "run_id": run_id,
+                                "runner": type(pipeline.runner).__name__,
+                                "transforms": len(graph.components.transforms),
+                                "match_strategy": works})
     records_read = _counter(result, "records_read")
     manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
                       timing={"started": started, "finished": time.time()},
@@ -246,6 +256,9 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
 
 def format_summary(result: RunResult) -> str:
     m = result.manifest
+    if m.get("dry_run"):
+        return (f"clearcrawl run {m['run_id']}: dry run on {m['runner']}: job graph of "
+                f"{m['transforms']} transforms built and pickled; nothing submitted or written")
     c = m["counts"]
     errors_by_kind = _errors_by_kind(result.output, m)
     lines = [f"clearcrawl run {m['run_id']}: {c['read']} records read from "
