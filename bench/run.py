@@ -155,6 +155,9 @@ def main() -> int:
     n_works = int(os.environ.get("BENCH_WORKS", 1_000_000))
     lsh = content.bench_lsh(n_works)
     quality = content.bench_planted_quality()
+    import pipeline as pipeline_bench
+
+    pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", 12000)))
     from importlib.metadata import version
 
     result = {
@@ -167,14 +170,18 @@ def main() -> int:
                                    "mb_per_s": signatures["ours_mb_per_s"]},
             "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
         },
+        "pipeline": {"docs_per_s": pipe["docs_per_s"], "mb_per_s": pipe["mb_per_s"],
+                     "peak_rss_mb": pipe["peak_rss_mb"]},
         "ratios": {"robots_vs_protego": robots["ratio"],
+                   "pipeline_vs_warcio_iter": pipe["vs_warcio"],
                    "warc_framing_vs_warcio_iter": warc["ratio"],
                    "minhash_vs_datasketch_update": signatures["vs_update"],
                    "minhash_vs_datasketch_update_batch": signatures["vs_update_batch"],
                    "lsh_query_vs_datasketch": lsh["query_ratio"],
                    "lsh_memory_vs_datasketch": lsh["memory_ratio"]},
         "details": {"robots": robots, "domain_rules": domains, "warc": warc,
-                    "minhash": signatures, "lsh": lsh, "planted_quality": quality},
+                    "minhash": signatures, "lsh": lsh, "planted_quality": quality,
+                    "pipeline": pipe},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "versions": {n: version(n) for n in ("protego", "warcio", "resiliparse",
                                                           "datasketch", "numpy")}},
@@ -209,6 +216,11 @@ def main() -> int:
     print(f"| planted corpus ({q['documents']} docs): recall at true Jaccard >= 0.8 | "
           f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
           f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
+    print(f"| whole pipeline, DirectRunner, {pipe['pages']:,} pages ({pipe['gzip_mb']:.0f} MB "
+          f"gzip WARC) | 1 process {pipe['one_process_docs_per_s']:,.0f} pages/s; 2 workers "
+          f"{pipe['two_workers_docs_per_s']:,.0f} pages/s ({pipe['speedup_two_workers']:.2f}x); "
+          f"peak RSS {pipe['peak_rss_mb']:,.0f} MB | bare warcio iteration "
+          f"{pipe['warcio_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x |")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -162,3 +162,12 @@ def test_console_script_and_launcher_run(synthetic_crawl, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "records read" in proc.stdout and "removed" in proc.stdout
     _check_manifest(out)
+
+
+def test_multi_processing_gives_the_same_ledger(synthetic_crawl, tmp_path):
+    base = ["--input", str(synthetic_crawl / "*.warc.gz"), "--registry", str(BUNDLED_REGISTRY)]
+    single = run([*base, "--output", str(tmp_path / "one")]).manifest
+    multi = run([*base, "--output", str(tmp_path / "two"), "--direct_num_workers", "2",
+                 "--direct_running_mode", "multi_processing"]).manifest
+    assert multi["ledger_root"] == single["ledger_root"]
+    assert multi["counts"] == single["counts"] and multi["run_id"] == single["run_id"]

@@ -1,0 +1,62 @@
+"""Whole-pipeline benchmark: `clearcrawl run` on DirectRunner over generated Common-Crawl-
+like WARCs, one process and both cores, against a bare warcio iteration over the same
+files (reading every payload). Runs are child processes, so peak RSS is theirs."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _warcio_iteration(files: list[str]) -> float:
+    from warcio.archiveiterator import ArchiveIterator
+
+    start = time.perf_counter()
+    for path in files:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response":
+                    record.content_stream().read()
+    return time.perf_counter() - start
+
+
+def _run(files_glob: str, out: str, *extra: str) -> tuple[float, float]:
+    """(seconds, peak RSS MB of the run and its workers)."""
+    command = [sys.executable, "-m", "clearcrawl.cli", "run", "--input", files_glob,
+               "--registry", str(REPO / "optout_registry"), "--output", out, *extra]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    elapsed = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, peak_kb / 1024
+
+
+def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
+    from clearcrawl.registry.source import load_source
+    from clearcrawl.synth import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = generate(f"{tmp}/crawl", pages=pages, files=files, seed=42,
+                           mean_html_bytes=9000,
+                           works=load_source(REPO / "optout_registry").works)
+        megabytes = summary["bytes"] / 1e6
+        warcio_s = min(_warcio_iteration(summary["files"]) for _ in range(2))
+        glob = f"{tmp}/crawl/*.warc.gz"
+        one_s, one_rss = _run(glob, f"{tmp}/one")
+        two_s, two_rss = _run(glob, f"{tmp}/two", "--direct_num_workers", "2",
+                              "--direct_running_mode", "multi_processing")
+    return {"pages": pages, "files": files, "gzip_mb": megabytes,
+            "warcio_docs_per_s": pages / warcio_s,
+            "one_process_docs_per_s": pages / one_s, "one_process_s": one_s,
+            "two_workers_docs_per_s": pages / two_s, "two_workers_s": two_s,
+            "speedup_two_workers": one_s / two_s, "peak_rss_mb": max(one_rss, two_rss),
+            "docs_per_s": pages / min(one_s, two_s), "mb_per_s": megabytes / min(one_s, two_s),
+            "vs_warcio": (pages / min(one_s, two_s)) / (pages / warcio_s),
+            "cores": os.cpu_count()}
