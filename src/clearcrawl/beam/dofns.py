@@ -11,6 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
+from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import lsh
 from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
@@ -66,19 +67,25 @@ class _CounterFamily:
 class ReadShardFn(beam.DoFn):
     """str (shard URI) -> Document, and ReadFailure on the `failures` output."""
 
-    def __init__(self, max_record_bytes: int):
+    def __init__(self, max_record_bytes: int, progress_dir: str | None = None):
         self._max_record_bytes = max_record_bytes
+        self._progress_dir = progress_dir
         self._records = Metrics.counter("clearcrawl", "records_read")
         self._files = Metrics.counter("clearcrawl", "files_read")
+
+    def setup(self):
+        self._progress = ProgressWriter(self._progress_dir)
 
     def process(self, uri: str):
         for item in read_shard(uri, open_uri, self._max_record_bytes):
             self._records.inc()
+            self._progress.add(records=1)
             if isinstance(item, ReadFailure):
                 yield beam.pvalue.TaggedOutput(FAILURES, item)
             else:
                 yield item
         self._files.inc()
+        self._progress.add(files=1)
 
 
 class ReadRobotsCapturesFn(beam.DoFn):

@@ -27,6 +27,7 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.dofns import open_uri
+from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import (
     AccountFailures,
@@ -111,16 +112,27 @@ def _read_bytes(uri: str) -> bytes:
         return fh.read()
 
 
+def _metrics(result) -> dict:
+    """Every clearcrawl counter of the run (records_read, kept, removed:<kind>, ...)."""
+    found: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("clearcrawl"))[
+            "counters"]:
+        name = counter.key.metric.name
+        found[name] = found.get(name, 0) + _counter_value(counter)
+    return dict(sorted(found.items()))
+
+
+def _counter_value(counter) -> int:
+    try:
+        value = counter.committed
+    except Exception:  # noqa: BLE001 - some runners only report attempted values
+        value = None
+    return value if value is not None else counter.attempted
+
+
 def _counter(result, name: str) -> int:
     counters = result.metrics().query(MetricsFilter().with_name(name))["counters"]
-    total = 0
-    for counter in counters:
-        try:
-            value = counter.committed
-        except Exception:  # noqa: BLE001 - some runners only report attempted values
-            value = None
-        total += value if value is not None else counter.attempted
-    return total
+    return sum(_counter_value(counter) for counter in counters)
 
 
 def run(argv: list[str] | None = None) -> RunResult:
@@ -143,7 +155,7 @@ def run(argv: list[str] | None = None) -> RunResult:
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
-    pipeline, options, _is_local = make_pipeline(beam_args)
+    pipeline, options, is_local = make_pipeline(beam_args)
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -159,10 +171,41 @@ def run(argv: list[str] | None = None) -> RunResult:
         outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
+    reporter = None
+    if is_local and not dry_run and "://" not in root:
+        progress_dir = outputs.join(staging, PROGRESS_DIR)
+        reporter = ProgressReporter(progress_dir, len(inputs))
+        reporter.start()
+    else:
+        progress_dir = None
+    try:
+        _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
+               max_record_bytes, progress_dir)
+    finally:
+        if reporter is not None:
+            reporter.stop()
+    result = pipeline.result
+    if dry_run:
+        graph = pipeline.to_runner_api()
+        return RunResult(root, {"dry_run": True, "run_id": run_id,
+                                "runner": type(pipeline.runner).__name__,
+                                "transforms": len(graph.components.transforms),
+                                "match_strategy": works})
+    records_read = _counter(result, "records_read")
+    manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
+                      timing={"started": started, "finished": time.time()},
+                      execution={"match_strategy": works, "match_shards": args.match_shards},
+                      extra=lambda _: {"metrics": _metrics(result)})
+    return RunResult(root, manifest)
+
+
+def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
+           max_record_bytes, progress_dir) -> None:
+    """Assemble the run's graph and run it (leaving the `with` block runs the pipeline)."""
     with pipeline:
         docs = (pipeline
                 | "ListShards" >> beam.Create([i["uri"] for i in inputs])
-                | "ReadShards" >> ReadShards(max_record_bytes))
+                | "ReadShards" >> ReadShards(max_record_bytes, progress_dir))
         captures = None
         if robots_inputs:
             captures = (pipeline
@@ -176,18 +219,6 @@ def run(argv: list[str] | None = None) -> RunResult:
         ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()
         _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors,
              "signatures": decided.signatures} | "WriteOutputs" >> WriteOutputs(staging)
-    result = pipeline.result
-    if dry_run:
-        graph = pipeline.to_runner_api()
-        return RunResult(root, {"dry_run": True, "run_id": run_id,
-                                "runner": type(pipeline.runner).__name__,
-                                "transforms": len(graph.components.transforms),
-                                "match_strategy": works})
-    records_read = _counter(result, "records_read")
-    manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
-                      timing={"started": started, "finished": time.time()},
-                      execution={"match_strategy": works, "match_shards": args.match_shards})
-    return RunResult(root, manifest)
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:
@@ -269,6 +300,8 @@ def format_summary(result: RunResult) -> str:
     per_folder: dict[str, int] = {}
     for f in m["outputs"]:
         per_folder[f["path"].split("/")[0]] = per_folder.get(f["path"].split("/")[0], 0) + 1
+    if m.get("metrics"):
+        lines.append("  counters " + ", ".join(f"{k} {v}" for k, v in m["metrics"].items()))
     lines.append(f"  registry {m['registry_id'][:16]}  policy {m['policy_id'][:16]}")
     lines.append(f"  output   {result.output}/  (" + ", ".join(
         f"{k}/ {v} file{'s' if v != 1 else ''}" for k, v in per_folder.items())

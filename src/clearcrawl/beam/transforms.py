@@ -27,14 +27,16 @@ class ReadShards(beam.PTransform):
     streamed record by record (constant memory whatever its size).
     """
 
-    def __init__(self, max_record_bytes: int):
+    def __init__(self, max_record_bytes: int, progress_dir: str | None = None):
         super().__init__()
         self._max_record_bytes = max_record_bytes
+        self._progress_dir = progress_dir
 
     def expand(self, uris):
         return (uris
                 | "SpreadShards" >> beam.Reshuffle()
-                | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes))
+                | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes,
+                                                           self._progress_dir))
                 .with_outputs(FAILURES, main="docs"))
 
 
