@@ -57,3 +57,31 @@ def test_decide_documents_and_account_failures(tmp_path):
         assert_that(failed.errors | "FailErrors" >> beam.Map(lambda r: (r["source_offset"],
                                                                          r["error_kind"])),
                     equal_to([(9, "truncated_gzip")]), label="dead-letters")
+
+
+def test_propagation_side_input_as_dict_or_multimap_gives_the_same_rows(tmp_path):
+    """Local runs look candidates up in a dict, distributed runs in a multimap."""
+    from clearcrawl.synth_text import TextMaker
+
+    snapshot = load_registry(str(BUNDLED_REGISTRY))
+    uri = str(tmp_path / "snapshot.json.gz")
+    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    maker = TextMaker(4)
+    texts = [maker.prose(300) for _ in range(3)]
+    docs = [make_document(url=url, text=text, source_uri="mem", offset=i)
+            for i, (url, text) in enumerate([
+                ("https://daily-herald.example/a", texts[0]),       # removed: opted-out site
+                ("https://mirror.example/a", maker.edit(texts[0], 0.005)),  # its near-copy
+                ("https://other.example/b", texts[1]),
+                ("https://other.example/c", texts[2])])]
+    expected = [("https://daily-herald.example/a", "remove", ["domain_optout"]),
+                ("https://mirror.example/a", "remove", ["near_duplicate_of_removed"]),
+                ("https://other.example/b", "keep", []),
+                ("https://other.example/c", "keep", [])]
+    for local in (True, False):
+        with _pipeline() as p:
+            rows = (p | f"Docs{local}" >> beam.Create(docs)
+                    | f"Decide{local}" >> DecideDocuments(uri, local=local))
+            assert_that(rows.ledger | f"Kinds{local}" >> beam.Map(
+                lambda r: (r["url"], r["decision"], [x["kind"] for x in r["reasons"]])),
+                equal_to(expected), label=f"ledger-{local}")

@@ -12,7 +12,7 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.beam.progress import ProgressWriter
-from clearcrawl.core import lsh
+from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
@@ -196,7 +196,13 @@ class DecideFn(beam.DoFn):
 
 class FinishFn(beam.DoFn):
     """Decided -> ledger row dict (main output), data row dict (`data` output) and the
-    document's signature (`signatures` output)."""
+    document's signature (`signatures` output).
+
+    Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
+    document shares a band key with. Looked up per document, so a large crawl's
+    candidates need not fit in memory (a multimap side input) and no document is
+    shuffled to add them.
+    """
 
     def __init__(self, snapshot_uri: str):
         self._snapshot_uri = snapshot_uri
@@ -207,10 +213,18 @@ class FinishFn(beam.DoFn):
         snapshot = load_snapshot(self._snapshot_uri)
         self._registry_id = snapshot.registry_id
         self._policy_id = snapshot.policy_id
+        self._threshold = snapshot.policy.near_duplicate_threshold
 
-    def process(self, decided: Decided):
+    def process(self, decided: Decided, near=None):
         doc = decided.doc
-        decision, ordered = decide(list(decided.evidence))
+        evidence = list(decided.evidence)
+        if near is not None and decided.signature:
+            # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
+            sources = near.get(doc.doc_id) if isinstance(near, dict) else near[doc.doc_id]
+            if sources:
+                evidence += crossmatch.propagation_evidence(decided.signature, sources,
+                                                            self._threshold)
+        decision, ordered = decide(evidence)
         yield ledger_row(doc, decision, ordered, decided.license, self._registry_id,
                          self._policy_id)
         if decided.signature:

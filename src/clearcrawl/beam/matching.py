@@ -202,8 +202,8 @@ class FindRemovedNearDuplicates(beam.PTransform):
 
 
 class MergeFn(beam.DoFn):
-    """(doc_id, {decided: [Decided], found: [WorkCandidate | RemovedSource]}) -> Decided
-    with the verified evidence added."""
+    """(doc_id, {decided: [Decided], found: [WorkCandidate]}) -> Decided with the verified
+    work evidence added (the distributed strategy)."""
 
     def __init__(self, snapshot_uri: str):
         self._snapshot_uri = snapshot_uri
@@ -216,15 +216,7 @@ class MergeFn(beam.DoFn):
     def process(self, grouped):
         _, joined = grouped
         for decided in joined["decided"]:  # exactly one per doc_id
-            found = list(joined["found"])
-            if not found:
-                yield decided
-                continue
-            added = self._verify_works(decided, [f for f in found
-                                                 if isinstance(f, crossmatch.WorkCandidate)])
-            sources = [f for f in found if isinstance(f, crossmatch.RemovedSource)]
-            added += crossmatch.propagation_evidence(decided.signature, sources,
-                                                     self._threshold)
+            added = self._verify_works(decided, list(joined["found"]))
             if not added:
                 yield decided
                 continue

@@ -180,7 +180,7 @@ def run(argv: list[str] | None = None) -> RunResult:
         progress_dir = None
     try:
         _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
-               max_record_bytes, progress_dir)
+               max_record_bytes, progress_dir, is_local)
     finally:
         if reporter is not None:
             reporter.stop()
@@ -200,7 +200,7 @@ def run(argv: list[str] | None = None) -> RunResult:
 
 
 def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir) -> None:
+           max_record_bytes, progress_dir, is_local) -> None:
     """Assemble the run's graph and run it (leaving the `with` block runs the pipeline)."""
     with pipeline:
         docs = (pipeline
@@ -213,7 +213,7 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, stagin
                         | "ReadRobotsCaptures" >> ReadRobotsCaptures())
         decided = docs.docs | "DecideDocuments" >> DecideDocuments(
             snapshot_uri, captures, works=works, propagate=not args.no_propagate,
-            shards=args.match_shards)
+            shards=args.match_shards, local=is_local)
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
         ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()

@@ -23,11 +23,10 @@ from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
-from clearcrawl.beam.dofns import DATA, SIGNATURES, FinishFn, load_snapshot, open_uri
-from clearcrawl.beam.matching import FindRemovedNearDuplicates, MergeFound
+from clearcrawl.beam.dofns import load_snapshot, open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import WriteOutputs
+from clearcrawl.beam.transforms import FinishDocuments, WriteOutputs
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
@@ -154,7 +153,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
-    pipeline, _, _ = make_pipeline(beam_args)
+    pipeline, _, is_local = make_pipeline(beam_args)
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -165,13 +164,9 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                    | "Refilter" >> beam.ParDo(RefilterFn(
                        snapshot_uri, added_entries(old_snapshot, snapshot)["works"])).with_outputs(
                        FAILED, main="decided"))
-        docs = decided.decided
-        if manifest["options"].get("propagate", True):
-            near = docs | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
-                snapshot_uri, manifest.get("execution", {}).get("match_shards", 64))
-            docs = (docs, near) | "MergeNearDuplicates" >> MergeFound(snapshot_uri)
-        finished = docs | "Finish" >> beam.ParDo(FinishFn(snapshot_uri)).with_outputs(
-            DATA, SIGNATURES, main="ledger")
+        finished = decided.decided | "Finish" >> FinishDocuments(
+            snapshot_uri, manifest["options"].get("propagate", True),
+            manifest.get("execution", {}).get("match_shards", 64), is_local)
         ledger = (finished.ledger, decided[FAILED]) | "AllLedgerRows" >> beam.Flatten()
         errors = _read(pipeline, "Errors", previous_root, prev.paths("errors"))
         _ = {"ledger": ledger, "data": finished.data, "errors": errors,

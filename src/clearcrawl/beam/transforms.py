@@ -66,13 +66,14 @@ class DecideDocuments(beam.PTransform):
     """
 
     def __init__(self, snapshot_uri: str, captures=None, works: str = "broadcast",
-                 propagate: bool = True, shards: int = 64):
+                 propagate: bool = True, shards: int = 64, local: bool = True):
         super().__init__()
         self._snapshot_uri = snapshot_uri
         self._captures = captures
         self._works = works
         self._propagate = propagate
         self._shards = shards
+        self._local = local
 
     def expand(self, docs):
         fn = DecideFn(self._snapshot_uri, self._works, self._propagate)
@@ -88,12 +89,38 @@ class DecideDocuments(beam.PTransform):
                 self._snapshot_uri, self._shards)
             decided = (decided, candidates) | "MergeWorkMatches" >> MergeFound(
                 self._snapshot_uri)
+        return decided | "Finish" >> FinishDocuments(self._snapshot_uri, self._propagate,
+                                                     self._shards, self._local)
+
+
+class FinishDocuments(beam.PTransform):
+    """PCollection[Decided] -> {ledger, data, signatures} rows, after spreading removals to
+    near-duplicates of removed documents (if `propagate`): their band-key join finds the
+    candidates, which reach each document as a side input, so documents are never
+    shuffled. Locally the side input is a dict in memory (the candidates are few); on a
+    distributed runner (`local=False`) a multimap looked up key by key, which needs no
+    worker to hold them all. Both give the same rows."""
+
+    def __init__(self, snapshot_uri: str, propagate: bool, shards: int, local: bool = True):
+        super().__init__()
+        self._snapshot_uri = snapshot_uri
+        self._propagate = propagate
+        self._shards = shards
+        self._local = local
+
+    def expand(self, decided):
+        fn = FinishFn(self._snapshot_uri)
         if self._propagate:
             near = decided | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
                 self._snapshot_uri, self._shards)
-            decided = (decided, near) | "MergeNearDuplicates" >> MergeFound(self._snapshot_uri)
-        return decided | "Finish" >> beam.ParDo(FinishFn(self._snapshot_uri)).with_outputs(
-            DATA, SIGNATURES, main="ledger")
+            if self._local:
+                side = beam.pvalue.AsDict(near | "SourcesPerDocument" >> beam.GroupByKey())
+            else:
+                side = beam.pvalue.AsMultiMap(near)
+            pardo = beam.ParDo(fn, near=side)
+        else:
+            pardo = beam.ParDo(fn)
+        return decided | "Finish" >> pardo.with_outputs(DATA, SIGNATURES, main="ledger")
 
 
 class AccountFailures(beam.PTransform):
