@@ -105,10 +105,11 @@ def _lsh_child(which: str, n_works: int) -> dict:
         gc.collect()
         rss = _rss_mb() - base
         prints = [DocPrint(str(i), q) for i, q in enumerate(queries)]
-        start = time.perf_counter()
-        # Batches of the pipeline's size (DecideDocuments batches documents too).
-        matched = sum(bool(found) for i in range(0, len(prints), BATCH)
-                      for found in matcher.match_many(prints[i:i + BATCH]))
+
+        def query():  # in batches of the pipeline's size (DecideDocuments batches too)
+            return sum(bool(found) for i in range(0, len(prints), BATCH)
+                       for found in matcher.match_many(prints[i:i + BATCH]))
+
         bands = f"{matcher.bands}x{matcher.rows}"
     else:
         from datasketch import MinHashLSH
@@ -124,10 +125,16 @@ def _lsh_child(which: str, n_works: int) -> dict:
         gc.collect()
         rss = _rss_mb() - base
         minhashes = [to_datasketch(q.signature, params) for q in queries]
-        start = time.perf_counter()
-        matched = sum(bool(lsh.query(m)) for m in minhashes)
+
+        def query():
+            return sum(bool(lsh.query(m)) for m in minhashes)
+
         bands = f"{lsh.b}x{lsh.r}"
-    elapsed = time.perf_counter() - start
+    elapsed = float("inf")
+    for _ in range(5):  # a pass takes tens of milliseconds: keep the best of five
+        start = time.perf_counter()
+        matched = query()
+        elapsed = min(elapsed, time.perf_counter() - start)
     return {"works": n_works, "build_s": build, "index_mb": rss, "bands": bands,
             "queries": len(queries), "queries_per_s": len(queries) / elapsed,
             "documents_matched": matched}
