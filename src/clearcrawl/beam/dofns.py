@@ -137,7 +137,9 @@ class DecideFn(beam.DoFn):
             aitxt=_HostFiles(content["aitxt"], lambda host, text: RobotsTxt(text)),
         )
         self._captures: dict[str, RobotsCapture] = {}
-        has_works = self._works != "none" and len(self._snapshot.works) > 0
+        # The snapshot's records, not its decoded WorkSet: the join strategy exists for
+        # registries too big to decode on every worker.
+        has_works = self._works != "none" and bool(content["works"])
         self._matcher = self._snapshot.work_matcher if (
             has_works and self._works == "broadcast") else None
         self._fingerprint = has_works or self._propagate

@@ -58,8 +58,8 @@ def _bands(snapshot) -> tuple[int, int]:
     return lsh.choose_bands(snapshot.matching.num_perm, snapshot.policy.near_duplicate_threshold)
 
 
-class DocWorkKeysFn(_ShardBuffer):
-    """Decided -> (shard, [entries]): band and anchor keys of each document."""
+class _DocKeysFn(_ShardBuffer):
+    """A _ShardBuffer over documents, with the snapshot's band layout."""
 
     def __init__(self, snapshot_uri: str, shards: int):
         super().__init__(shards)
@@ -67,6 +67,10 @@ class DocWorkKeysFn(_ShardBuffer):
 
     def setup(self):
         self._bands = _bands(load_snapshot(self._snapshot_uri))
+
+
+class DocWorkKeysFn(_DocKeysFn):
+    """Decided -> (shard, [entries]): band and anchor keys of each document."""
 
     def process(self, decided: Decided):
         doc_id = decided.doc.doc_id
@@ -144,15 +148,8 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-class PropagationKeysFn(_ShardBuffer):
+class PropagationKeysFn(_DocKeysFn):
     """Decided -> (shard, [entries]): band keys of removed sources and kept targets."""
-
-    def __init__(self, snapshot_uri: str, shards: int):
-        super().__init__(shards)
-        self._snapshot_uri = snapshot_uri
-
-    def setup(self):
-        self._bands = _bands(load_snapshot(self._snapshot_uri))
 
     def process(self, decided: Decided):
         # Short pages ("Page not found") are alike everywhere without being copies.

@@ -191,17 +191,14 @@ class WorkMatcher:
         """{(row, work index)} for uint32[n, num_perm] signatures and, per row, its anchor
         keys (None: no containment search). refilter calls this with stored keys."""
         pairs: set[tuple[int, int]] = set()
-        rows = list(range(signatures.shape[0]))
-        if rows:
+        if signatures.shape[0]:
             keys = lsh.band_keys(signatures, self.bands, self.rows)
             at, owners = self.band_index.lookup(keys.ravel())
-            doc_rows = np.asarray(rows)[at // self.bands]
-            pairs.update(zip(doc_rows.tolist(), owners.tolist()))
-        if self.anchor_index.keys.size and rows and anchors is not None:
-            per_doc = anchors
-            keys = np.concatenate(per_doc)
+            pairs.update(zip((at // self.bands).tolist(), owners.tolist()))
+        if self.anchor_index.keys.size and anchors:
+            keys = np.concatenate(anchors)
             at, owners = self.anchor_index.lookup(keys)
-            doc_rows = np.repeat(np.asarray(rows), [a.size for a in per_doc])[at]
+            doc_rows = np.repeat(np.arange(len(anchors)), [a.size for a in anchors])[at]
             codes, hits = np.unique(doc_rows.astype(np.int64) * len(self.works) + owners,
                                     return_counts=True)
             for code, count in zip(codes.tolist(), hits.tolist()):

@@ -74,7 +74,8 @@ def add_optout(root: str | Path, *, rights_holder: str, kind: str = "optout",
         entry_id = _entry_id("req", kind, pattern, rights_holder)
         existing = {r.entry_id for r in before.domain_rules}
         row = [entry_id, kind, pattern, rights_holder, added, "add-optout", _one_line(note)]
-        line = _append_csv(root / DOMAIN_REQUESTS, row, entry_id in existing)
+        line = _append(root / DOMAIN_REQUESTS, _csv_line(row), entry_id in existing,
+                       lambda text: text.startswith(entry_id + ","), ",".join(CSV_COLUMNS))
         receipt = Receipt(entry_id, kind, rights_holder, added, DOMAIN_REQUESTS, line,
                           entry_id not in existing, pattern=pattern)
     else:
@@ -87,7 +88,9 @@ def add_optout(root: str | Path, *, rights_holder: str, kind: str = "optout",
         title = _one_line(title)
         record = {"entry_id": entry_id, "kind": kind, "title": title,
                   "rights_holder": rights_holder, "text": text}
-        line = _append_jsonl(root / WORK_REQUESTS, record, entry_id in existing)
+        line = _append(root / WORK_REQUESTS, json.dumps(record, ensure_ascii=False,
+                                                          sort_keys=True),
+                       entry_id in existing, lambda text: json.dumps(entry_id) in text)
         receipt = Receipt(entry_id, kind, rights_holder, added, WORK_REQUESTS, line,
                           entry_id not in existing, title=title, text_sha256=digest)
     after = load_source(root)
@@ -126,29 +129,20 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _append_csv(path: Path, row: list[str], already: bool) -> int:
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    lines = text.splitlines()
-    if already:
-        return next((n for n, line in enumerate(lines, start=1) if line.startswith(row[0] + ",")),
-                    0)
+def _csv_line(row: list[str]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if not lines:
-        writer.writerow(CSV_COLUMNS)
-    writer.writerow(row)
-    prefix = text if not text or text.endswith("\n") else text + "\n"
-    write_atomically(path, (prefix + out.getvalue()).encode())
-    return max(len(lines), 1) + 1
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
 
 
-def _append_jsonl(path: Path, record: dict, already: bool) -> int:
+def _append(path: Path, entry: str, already: bool, is_entry, header: str = "") -> int:
+    """Line number of the entry in `path`: the existing one if `already`, else the line
+    appended now (after `header`, if the file is new); the file is rewritten atomically."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     lines = text.splitlines()
     if already:
-        needle = json.dumps(record["entry_id"])
-        return next((n for n, line in enumerate(lines, start=1) if needle in line), 0)
+        return next((n for n, line in enumerate(lines, start=1) if is_entry(line)), 0)
+    new = [header, entry] if header and not lines else [entry]
     prefix = text if not text or text.endswith("\n") else text + "\n"
-    line = json.dumps(record, ensure_ascii=False, sort_keys=True)
-    write_atomically(path, (prefix + line + "\n").encode())
-    return len(lines) + 1
+    write_atomically(path, (prefix + "".join(line + "\n" for line in new)).encode())
+    return len(lines) + len(new)
