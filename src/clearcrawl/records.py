@@ -154,3 +154,14 @@ ERRORS_SCHEMA = pa.schema([
     ("error_kind", pa.string()),
     ("message", pa.string()),
 ])
+
+# Every decided document, staged before propagation: its ledger row, its text if kept
+# so far (null otherwise) and its fingerprint. Split into ledger, data and signatures.
+STAGED_SCHEMA = pa.schema([
+    *LEDGER_SCHEMA,
+    ("text", pa.string()),
+    ("crawl", pa.string()),
+    ("signature", pa.binary()),
+    ("shingle_count", pa.int32()),
+    ("anchors", pa.binary()),
+])

@@ -15,6 +15,10 @@ from clearcrawl.registry.load import load_registry
 from tests.conftest import BUNDLED_REGISTRY
 
 
+def _rows(table):
+    return table.to_pylist()
+
+
 def _pipeline():
     pipeline = BeamTestPipeline(runner=None)
     return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
@@ -27,7 +31,8 @@ def test_read_shards_splits_documents_and_failures(tmp_path):
     path.write_bytes(good + good[:40])
     with _pipeline() as p:
         out = p | beam.Create([str(path)]) | ReadShards(1 << 20)
-        assert_that(out.docs | "Urls" >> beam.Map(lambda d: (d.url, d.text)),
+        assert_that(out.docs | "Urls" >> beam.FlatMap(lambda batch: [(d.url, d.text)
+                                                                     for d in batch]),
                     equal_to([("https://a.example/", "hello")]), label="docs")
         assert_that(out.failures | "Kinds" >> beam.Map(lambda f: (f.source_offset, f.error_kind)),
                     equal_to([(len(good), "truncated_gzip")]), label="failures")
@@ -43,19 +48,21 @@ def test_decide_documents_and_account_failures(tmp_path):
                                      "https://elsewhere.example/"])]
     failure = ReadFailure("f1", "mem", 9, "truncated_gzip", "cut")
     with _pipeline() as p:
-        decided = p | "Docs" >> beam.Create(docs) | DecideDocuments(uri)
-        assert_that(decided.ledger | beam.Map(lambda r: (r["url"], r["decision"],
-                                                         [x["kind"] for x in r["reasons"]])),
+        decided = p | "Docs" >> beam.Create([docs]) | DecideDocuments(uri, str(tmp_path))
+        assert_that(decided["ledger"] | beam.FlatMap(_rows) | beam.Map(
+                    lambda r: (r["url"], r["decision"], [x["kind"] for x in r["reasons"]])),
                     equal_to([("https://news.daily-herald.example/a", "remove", ["domain_optout"]),
                               ("https://city-magazine.example/premium/x", "remove", ["url_optout"]),
                               ("https://elsewhere.example/", "keep", [])]), label="ledger")
-        assert_that(decided.data | "DataUrls" >> beam.Map(lambda r: r["url"]),
+        assert_that(decided["data"] | "DataRows" >> beam.FlatMap(_rows)
+                    | "DataUrls" >> beam.Map(lambda r: r["url"]),
                     equal_to(["https://elsewhere.example/"]), label="data")
         failed = p | "Failures" >> beam.Create([failure]) | AccountFailures("r", "p")
-        assert_that(failed.ledger | "FailLedger" >> beam.Map(lambda r: (r["doc_id"], r["decision"])),
+        assert_that(failed["ledger"] | "FailRows" >> beam.FlatMap(_rows)
+                    | "FailLedger" >> beam.Map(lambda r: (r["doc_id"], r["decision"])),
                     equal_to([("f1", "error")]), label="failure-ledger")
-        assert_that(failed.errors | "FailErrors" >> beam.Map(lambda r: (r["source_offset"],
-                                                                         r["error_kind"])),
+        assert_that(failed["errors"] | "ErrorRows" >> beam.FlatMap(_rows)
+                    | "FailErrors" >> beam.Map(lambda r: (r["source_offset"], r["error_kind"])),
                     equal_to([(9, "truncated_gzip")]), label="dead-letters")
 
 
@@ -80,8 +87,10 @@ def test_propagation_side_input_as_dict_or_multimap_gives_the_same_rows(tmp_path
                 ("https://other.example/c", "keep", [])]
     for local in (True, False):
         with _pipeline() as p:
-            rows = (p | f"Docs{local}" >> beam.Create(docs)
-                    | f"Decide{local}" >> DecideDocuments(uri, local=local))
-            assert_that(rows.ledger | f"Kinds{local}" >> beam.Map(
+            rows = (p | f"Docs{local}" >> beam.Create([docs[:2], docs[2:]])
+                    | f"Decide{local}" >> DecideDocuments(uri, str(tmp_path / f"s{local}"),
+                                                          local=local))
+            assert_that(rows["ledger"] | f"Rows{local}" >> beam.FlatMap(_rows)
+                        | f"Kinds{local}" >> beam.Map(
                 lambda r: (r["url"], r["decision"], [x["kind"] for x in r["reasons"]])),
                 equal_to(expected), label=f"ledger-{local}")

@@ -17,6 +17,8 @@ from clearcrawl.core.minhash import (
     estimated_jaccard,
     exact_jaccard,
     fingerprint,
+    fingerprint_many,
+    signatures,
     to_datasketch,
 )
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet, work_record
@@ -140,6 +142,25 @@ def test_signatures_are_seeded_stable_and_exportable():
     assert to_datasketch(sig, PARAMS).jaccard(to_datasketch(other, PARAMS)) == ours
     with pytest.raises(IncompatibleSignatures):
         PARAMS.require_same(MinHashParams(shingle_size=3))
+
+
+def test_compiled_signatures_equal_the_plain_formula_over_a_batch():
+    rng = np.random.default_rng(7)
+    sets = [rng.integers(0, 2**63, size, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+            for size in (0, 1, 5, 2000, 37)]
+    a, b, _ = PARAMS._coefficients
+    got = signatures(sets, PARAMS)
+    for row, hashes in zip(got, sets):
+        if hashes.size == 0:
+            assert (row == 0xFFFFFFFF).all()
+            continue
+        x = (hashes >> np.uint64(32)).astype(np.uint64)
+        expected = ((a.astype(np.uint64) * x + b) & np.uint64(0xFFFFFFFF)).min(axis=1)
+        assert row.tolist() == expected.tolist()
+    texts = ["one two three", "", "alpha beta gamma delta epsilon zeta eta theta " * 30]
+    batch = fingerprint_many(texts, PARAMS)
+    for text, fp in zip(texts, batch):
+        assert fp.signature.tolist() == fingerprint(text, PARAMS).signature.tolist()
 
 
 GOLDEN_FIRST_VALUES = [314970150, 64414930, 560668951, 101136961]

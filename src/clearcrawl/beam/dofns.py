@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import uuid
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
 from clearcrawl.beam.progress import ProgressWriter
@@ -16,20 +21,28 @@ from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
-from clearcrawl.core.rows import data_row, failure_rows, ledger_row
+from clearcrawl.core.rows import StagedRows, apply_propagation, failure_rows, split_staged
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import origin_key
 from clearcrawl.core.works import DocPrint
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
-from clearcrawl.records import Decided, Document, ReadFailure
+from clearcrawl.records import (
+    STAGED_SCHEMA,
+    Decided,
+    Document,
+    ReadFailure,
+)
 from clearcrawl.registry.snapshot import Snapshot
 
 FAILURES = "failures"
-LEDGER = "ledger"
 DATA = "data"
 ERRORS = "errors"
 SIGNATURES = "signatures"
+KEYS = "keys"
+STAGED = "staged"  # staging folder of decided documents, before propagation
+_ROW_GROUP_ROWS = 4096
+_FLUSH_KEY_DOCS = 8192
 
 _SNAPSHOTS: dict[str, Snapshot] = {}
 _SNAPSHOT_LOCK = threading.Lock()
@@ -65,11 +78,15 @@ class _CounterFamily:
 
 
 class ReadShardFn(beam.DoFn):
-    """str (shard URI) -> Document, and ReadFailure on the `failures` output."""
+    """str (shard URI) -> list[Document] (batches of `batch` documents), and ReadFailure
+    on the `failures` output. Batches, not single documents, travel on: Beam's
+    DirectRunner costs tens of microseconds an element, as much as parsing a page."""
 
-    def __init__(self, max_record_bytes: int, progress_dir: str | None = None):
+    def __init__(self, max_record_bytes: int, progress_dir: str | None = None,
+                 batch: int = 64):
         self._max_record_bytes = max_record_bytes
         self._progress_dir = progress_dir
+        self._batch = batch
         self._records = Metrics.counter("clearcrawl", "records_read")
         self._files = Metrics.counter("clearcrawl", "files_read")
 
@@ -77,15 +94,26 @@ class ReadShardFn(beam.DoFn):
         self._progress = ProgressWriter(self._progress_dir)
 
     def process(self, uri: str):
+        batch: list[Document] = []
         for item in read_shard(uri, open_uri, self._max_record_bytes):
-            self._records.inc()
-            self._progress.add(records=1)
             if isinstance(item, ReadFailure):
+                self._count(1)
                 yield beam.pvalue.TaggedOutput(FAILURES, item)
-            else:
-                yield item
+                continue
+            batch.append(item)
+            if len(batch) == self._batch:
+                self._count(len(batch))
+                yield batch
+                batch = []
+        if batch:
+            self._count(len(batch))
+            yield batch
         self._files.inc()
         self._progress.add(files=1)
+
+    def _count(self, records: int) -> None:
+        self._records.inc(records)
+        self._progress.add(records=records)
 
 
 class ReadRobotsCapturesFn(beam.DoFn):
@@ -162,21 +190,18 @@ class DecideFn(beam.DoFn):
         return capture
 
     def process(self, batch: list[Document], captures=None):
-        """A batch of documents (see DecideDocuments): works are searched for the whole
-        batch at once, which is several times faster than one document at a time."""
+        """A batch of documents -> the batch decided (one element): fingerprints and the
+        works search are vectorised over the batch, several times faster than one by one."""
         prints = (fingerprint_many([doc.text for doc in batch], self._params)
                   if self._fingerprint else [None] * len(batch))
         prepared = [self._prepare(doc, fp, captures) for doc, fp in zip(batch, prints)]
-        if self._matcher is not None:
-            found = self._matcher.match_many([p[1] for p in prepared])
-            for (decided, _), evidence in zip(prepared, found):
-                if evidence:
-                    decided = dataclasses.replace(
-                        decided, evidence=tuple(sort_evidence([*decided.evidence, *evidence])))
-                yield decided
-        else:
-            for decided, _ in prepared:
-                yield decided
+        if self._matcher is None:
+            yield [decided for decided, _ in prepared]
+            return
+        found = self._matcher.match_many([p[1] for p in prepared])
+        yield [dataclasses.replace(decided, evidence=tuple(sort_evidence(
+                   [*decided.evidence, *evidence]))) if evidence else decided
+               for (decided, _), evidence in zip(prepared, found)]
 
     def _prepare(self, doc: Document, fp, captures) -> tuple[Decided, DocPrint | None]:
         evidence = self._index.match(doc.url, doc.host)
@@ -187,23 +212,95 @@ class DecideFn(beam.DoFn):
         if fp is not None:
             shingle_count = int(fp.shingles.size)
             doc_print = DocPrint(doc.doc_id, fp, doc.text)
-            if not fp.empty:
+            if not fp.empty:  # anchors kept for the join strategy and for refilter
                 signature = fp.signature.astype("<u4").tobytes()
-            if not fp.empty:  # kept for the join strategy and for refilter
-                anchors = lsh.anchors(fp.shingles, cap=None).astype("<u8").tobytes()
+                anchors = doc_print.anchors.astype("<u8").tobytes()
         decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, anchors,
                           shingle_count)
         return decided, doc_print
 
 
-class FinishFn(beam.DoFn):
-    """Decided -> ledger row dict (main output), data row dict (`data` output) and the
-    document's signature (`signatures` output).
+class StageDecidedFn(beam.DoFn):
+    """list[Decided] -> URI of a staged Parquet file (main output, one per bundle) and,
+    if `propagate`, (shard, KeyBlock) band keys for the propagation join (`keys`).
+
+    Every document is written here, decided on all but propagation, which needs
+    the whole crawl decided first: its ledger row, its text if kept and its
+    fingerprint (STAGED_SCHEMA). So only band keys cross the barrier, never
+    documents: memory does not grow with the crawl and nothing is pickled per
+    document. FinalizeStagedFn then applies propagation file by file.
+    """
+
+    def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int):
+        self._snapshot_uri = snapshot_uri
+        self._folder = staging.rstrip("/") + "/" + STAGED
+        self._propagate = propagate
+        self._shards = shards
+        self._kept = Metrics.counter("clearcrawl", "kept")
+        self._removed = _CounterFamily("removed")
+
+    def setup(self):
+        snapshot = load_snapshot(self._snapshot_uri)
+        self._ids = (snapshot.registry_id, snapshot.policy_id)
+        self._bands = lsh.choose_bands(snapshot.matching.num_perm,
+                                       snapshot.policy.near_duplicate_threshold)
+
+    def start_bundle(self):
+        self._writer = self._file = self._uri = None
+        self._rows = StagedRows(*self._ids)
+        self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
+
+    def process(self, batch: list[Decided]):
+        kept = 0
+        for decided in batch:
+            decision, ordered = decide(list(decided.evidence))
+            self._rows.add(decided, decision, ordered)
+            if decision == reasons.KEEP:
+                kept += 1
+            else:
+                for kind in dict.fromkeys(e.kind for e in ordered):
+                    self._removed.inc(kind)
+        self._kept.inc(kept)
+        if self._propagate:
+            self._keys.add(batch)
+        if len(self._rows) >= _ROW_GROUP_ROWS:
+            self._write_rows()
+        if len(self._keys) >= _FLUSH_KEY_DOCS:
+            for item in self._keys.drain():
+                yield beam.pvalue.TaggedOutput(KEYS, item)
+
+    def _write_rows(self) -> None:
+        if self._writer is None:
+            self._uri = f"{self._folder}/{uuid.uuid4().hex}.parquet"
+            self._file = FileSystems.create(self._uri, mime_type="application/octet-stream",
+                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            # Read back once, soon: fast compression rather than small files.
+            self._writer = pq.ParquetWriter(self._file, STAGED_SCHEMA, compression="lz4")
+        self._writer.write_table(self._rows.take())
+
+    def finish_bundle(self):
+        if len(self._rows):
+            self._write_rows()
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+            yield _windowed(self._uri)
+        for item in self._keys.drain():
+            yield beam.pvalue.TaggedOutput(KEYS, _windowed(item))
+
+
+def _windowed(value):
+    return WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+
+class FinalizeStagedFn(beam.DoFn):
+    """URI of a staged file -> ledger tables (main output), data tables (`data`) and
+    signatures tables (`signatures`), one row group at a time.
 
     Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
-    document shares a band key with. Looked up per document, so a large crawl's
-    candidates need not fit in memory (a multimap side input) and no document is
-    shuffled to add them.
+    document shares a band key with; a dict locally, a multimap on distributed
+    runners (looked up key by key, so a large crawl's candidates need not fit in
+    one worker's memory).
     """
 
     def __init__(self, snapshot_uri: str):
@@ -212,34 +309,26 @@ class FinishFn(beam.DoFn):
         self._removed = _CounterFamily("removed")
 
     def setup(self):
-        snapshot = load_snapshot(self._snapshot_uri)
-        self._registry_id = snapshot.registry_id
-        self._policy_id = snapshot.policy_id
-        self._threshold = snapshot.policy.near_duplicate_threshold
+        self._threshold = load_snapshot(self._snapshot_uri).policy.near_duplicate_threshold
 
-    def process(self, decided: Decided, near=None):
-        doc = decided.doc
-        evidence = list(decided.evidence)
-        if near is not None and decided.signature:
-            # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
-            sources = near.get(doc.doc_id) if isinstance(near, dict) else near[doc.doc_id]
-            if sources:
-                evidence += crossmatch.propagation_evidence(decided.signature, sources,
-                                                            self._threshold)
-        decision, ordered = decide(evidence)
-        yield ledger_row(doc, decision, ordered, decided.license, self._registry_id,
-                         self._policy_id)
-        if decided.signature:
-            yield beam.pvalue.TaggedOutput(SIGNATURES, {
-                "doc_id": doc.doc_id, "signature": decided.signature,
-                "shingle_count": decided.shingle_count, "anchors": decided.anchors})
-        if decision == reasons.KEEP:
-            self._kept.inc()
-            yield beam.pvalue.TaggedOutput(DATA, data_row(doc, decided.license,
-                                                          self._registry_id))
-        else:
-            for kind in dict.fromkeys(e.kind for e in ordered):
-                self._removed.inc(kind)
+    def process(self, uri: str, near=None):
+        # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
+        sources_of = None if near is None else (
+            near.get if isinstance(near, dict) else near.__getitem__)
+        with open_uri(uri) as fh:
+            for batch in pq.ParquetFile(fh).iter_batches(batch_size=_ROW_GROUP_ROWS):
+                table = pa.Table.from_batches([batch], schema=STAGED_SCHEMA)
+                if sources_of is not None:
+                    table, removed = apply_propagation(table, sources_of, self._threshold)
+                    self._kept.dec(len(removed))
+                    for kinds in removed:
+                        for kind in kinds:
+                            self._removed.inc(kind)
+                split = split_staged(table)
+                yield split["ledger"]
+                for name in (DATA, SIGNATURES):
+                    if split[name].num_rows:
+                        yield beam.pvalue.TaggedOutput(name, split[name])
 
 
 class FailureRowsFn(beam.DoFn):

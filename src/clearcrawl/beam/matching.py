@@ -58,8 +58,8 @@ def _bands(snapshot) -> tuple[int, int]:
     return lsh.choose_bands(snapshot.matching.num_perm, snapshot.policy.near_duplicate_threshold)
 
 
-class _DocKeysFn(_ShardBuffer):
-    """A _ShardBuffer over documents, with the snapshot's band layout."""
+class DocWorkKeysFn(_ShardBuffer):
+    """Decided -> (shard, [entries]): band and anchor keys of each document."""
 
     def __init__(self, snapshot_uri: str, shards: int):
         super().__init__(shards)
@@ -67,10 +67,6 @@ class _DocKeysFn(_ShardBuffer):
 
     def setup(self):
         self._bands = _bands(load_snapshot(self._snapshot_uri))
-
-
-class DocWorkKeysFn(_DocKeysFn):
-    """Decided -> (shard, [entries]): band and anchor keys of each document."""
 
     def process(self, decided: Decided):
         doc_id = decided.doc.doc_id
@@ -148,52 +144,20 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-class PropagationKeysFn(_DocKeysFn):
-    """Decided -> (shard, [entries]): band keys of removed sources and kept targets."""
-
-    def process(self, decided: Decided):
-        # Short pages ("Page not found") are alike everywhere without being copies.
-        if decided.shingle_count >= crossmatch.MIN_PROPAGATION_SHINGLES:
-            entry = self._entry(decided)
-            if entry is not None:
-                signature = np.frombuffer(decided.signature, "<u4")
-                for key in lsh.band_keys(signature, *self._bands)[0].tolist():
-                    self._add(key, (entry[0], key, decided.doc.doc_id, entry[1]))
-        yield from self._maybe_flush()
-
-    @staticmethod
-    def _entry(decided: Decided):
-        """(tag, payload): removed for a direct reason (source) or kept (target)."""
-        doc = decided.doc
-        if crossmatch.is_source(decided.evidence):
-            kinds = ",".join(dict.fromkeys(e.kind for e in decided.evidence))
-            return crossmatch.SOURCE, crossmatch.RemovedSource(doc.doc_id, doc.url, kinds,
-                                                               decided.signature)
-        if not crossmatch.removes(decided.evidence):
-            return crossmatch.TARGET, None
-        return None
-
-
 def _propagation_pairs(shard_group):
-    _, lists = shard_group
-    entries = [entry for part in lists for entry in part]
-    for target, sources in crossmatch.propagation_pairs(entries).items():
+    _, blocks = shard_group
+    for target, sources in crossmatch.propagation_pairs(
+            crossmatch.KeyBlock.concat(list(blocks))).items():
         for source in sources.values():
             yield target, source
 
 
 class FindRemovedNearDuplicates(beam.PTransform):
-    """PCollection[Decided] -> PCollection[(doc_id, RemovedSource)]: kept documents
-    sharing a band key with a document removed for a direct reason (one hop)."""
+    """PCollection[(shard, KeyBlock)] -> PCollection[(doc_id, RemovedSource)]: kept
+    documents sharing a band key with a document removed for a direct reason (one hop)."""
 
-    def __init__(self, snapshot_uri: str, shards: int):
-        super().__init__()
-        self._snapshot_uri = snapshot_uri
-        self._shards = shards
-
-    def expand(self, decided):
-        return (decided
-                | "Keys" >> beam.ParDo(PropagationKeysFn(self._snapshot_uri, self._shards))
+    def expand(self, key_blocks):
+        return (key_blocks
                 | "GroupShards" >> beam.GroupByKey()
                 | "Pairs" >> beam.FlatMap(_propagation_pairs))
 

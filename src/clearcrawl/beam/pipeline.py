@@ -212,13 +212,13 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, stagin
                         | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                         | "ReadRobotsCaptures" >> ReadRobotsCaptures())
         decided = docs.docs | "DecideDocuments" >> DecideDocuments(
-            snapshot_uri, captures, works=works, propagate=not args.no_propagate,
+            snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
             shards=args.match_shards, local=is_local)
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
-        ledger = (decided.ledger, failed.ledger) | "AllLedgerRows" >> beam.Flatten()
-        _ = {"ledger": ledger, "data": decided.data, "errors": failed.errors,
-             "signatures": decided.signatures} | "WriteOutputs" >> WriteOutputs(staging)
+        ledger = (decided["ledger"], failed["ledger"]) | "AllLedgerRows" >> beam.Flatten()
+        _ = {"ledger": ledger, "data": decided["data"], "errors": failed["errors"],
+             "signatures": decided["signatures"]} | "WriteOutputs" >> WriteOutputs(staging)
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pyarrow as pa
 
 from clearcrawl.beam.dofns import (
     DATA,
     ERRORS,
     FAILURES,
+    KEYS,
     SIGNATURES,
     DecideFn,
     FailureRowsFn,
-    FinishFn,
+    FinalizeStagedFn,
     ReadRobotsCapturesFn,
     ReadShardFn,
+    StageDecidedFn,
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
@@ -21,7 +24,7 @@ from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA, SIGNAT
 
 
 class ReadShards(beam.PTransform):
-    """PCollection[str shard URI] -> {docs: Document, failures: ReadFailure}.
+    """PCollection[str shard URI] -> {docs: list[Document], failures: ReadFailure}.
 
     The shard list is reshuffled so workers share the files; each file is then
     streamed record by record (constant memory whatever its size).
@@ -50,69 +53,80 @@ class ReadRobotsCaptures(beam.PTransform):
                 | "LatestPerOrigin" >> beam.CombinePerKey(latest))
 
 
-# Documents decided together: fingerprints and work search are vectorised over a
-# batch (64 measured fastest for fingerprints; the LSH search gains little beyond).
-BATCH = 64
-
-
 class DecideDocuments(beam.PTransform):
-    """PCollection[Document] -> {ledger: dict, data: dict}: match rules, signals and
-    content, decide.
+    """PCollection[list[Document]] -> {ledger, data, signatures} Arrow tables: match rules,
+    signals and content, decide.
 
+    Documents travel in batches (ReadShards makes them): fingerprints and the works
+    search are vectorised over a batch, and Beam's cost per element is paid once.
     `captures`, if given, is the (origin, capture) PCollection of crawl-time robots.txt.
     `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
     registries too big for memory) or "none"; `propagate` removes near-duplicates of
-    removed documents (one hop, band-key join over `shards` key shards).
+    removed documents (one hop, band-key join over `shards` key shards). `staging` is
+    the run's staging folder.
     """
 
-    def __init__(self, snapshot_uri: str, captures=None, works: str = "broadcast",
-                 propagate: bool = True, shards: int = 64, local: bool = True):
+    def __init__(self, snapshot_uri: str, staging: str, captures=None,
+                 works: str = "broadcast", propagate: bool = True, shards: int = 64,
+                 local: bool = True):
         super().__init__()
         self._snapshot_uri = snapshot_uri
+        self._staging = staging
         self._captures = captures
         self._works = works
         self._propagate = propagate
         self._shards = shards
         self._local = local
 
-    def expand(self, docs):
+    def expand(self, batches):
         fn = DecideFn(self._snapshot_uri, self._works, self._propagate)
         if self._captures is None:
             pardo = beam.ParDo(fn)
         else:
             pardo = beam.ParDo(fn, captures=beam.pvalue.AsDict(self._captures))
-        decided = (docs
-                   | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=BATCH)
-                   | "Decide" >> pardo)
+        decided = batches | "Decide" >> pardo
         if self._works == "join":
-            candidates = decided | "JoinWorkCandidates" >> JoinWorkCandidates(
+            # The distributed works join pairs single documents with works by doc_id.
+            single = decided | "Unbatch" >> beam.FlatMap(lambda batch: batch)
+            candidates = single | "JoinWorkCandidates" >> JoinWorkCandidates(
                 self._snapshot_uri, self._shards)
-            decided = (decided, candidates) | "MergeWorkMatches" >> MergeFound(
-                self._snapshot_uri)
-        return decided | "Finish" >> FinishDocuments(self._snapshot_uri, self._propagate,
-                                                     self._shards, self._local)
+            decided = ((single, candidates)
+                       | "MergeWorkMatches" >> MergeFound(self._snapshot_uri)
+                       | "Rebatch" >> beam.BatchElements(min_batch_size=64,
+                                                         max_batch_size=1024))
+        return decided | "Finish" >> FinishDocuments(self._snapshot_uri, self._staging,
+                                                     self._propagate, self._shards,
+                                                     self._local)
 
 
 class FinishDocuments(beam.PTransform):
-    """PCollection[Decided] -> {ledger, data, signatures} rows, after spreading removals to
-    near-duplicates of removed documents (if `propagate`): their band-key join finds the
-    candidates, which reach each document as a side input, so documents are never
-    shuffled. Locally the side input is a dict in memory (the candidates are few); on a
-    distributed runner (`local=False`) a multimap looked up key by key, which needs no
-    worker to hold them all. Both give the same rows."""
+    """PCollection[list[Decided]] -> {ledger, data, signatures} Arrow tables, after
+    spreading removals to near-duplicates of removed documents (if `propagate`).
 
-    def __init__(self, snapshot_uri: str, propagate: bool, shards: int, local: bool = True):
+    Decided documents are staged to Parquet as they come (StageDecidedFn), so only
+    band keys wait for propagation, whatever the crawl's size. The band-key join
+    finds the candidates, which reach each staged file as a side input: locally a
+    dict in memory (the candidates are few); on a distributed runner
+    (`local=False`) a multimap looked up key by key, which needs no worker to hold
+    them all. Both give the same rows.
+    """
+
+    def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int,
+                 local: bool = True):
         super().__init__()
         self._snapshot_uri = snapshot_uri
+        self._staging = staging
         self._propagate = propagate
         self._shards = shards
         self._local = local
 
-    def expand(self, decided):
-        fn = FinishFn(self._snapshot_uri)
+    def expand(self, batches):
+        staged = batches | "Stage" >> beam.ParDo(StageDecidedFn(
+            self._snapshot_uri, self._staging, self._propagate, self._shards)).with_outputs(
+            KEYS, main="files")
+        fn = FinalizeStagedFn(self._snapshot_uri)
         if self._propagate:
-            near = decided | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
-                self._snapshot_uri, self._shards)
+            near = staged[KEYS] | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates()
             if self._local:
                 side = beam.pvalue.AsDict(near | "SourcesPerDocument" >> beam.GroupByKey())
             else:
@@ -120,37 +134,54 @@ class FinishDocuments(beam.PTransform):
             pardo = beam.ParDo(fn, near=side)
         else:
             pardo = beam.ParDo(fn)
-        return decided | "Finish" >> pardo.with_outputs(DATA, SIGNATURES, main="ledger")
+        finished = staged.files | "Finalize" >> pardo.with_outputs(DATA, SIGNATURES,
+                                                                   main="ledger")
+        return {"ledger": finished.ledger, "data": finished[DATA],
+                "signatures": finished[SIGNATURES]}
+
+
+class RowsToTables(beam.PTransform):
+    """PCollection[dict] -> PCollection[pa.Table] of `schema`, in batches."""
+
+    def __init__(self, schema):
+        super().__init__()
+        self._schema = schema
+
+    def expand(self, rows):
+        schema = self._schema
+        return (rows
+                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=4096)
+                | "Table" >> beam.Map(lambda batch: pa.Table.from_pylist(batch, schema=schema)))
 
 
 class AccountFailures(beam.PTransform):
-    """PCollection[ReadFailure] -> {ledger: dict, errors: dict} (dead letters)."""
+    """PCollection[ReadFailure] -> {ledger, errors} Arrow tables (dead letters)."""
 
     def __init__(self, registry_id: str, policy_id: str):
         super().__init__()
         self._ids = (registry_id, policy_id)
 
     def expand(self, failures):
-        return failures | "FailureRows" >> beam.ParDo(FailureRowsFn(*self._ids)).with_outputs(
+        rows = failures | "FailureRows" >> beam.ParDo(FailureRowsFn(*self._ids)).with_outputs(
             ERRORS, main="ledger")
+        return {"ledger": rows.ledger | "LedgerTables" >> RowsToTables(LEDGER_SCHEMA),
+                "errors": rows[ERRORS] | "ErrorTables" >> RowsToTables(ERRORS_SCHEMA)}
 
 
 class WriteOutputs(beam.PTransform):
-    """{ledger, data, errors, signatures} row dicts -> Parquet files under the staging folder."""
+    """{ledger, data, errors, signatures} Arrow tables -> Parquet files under the staging
+    folder (a table is a row group: writers hand over thousands of rows at once)."""
+
+    SCHEMAS = {"ledger": LEDGER_SCHEMA, "data": DATA_SCHEMA, "errors": ERRORS_SCHEMA,
+               "signatures": SIGNATURES_SCHEMA}
 
     def __init__(self, staging: str):
         super().__init__()
         self._staging = staging.rstrip("/")
 
-    def _write(self, rows, name: str, schema):
-        return rows | f"Write{name.capitalize()}" >> beam.io.WriteToParquet(
-            f"{self._staging}/{name}/part", schema, file_name_suffix=".parquet",
-            codec="zstd", record_batch_size=2000, row_group_buffer_size=64 * 1024 * 1024)
-
     def expand(self, outputs):
-        return {
-            "ledger": self._write(outputs["ledger"], "ledger", LEDGER_SCHEMA),
-            "data": self._write(outputs["data"], "data", DATA_SCHEMA),
-            "errors": self._write(outputs["errors"], "errors", ERRORS_SCHEMA),
-            "signatures": self._write(outputs["signatures"], "signatures", SIGNATURES_SCHEMA),
-        }
+        return {name: (outputs[name]
+                       | f"Write{name.capitalize()}" >> beam.io.WriteToParquetBatched(
+                           f"{self._staging}/{name}/part", schema,
+                           file_name_suffix=".parquet", codec="zstd"))
+                for name, schema in self.SCHEMAS.items()}

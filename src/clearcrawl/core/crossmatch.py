@@ -7,7 +7,7 @@ Two joins use it, both keyed by 64-bit LSH keys and grouped by key shard:
 - propagation: kept documents meet documents removed for an opt-out or piracy
   reason on band keys; the kept document is then verified against the removed
   one and, if near enough, removed too, naming it (`near_duplicate_of_removed`).
-Key entries are tuples so they travel cheaply through a shuffle.
+Work-join entries are tuples; propagation entries travel in columns (KeyBlock).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from clearcrawl.records import Evidence, FastPickle, fast_pickle
 # Entry tags.
 DOC_BAND, DOC_ANCHOR = "db", "da"
 WORK_BAND, WORK_ANCHOR = "wb", "wa"
-SOURCE, TARGET = "s", "t"
 # Texts shorter than this (in shingles, about as many words) take no part in
 # propagation: short boilerplate pages are alike everywhere without being copies.
 MIN_PROPAGATION_SHINGLES = 25
@@ -99,20 +98,104 @@ def is_work_candidate(state) -> bool:
     return band or (count > 0 and anchors >= lsh.anchors_needed(count))
 
 
-def propagation_pairs(entries) -> dict[str, dict[str, RemovedSource]]:
-    """Shard entries -> {target doc_id: {source doc_id: RemovedSource}} sharing a band key."""
-    by_key: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for entry in entries:
-        sources, targets = by_key[entry[1]]
-        (sources if entry[0] == SOURCE else targets).append(entry)
+@dataclass(frozen=True)
+class KeyBlock:
+    """Band keys of documents in columns, for the propagation join: `keys[i]` belongs
+    to `payloads[i]`, a RemovedSource where `is_source[i]`, else a kept doc_id.
+    One block per key shard and flush: Python touches documents, never keys."""
+
+    keys: np.ndarray          # uint64
+    is_source: np.ndarray     # bool
+    payloads: list
+
+    @classmethod
+    def concat(cls, blocks: list[KeyBlock]) -> KeyBlock:
+        if len(blocks) == 1:
+            return blocks[0]
+        return cls(np.concatenate([b.keys for b in blocks]),
+                   np.concatenate([b.is_source for b in blocks]),
+                   [p for b in blocks for p in b.payloads])
+
+
+class PropagationKeys:
+    """Band keys of decided documents for the propagation join, buffered in columns:
+    removed for a direct reason (sources, with what a target needs to know of them)
+    and kept (targets, by doc_id). `drain()` splits them into one KeyBlock per shard."""
+
+    def __init__(self, bands: tuple[int, int], shards: int):
+        self._bands, self._shards = bands, shards
+        self._keys: list[np.ndarray] = []
+        self._is_source: list[bool] = []
+        self._payloads: list = []
+
+    def __len__(self) -> int:
+        return len(self._payloads)
+
+    def add(self, batch) -> None:
+        """Decided documents (see records.Decided); those too short or removed only as
+        near-duplicates take no part."""
+        signatures = []
+        for decided in batch:
+            # Short pages ("Page not found") are alike everywhere without being copies.
+            if decided.shingle_count < MIN_PROPAGATION_SHINGLES or not decided.signature:
+                continue
+            doc = decided.doc
+            if is_source(decided.evidence):
+                kinds = ",".join(dict.fromkeys(e.kind for e in decided.evidence))
+                payload = RemovedSource(doc.doc_id, doc.url, kinds, decided.signature)
+            elif not removes(decided.evidence):
+                payload = doc.doc_id
+            else:
+                continue
+            signatures.append(decided.signature)
+            self._is_source.append(not isinstance(payload, str))
+            self._payloads.append(payload)
+        if signatures:
+            matrix = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), -1)
+            self._keys.append(lsh.band_keys(matrix, *self._bands))
+
+    def drain(self) -> list[tuple[int, KeyBlock]]:
+        if not self._payloads:
+            return []
+        keys = np.concatenate(self._keys)
+        owners = np.repeat(np.arange(keys.shape[0]), keys.shape[1])
+        keys = keys.ravel()
+        is_source = np.array(self._is_source)[owners]
+        payloads = self._payloads
+        self._keys, self._is_source, self._payloads = [], [], []
+        shard = (keys % np.uint64(self._shards)).astype(np.int64)
+        order = np.argsort(shard, kind="stable")
+        bounds = np.searchsorted(shard[order], np.arange(self._shards + 1))
+        blocks = []
+        for number in range(self._shards):
+            at = order[bounds[number]:bounds[number + 1]]
+            if at.size:
+                blocks.append((number, KeyBlock(keys[at], is_source[at],
+                                                [payloads[i] for i in owners[at].tolist()])))
+        return blocks
+
+
+def propagation_pairs(block: KeyBlock) -> dict[str, dict[str, RemovedSource]]:
+    """{target doc_id: {source doc_id: RemovedSource}} for every key that both a
+    removed source and a kept target hold. Keys are grouped by sorting, so only
+    the (few) shared keys cost Python work."""
+    if block.keys.size == 0:
+        return {}
+    order = np.argsort(block.keys, kind="stable")
+    keys, sources = block.keys[order], block.is_source[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], keys.size)
+    with_source = np.logical_or.reduceat(sources, starts)
+    with_target = np.logical_or.reduceat(~sources, starts)
     found: dict[str, dict[str, RemovedSource]] = {}
-    for sources, targets in by_key.values():
-        if not sources or not targets:
-            continue
-        for target in targets:
-            named = found.setdefault(target[2], {})
-            for source in sources:
-                named[source[2]] = source[3]
+    for group in np.flatnonzero(with_source & with_target).tolist():
+        members = order[starts[group]:ends[group]].tolist()
+        removed = [block.payloads[i] for i in members if block.is_source[i]]
+        for i in members:
+            if not block.is_source[i]:
+                named = found.setdefault(block.payloads[i], {})
+                for source in removed:
+                    named[source.doc_id] = source
     return found
 
 

@@ -1,10 +1,25 @@
-"""Build the output rows (ledger, data, errors) from decisions. Pure functions."""
+"""Build the output rows (ledger, data, errors, signatures) from decisions. No Beam."""
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from clearcrawl import reasons
+from clearcrawl.core import crossmatch
+from clearcrawl.core.policy import decide
 from clearcrawl.core.urls import registered_domain, split_url
-from clearcrawl.records import Document, Evidence, ReadFailure
+from clearcrawl.records import (
+    DATA_SCHEMA,
+    LEDGER_SCHEMA,
+    SIGNATURES_SCHEMA,
+    STAGED_SCHEMA,
+    Decided,
+    Document,
+    Evidence,
+    ReadFailure,
+)
 
 
 def ledger_row(doc: Document, decision: str, evidence: list[Evidence], license_: str | None,
@@ -68,3 +83,85 @@ def failure_rows(failure: ReadFailure, registry_id: str, policy_id: str) -> tupl
         "message": failure.message,
     }
     return ledger, dead_letter
+
+
+class StagedRows:
+    """Decided documents as columns of STAGED_SCHEMA: the ledger row, the text of a kept
+    document (null otherwise) and the fingerprint columns. Appending to lists and
+    building one Arrow array per column costs far less than a dict per row."""
+
+    def __init__(self, registry_id: str, policy_id: str):
+        self._ids = (registry_id, policy_id)
+        self._columns: dict[str, list] = {name: [] for name in STAGED_SCHEMA.names}
+
+    def __len__(self) -> int:
+        return len(self._columns["doc_id"])
+
+    def add(self, decided: Decided, decision: str, evidence: list[Evidence]) -> None:
+        doc, c = decided.doc, self._columns
+        c["doc_id"].append(doc.doc_id)
+        c["url"].append(doc.url)
+        c["registered_domain"].append(doc.registered_domain)
+        c["decision"].append(decision)
+        c["reasons"].append([e.as_row() for e in evidence])
+        c["text_sha256"].append(doc.text_sha256)
+        c["text_bytes"].append(doc.text_bytes)
+        c["source_uri"].append(doc.source_uri)
+        c["source_offset"].append(doc.source_offset)
+        c["fetch_time"].append(doc.fetch_time)
+        c["license"].append(decided.license)
+        c["registry_id"].append(self._ids[0])
+        c["policy_id"].append(self._ids[1])
+        c["text"].append(doc.text if decision == reasons.KEEP else None)
+        c["crawl"].append(doc.crawl)
+        c["signature"].append(decided.signature or None)
+        c["shingle_count"].append(decided.shingle_count)
+        c["anchors"].append(decided.anchors or None)
+
+    def take(self) -> pa.Table:
+        table = pa.Table.from_pydict(self._columns, schema=STAGED_SCHEMA)
+        self._columns = {name: [] for name in STAGED_SCHEMA.names}
+        return table
+
+
+def apply_propagation(table: pa.Table, sources_of, threshold: float
+                      ) -> tuple[pa.Table, list[list[str]]]:
+    """Staged rows with near-duplicates of removed documents removed too.
+
+    `sources_of(doc_id)` gives the removed documents (RemovedSource) sharing a band
+    key with it, or nothing. Only the rows that gain evidence are rebuilt in Python.
+    Returns the table and, for each document removed here, its reason kinds.
+    """
+    found = []
+    for index, doc_id in enumerate(table.column("doc_id").to_pylist()):
+        sources = sources_of(doc_id)
+        if sources:
+            found.append((index, sources))
+    if not found:
+        return table, []
+    rows = table.take([index for index, _ in found]).to_pylist()
+    changed, removed_kinds, unchanged = [], [], np.ones(table.num_rows, bool)
+    for row, (index, sources) in zip(rows, found):
+        added = crossmatch.propagation_evidence(row["signature"] or b"", sources, threshold)
+        if not added:
+            continue
+        decision, ordered = decide([Evidence(**r) for r in row["reasons"]] + added)
+        row.update(decision=decision, reasons=[e.as_row() for e in ordered],
+                   text=row["text"] if decision == reasons.KEEP else None)
+        changed.append(row)
+        unchanged[index] = False
+        if decision == reasons.REMOVE:
+            removed_kinds.append(list(dict.fromkeys(e.kind for e in ordered)))
+    if not changed:
+        return table, []
+    return pa.concat_tables([table.filter(pa.array(unchanged)),
+                             pa.Table.from_pylist(changed, schema=STAGED_SCHEMA)]), removed_kinds
+
+
+def split_staged(table: pa.Table) -> dict[str, pa.Table]:
+    """Final ledger, data (kept documents) and signatures tables of staged rows."""
+    kept = table.filter(pc.equal(table.column("decision"), reasons.KEEP))
+    signed = table.filter(pc.is_valid(table.column("signature")))
+    return {"ledger": table.select(LEDGER_SCHEMA.names),
+            "data": kept.select(DATA_SCHEMA.names),
+            "signatures": signed.select(SIGNATURES_SCHEMA.names)}

@@ -61,6 +61,11 @@ class DocPrint:
     def exact(self) -> str:
         return normalized_text_sha256(self.text) if self.text else ""
 
+    @cached_property
+    def anchors(self) -> np.ndarray:
+        """All anchor keys of the document (a work quoted in it has all of its own)."""
+        return lsh.anchors(self.fingerprint.shingles, cap=None)
+
 
 def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"))
@@ -182,8 +187,7 @@ class WorkMatcher:
         if not rows:
             return set()
         signatures = np.stack([prints[i].fingerprint.signature for i in rows])
-        anchors = ([lsh.anchors(prints[i].fingerprint.shingles, cap=None) for i in rows]
-                   if self.anchor_index.keys.size else None)
+        anchors = [prints[i].anchors for i in rows] if self.anchor_index.keys.size else None
         return {(rows[r], owner) for r, owner in self.candidates_by_keys(signatures, anchors)}
 
     def candidates_by_keys(self, signatures: np.ndarray,

@@ -18,13 +18,16 @@ ledger must account for every record.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+# zlib-ng: the same inflate, 1.6x faster than CPython's zlib on per-record members.
+from zlib_ng import zlib_ng as zlib
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
 READ_CHUNK = 1 << 18
+_FEED_BYTES = 8192
 MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 _PADDING = b"\r\n\x00 \t"
@@ -74,18 +77,27 @@ class _DecodedStream:
         self.base = 0  # decoded position of buf[0]
         self.eof = False
         self._members: list[tuple[int, int]] = []  # gzip: (decoded position, member offset)
-        self._raw = b""  # compressed bytes read but not yet decoded
-        self._raw_pos = 0  # file offset of _raw[0]
+        # Compressed bytes read: _raw[_off:] are not decoded yet; _raw_pos is the file
+        # offset of _raw[0]. An index rather than slicing: members are a few KB and a
+        # read is 256 KB, so slicing would copy the read once per member.
+        self._raw = b""
+        self._off = 0
+        self._raw_pos = 0
         self._inflater = None
         self._member_start = 0
         self._broken: _Break | None = None
 
     # -- decoding ----------------------------------------------------------
+    def _available(self) -> int:
+        return len(self._raw) - self._off
+
     def _read_raw(self) -> bool:
         chunk = self._fh.read(READ_CHUNK)
         if not chunk:
             return False
-        self._raw += chunk
+        self._raw_pos += self._off
+        self._raw = self._raw[self._off:] + chunk
+        self._off = 0
         return True
 
     def _decode_more(self) -> None:
@@ -99,52 +111,49 @@ class _DecodedStream:
             return
         if self._inflater is None:
             # Between members: skip padding, expect the gzip magic.
-            while len(self._raw) < 3 and self._read_raw():
+            while self._available() < 3 and self._read_raw():
                 pass
-            if not self._raw:
+            if not self._available():
                 self.eof = True
                 return
-            if not self._raw.startswith(GZIP_MAGIC):
-                stripped = self._raw.lstrip(b"\x00\r\n ")
+            if not self._raw.startswith(GZIP_MAGIC, self._off):
+                stripped = self._raw[self._off:].lstrip(b"\x00\r\n ")
                 if not stripped and not self._read_raw():
                     self.eof = True  # trailing padding only
                     return
                 if not stripped:
                     return
-                offset = self._raw_pos
+                offset = self._raw_pos + self._off
                 self._skip_to_next_member(offset + 1)
                 raise _Break(offset, "garbage", "bytes between gzip members are not a gzip member")
-            self._member_start = self._raw_pos
-            self._members.append((self.base + len(self.buf), self._raw_pos))
+            self._member_start = self._raw_pos + self._off
+            self._members.append((self.base + len(self.buf), self._member_start))
             self._inflater = zlib.decompressobj(31)
         inflater = self._inflater
-        if not self._raw and not self._read_raw():
+        if not self._available() and not self._read_raw():
             self._inflater = None
             self.eof = True
             raise _Break(self._member_start, "truncated_gzip", "file ends inside a gzip member")
-        before = len(self._raw)
+        # Small input windows: zlib copies what is left of the input when a member ends.
+        window = memoryview(self._raw)[self._off:self._off + _FEED_BYTES]
         try:
-            out = inflater.decompress(self._raw, READ_CHUNK)
+            out = inflater.decompress(window, READ_CHUNK)
         except zlib.error as exc:
             self._inflater = None
             start = self._member_start
             self._skip_to_next_member(start + 1)
             raise _Break(start, "corrupt_gzip", f"gzip member does not decompress: {exc}") from None
         if inflater.eof:
-            rest = inflater.unused_data
-            self._raw_pos += before - len(rest)
-            self._raw = rest
+            self._off += len(window) - len(inflater.unused_data)
             self._inflater = None
         else:
-            rest = inflater.unconsumed_tail
-            self._raw_pos += before - len(rest)
-            self._raw = rest
+            self._off += len(window) - len(inflater.unconsumed_tail)
         self.buf += out
 
     def _skip_to_next_member(self, from_offset: int) -> None:
         """Position the raw reader at the next gzip magic at or after from_offset."""
         self._fh.seek(from_offset)
-        self._raw_pos, self._raw = from_offset, b""
+        self._raw_pos, self._raw, self._off = from_offset, b"", 0
         carry = b""
         while True:
             chunk = self._fh.read(READ_CHUNK)
@@ -288,11 +297,13 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
                                         f"file ends after {available} of {length} payload bytes",
                                         target)
                 continue
-            payload = bytes(stream.buf[body_start:body_start + length])
-            stream.consume(body_start + length)
             if counted and record_type:
+                payload = bytes(stream.buf[body_start:body_start + length])
+                stream.consume(body_start + length)
                 yield WarcRecord(offset, ordinal, record_type, headers, payload)
-            elif counted:
+                continue
+            stream.consume(body_start + length)
+            if counted:
                 yield RecordFailure(offset, ordinal, "bad_warc_header",
                                     "WARC record has no WARC-Type", target)
         except _Break as brk:
@@ -324,6 +335,8 @@ def _skip_padding(stream: _DecodedStream) -> bool:
     while True:
         if not stream.fill(1):
             return False
+        if stream.buf[0] not in _PADDING:  # the usual case: a record starts here
+            return True
         window = bytes(stream.buf[:4096])
         skipped = len(window) - len(window.lstrip(_PADDING))
         if skipped == 0:
