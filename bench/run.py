@@ -1,10 +1,14 @@
 """`make bench`: measure stages against reference libraries in the same run.
 
 Writes bench/results/latest.json and prints a Markdown table. Ratios above 1
-mean clearcrawl is faster. This first harness covers robots.txt (parse + 1,000
-lookups per file on the real corpus, against Protego), domain-rule matching and
-WARC framing (against warcio); the full pipeline benchmark comes with the
-scale work.
+mean clearcrawl is faster. Stages alone: reading records into documents (against
+datatrove's WarcReader), HTML to text, rules and signals, Parquet writing
+(bench/stages.py); robots.txt (parse + 1,000 lookups per file on the real
+corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
+signatures (against datasketch and datatrove) and LSH search (against
+datasketch) in bench/content.py; then the whole pipeline on DirectRunner
+(bench/pipeline.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
+more pages and on one 1 GiB WARC, for its peak RSS.
 """
 
 from __future__ import annotations
@@ -140,11 +144,20 @@ def _time(fn, repeat: int = 2) -> float:
     return best
 
 
+def _version(version, name: str) -> str | None:
+    try:
+        return version(name)
+    except Exception:  # noqa: BLE001 - an optional reference that did not install
+        return None
+
+
 def main() -> int:
     sys.path.insert(0, str(REPO / "bench"))
     import content
+    import stages as stage_bench
 
     rng = random.Random(20261128)
+    single = stage_bench.bench_stages(REPO / "optout_registry")
     robots = bench_robots(rng)
     domains = bench_domain_rules(rng)
     warc = bench_warc_framing()
@@ -166,6 +179,10 @@ def main() -> int:
                                           "mb_per_s": None},
             "domain_rules_match": {"docs_per_s": domains["urls_per_s"], "mb_per_s": None},
             "warc_parse": {"docs_per_s": warc["ours_records_per_s"], "mb_per_s": warc["mb_per_s"]},
+            "read_records_to_documents": single["read"],
+            "html_to_text": single["html_to_text"],
+            "rules_and_signals": single["rules_and_signals"],
+            "parquet_write": single["parquet_write"],
             "minhash_signatures": {"docs_per_s": signatures["ours_docs_per_s"],
                                    "mb_per_s": signatures["ours_mb_per_s"]},
             "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
@@ -177,14 +194,17 @@ def main() -> int:
                    "warc_framing_vs_warcio_iter": warc["ratio"],
                    "minhash_vs_datasketch_update": signatures["vs_update"],
                    "minhash_vs_datasketch_update_batch": signatures["vs_update_batch"],
+                   "minhash_vs_datatrove": signatures["vs_datatrove"],
+                   "read_vs_datatrove_warc_reader": single.get("read_vs_datatrove"),
                    "lsh_query_vs_datasketch": lsh["query_ratio"],
                    "lsh_memory_vs_datasketch": lsh["memory_ratio"]},
-        "details": {"robots": robots, "domain_rules": domains, "warc": warc,
+        "details": {"stages": single, "robots": robots, "domain_rules": domains, "warc": warc,
                     "minhash": signatures, "lsh": lsh, "planted_quality": quality,
                     "pipeline": pipe},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "versions": {n: version(n) for n in ("protego", "warcio", "resiliparse",
-                                                          "datasketch", "numpy")}},
+                    "versions": {n: _version(version, n) for n in (
+                        "protego", "warcio", "resiliparse", "datasketch", "datatrove", "numpy",
+                        "numba", "pyarrow", "apache-beam")}},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
@@ -199,12 +219,29 @@ def main() -> int:
     print(f"| WARC framing (gzip, per-record members) | {warc['ours_records_per_s']:,.0f} rec/s, "
           f"{warc['mb_per_s']:.1f} MB/s | warcio {warc['warcio_records_per_s']:,.0f} rec/s | "
           f"{warc['ratio']:.2f}x |")
+    st = single
+    dt_reader = st["datatrove_warc_reader"]
+    print(f"| read: WARC records to documents with text ({st['pages']:,} pages, "
+          f"{st['gzip_mb']:.0f} MB gzip) | {st['read']['docs_per_s']:,.0f} docs/s, "
+          f"{st['read']['mb_per_s']:.1f} MB/s | datatrove WarcReader (HTML only, no text "
+          f"extraction) " + (f"{dt_reader['docs_per_s']:,.0f} docs/s | "
+                             f"{st['read_vs_datatrove']:.2f}x |" if dt_reader else "- | - |"))
+    print(f"| HTML to text (resiliparse, meta tags, licence links) | "
+          f"{st['html_to_text']['docs_per_s']:,.0f} docs/s, "
+          f"{st['html_to_text']['mb_per_s']:.0f} MB/s of HTML | - | - |")
+    print(f"| domain rules + opt-out signals (bundled registry) | "
+          f"{st['rules_and_signals']['docs_per_s']:,.0f} docs/s | - | - |")
+    print(f"| Parquet write (staged rows, zstd) | {st['parquet_write']['docs_per_s']:,.0f} "
+          f"docs/s, {st['parquet_write']['mb_per_s']:.0f} MB/s of text | - | - |")
     sig = signatures
+    datatrove_sig = (f", datatrove MinhashDedupSignature {sig['datatrove_mb_per_s']:.2f} MB/s"
+                     if sig["datatrove_mb_per_s"] else "")
+    datatrove_ratio = f", {sig['vs_datatrove']:.1f}x" if sig["vs_datatrove"] else ""
     print(f"| MinHash signatures, 128 perm, word 5-grams ({sig['documents']} docs, "
           f"{sig['mean_text_bytes']:,} B each) | {sig['ours_mb_per_s']:.1f} MB/s | datasketch "
           f"update {sig['datasketch_update_mb_per_s']:.2f} MB/s, update_batch "
-          f"{sig['datasketch_update_batch_mb_per_s']:.2f} MB/s | {sig['vs_update']:.0f}x, "
-          f"{sig['vs_update_batch']:.1f}x |")
+          f"{sig['datasketch_update_batch_mb_per_s']:.2f} MB/s{datatrove_sig} | "
+          f"{sig['vs_update']:.0f}x, {sig['vs_update_batch']:.1f}x{datatrove_ratio} |")
     ours, ds = lsh["ours"], lsh["datasketch"]
     print(f"| LSH search + verify vs {ours['works']:,} works ({ours['bands']} bands) | "
           f"{ours['queries_per_s']:,.0f} docs/s, index {ours['index_mb']:,.0f} MB, built in "

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import itertools
 import json
 import random
 import uuid
@@ -45,10 +47,24 @@ def _word(rng: random.Random) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(1, 3)))
 
 
+@functools.cache
+def _word_table() -> tuple[list[str], list[float]]:
+    """Every word of 1 to 3 syllables, with the cumulative weights that give `_word`'s
+    distribution (length uniform, then syllables uniform): a sentence is then one
+    `choices` call rather than a few random draws per word."""
+    words, weights = [], []
+    for length in (1, 2, 3):
+        found = ["".join(parts) for parts in itertools.product(_SYLLABLES, repeat=length)]
+        words += found
+        weights += [1.0 / (3 * len(found))] * len(found)
+    return words, list(itertools.accumulate(weights))
+
+
 def _paragraph(rng: random.Random, words: int) -> str:
+    table, cumulative = _word_table()
     out = []
     while len(out) < words:
-        sentence = [_word(rng) for _ in range(rng.randint(6, 18))]
+        sentence = rng.choices(table, cum_weights=cumulative, k=rng.randint(6, 18))
         sentence[0] = sentence[0].capitalize()
         out.extend(sentence)
         out[-1] += "."

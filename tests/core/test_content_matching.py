@@ -163,4 +163,14 @@ def test_compiled_signatures_equal_the_plain_formula_over_a_batch():
         assert fp.signature.tolist() == fingerprint(text, PARAMS).signature.tolist()
 
 
+def test_batched_anchors_equal_one_document_at_a_time():
+    rng = np.random.default_rng(11)
+    sets = [rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+            for n in (0, 7, 900, 3000, 1)]
+    sets[3][:64] = sets[3][64:128]  # repeated shingles, as in real pages
+    batched = lsh.anchors_many(sets)
+    assert [a.tolist() for a in batched] == [lsh.anchors(s, cap=None).tolist() for s in sets]
+    assert batched[3].size > 50
+
+
 GOLDEN_FIRST_VALUES = [314970150, 64414930, 560668951, 101136961]

@@ -11,12 +11,13 @@ import hashlib
 import json
 import platform
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pyarrow.parquet as pq
 
 from clearcrawl import __version__, reasons
-from clearcrawl.audit.hashing import file_sha256, ledger_root
+from clearcrawl.audit.hashing import file_sha256, merkle_root, row_leaf
+from clearcrawl.io.parquet import iter_row_groups
 
 MANIFEST = "manifest.json"
 # signatures/: each document's MinHash signature, so `refilter` can match new works
@@ -62,23 +63,57 @@ def read_ledger_rows(root: str, rel_paths: list[str], opener: Callable) -> list[
     return rows
 
 
+class LedgerTally:
+    """Counts of ledger rows and, if `hash_rows`, their Merkle leaves by doc_id, added a
+    batch at a time: a run's ledger is summarised without holding its rows."""
+
+    def __init__(self, hash_rows: bool = True):
+        self._hash_rows = hash_rows
+        self.decisions: Counter = Counter()
+        self.by_kind: Counter = Counter()
+        self.keyed: list[tuple[str, bytes]] = []
+
+    def add(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            self.decisions[row["decision"]] += 1
+            if row["decision"] == reasons.REMOVE:
+                self.by_kind.update({r["kind"] for r in row["reasons"]})
+            if self._hash_rows:
+                self.keyed.append((row["doc_id"], row_leaf(row)))
+
+    def counts(self) -> dict:
+        d = self.decisions
+        return {
+            "read": sum(d.values()),
+            "kept": d.get(reasons.KEEP, 0),
+            "removed": d.get(reasons.REMOVE, 0),
+            "error": d.get(reasons.ERROR, 0),
+            "removed_by_kind": {k: self.by_kind[k] for k in reasons.ALL_KINDS
+                                if self.by_kind.get(k)},
+        }
+
+    def root(self) -> str:
+        self.keyed.sort()
+        return merkle_root(leaf for _, leaf in self.keyed)
+
+    def distinct(self) -> int:
+        return len({doc_id for doc_id, _ in self.keyed})
+
+
 def ledger_counts(rows: list[dict]) -> dict:
-    decisions = Counter(row["decision"] for row in rows)
-    by_kind: Counter = Counter()
-    for row in rows:
-        if row["decision"] == reasons.REMOVE:
-            by_kind.update({r["kind"] for r in row["reasons"]})
-    return {
-        "read": len(rows),
-        "kept": decisions.get(reasons.KEEP, 0),
-        "removed": decisions.get(reasons.REMOVE, 0),
-        "error": decisions.get(reasons.ERROR, 0),
-        "removed_by_kind": {k: by_kind[k] for k in reasons.ALL_KINDS if by_kind.get(k)},
-    }
+    tally = LedgerTally(hash_rows=False)
+    tally.add(rows)
+    return tally.counts()
 
 
 def summarize_ledger(root: str, rel_paths: list[str], opener: Callable
                      ) -> tuple[dict, str, int]:
-    """(counts, ledger root hash, distinct doc_ids) recomputed from the ledger files."""
-    rows = read_ledger_rows(root, rel_paths, opener)
-    return ledger_counts(rows), ledger_root(rows), len({row["doc_id"] for row in rows})
+    """(counts, ledger root hash, distinct doc_ids) recomputed from the ledger files,
+    one record batch at a time."""
+    tally = LedgerTally()
+    for rel in rel_paths:
+        with opener(f"{root}/{rel}") as fh:
+            for table in iter_row_groups(fh):
+                for batch in table.to_batches(max_chunksize=8192):
+                    tally.add(batch.to_pylist())
+    return tally.counts(), tally.root(), tally.distinct()

@@ -7,8 +7,6 @@ import threading
 import uuid
 
 import apache_beam as beam
-import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -16,6 +14,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
+from clearcrawl.beam.outputs import ParquetOutput
 from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
@@ -25,9 +24,13 @@ from clearcrawl.core.rows import StagedRows, apply_propagation, failure_rows, sp
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import origin_key
 from clearcrawl.core.works import DocPrint
+from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
+    DATA_SCHEMA,
+    LEDGER_SCHEMA,
+    SIGNATURES_SCHEMA,
     STAGED_SCHEMA,
     Decided,
     Document,
@@ -192,9 +195,13 @@ class DecideFn(beam.DoFn):
     def process(self, batch: list[Document], captures=None):
         """A batch of documents -> the batch decided (one element): fingerprints and the
         works search are vectorised over the batch, several times faster than one by one."""
-        prints = (fingerprint_many([doc.text for doc in batch], self._params)
-                  if self._fingerprint else [None] * len(batch))
-        prepared = [self._prepare(doc, fp, captures) for doc, fp in zip(batch, prints)]
+        if self._fingerprint:
+            prints = fingerprint_many([doc.text for doc in batch], self._params)
+            anchors = lsh.anchors_many([fp.shingles for fp in prints])
+        else:
+            prints = anchors = [None] * len(batch)
+        prepared = [self._prepare(doc, fp, keys, captures)
+                    for doc, fp, keys in zip(batch, prints, anchors)]
         if self._matcher is None:
             yield [decided for decided, _ in prepared]
             return
@@ -203,7 +210,8 @@ class DecideFn(beam.DoFn):
                    [*decided.evidence, *evidence]))) if evidence else decided
                for (decided, _), evidence in zip(prepared, found)]
 
-    def _prepare(self, doc: Document, fp, captures) -> tuple[Decided, DocPrint | None]:
+    def _prepare(self, doc: Document, fp, anchor_keys, captures
+                 ) -> tuple[Decided, DocPrint | None]:
         evidence = self._index.match(doc.url, doc.host)
         signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
         evidence += signals
@@ -211,7 +219,7 @@ class DecideFn(beam.DoFn):
         shingle_count, doc_print = 0, None
         if fp is not None:
             shingle_count = int(fp.shingles.size)
-            doc_print = DocPrint(doc.doc_id, fp, doc.text)
+            doc_print = DocPrint(doc.doc_id, fp, doc.text, anchor_keys)
             if not fp.empty:  # anchors kept for the join strategy and for refilter
                 signature = fp.signature.astype("<u4").tobytes()
                 anchors = doc_print.anchors.astype("<u8").tobytes()
@@ -246,7 +254,9 @@ class StageDecidedFn(beam.DoFn):
                                        snapshot.policy.near_duplicate_threshold)
 
     def start_bundle(self):
-        self._writer = self._file = self._uri = None
+        # Read back once, soon: no compression (staged texts are compressed once, at the end).
+        self._output = ParquetOutput(f"{self._folder}/{uuid.uuid4().hex}.parquet",
+                                     STAGED_SCHEMA, compression="none")
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
 
@@ -264,27 +274,16 @@ class StageDecidedFn(beam.DoFn):
         if self._propagate:
             self._keys.add(batch)
         if len(self._rows) >= _ROW_GROUP_ROWS:
-            self._write_rows()
+            self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
             for item in self._keys.drain():
                 yield beam.pvalue.TaggedOutput(KEYS, item)
 
-    def _write_rows(self) -> None:
-        if self._writer is None:
-            self._uri = f"{self._folder}/{uuid.uuid4().hex}.parquet"
-            self._file = FileSystems.create(self._uri, mime_type="application/octet-stream",
-                                            compression_type=CompressionTypes.UNCOMPRESSED)
-            # Read back once, soon: fast compression rather than small files.
-            self._writer = pq.ParquetWriter(self._file, STAGED_SCHEMA, compression="lz4")
-        self._writer.write_table(self._rows.take())
-
     def finish_bundle(self):
         if len(self._rows):
-            self._write_rows()
-        if self._writer is not None:
-            self._writer.close()
-            self._file.close()
-            yield _windowed(self._uri)
+            self._output.write(self._rows.take())
+        if self._output.close():
+            yield _windowed(self._output.uri)
         for item in self._keys.drain():
             yield beam.pvalue.TaggedOutput(KEYS, _windowed(item))
 
@@ -294,8 +293,9 @@ def _windowed(value):
 
 
 class FinalizeStagedFn(beam.DoFn):
-    """URI of a staged file -> ledger tables (main output), data tables (`data`) and
-    signatures tables (`signatures`), one row group at a time.
+    """URI of a staged file -> its ledger, data and signatures Parquet files, written
+    under the staging folder one row group at a time, named after the staged file
+    (so a retried bundle rewrites the same files). Yields the ledger file's URI.
 
     Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
     document shares a band key with; a dict locally, a multimap on distributed
@@ -303,8 +303,11 @@ class FinalizeStagedFn(beam.DoFn):
     one worker's memory).
     """
 
-    def __init__(self, snapshot_uri: str):
+    SCHEMAS = {"ledger": LEDGER_SCHEMA, DATA: DATA_SCHEMA, SIGNATURES: SIGNATURES_SCHEMA}
+
+    def __init__(self, snapshot_uri: str, staging: str):
         self._snapshot_uri = snapshot_uri
+        self._staging = staging.rstrip("/")
         self._kept = Metrics.counter("clearcrawl", "kept")
         self._removed = _CounterFamily("removed")
 
@@ -315,20 +318,23 @@ class FinalizeStagedFn(beam.DoFn):
         # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
         sources_of = None if near is None else (
             near.get if isinstance(near, dict) else near.__getitem__)
+        name = uri.rsplit("/", 1)[-1]
+        files = {folder: ParquetOutput(f"{self._staging}/{folder}/{name}", schema)
+                 for folder, schema in self.SCHEMAS.items()}
         with open_uri(uri) as fh:
-            for batch in pq.ParquetFile(fh).iter_batches(batch_size=_ROW_GROUP_ROWS):
-                table = pa.Table.from_batches([batch], schema=STAGED_SCHEMA)
+            for table in iter_row_groups(fh):
                 if sources_of is not None:
                     table, removed = apply_propagation(table, sources_of, self._threshold)
                     self._kept.dec(len(removed))
                     for kinds in removed:
                         for kind in kinds:
                             self._removed.inc(kind)
-                split = split_staged(table)
-                yield split["ledger"]
-                for name in (DATA, SIGNATURES):
-                    if split[name].num_rows:
-                        yield beam.pvalue.TaggedOutput(name, split[name])
+                for folder, part in split_staged(table).items():
+                    if part.num_rows:
+                        files[folder].write(part)
+        for output in files.values():
+            output.close()
+        yield files["ledger"].uri
 
 
 class FailureRowsFn(beam.DoFn):

@@ -144,22 +144,40 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-def _propagation_pairs(shard_group):
+def _shard_pairs(shard_group) -> dict:
     _, blocks = shard_group
-    for target, sources in crossmatch.propagation_pairs(
-            crossmatch.KeyBlock.concat(list(blocks))).items():
-        for source in sources.values():
-            yield target, source
+    return crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(list(blocks)))
+
+
+def _merge_pairs(found: list[dict]) -> dict[str, list]:
+    merged: dict[str, dict] = {}
+    for pairs in found:
+        for target, sources in pairs.items():
+            merged.setdefault(target, {}).update(sources)
+    return {target: list(sources.values()) for target, sources in merged.items()}
 
 
 class FindRemovedNearDuplicates(beam.PTransform):
-    """PCollection[(shard, KeyBlock)] -> PCollection[(doc_id, RemovedSource)]: kept
-    documents sharing a band key with a document removed for a direct reason (one hop)."""
+    """PCollection[(shard, KeyBlock)] -> the kept documents sharing a band key with a
+    document removed for a direct reason (one hop), with those sources: locally one
+    dict {doc_id: [RemovedSource]} (a singleton side input), on distributed runners
+    (`local=False`) (doc_id, RemovedSource) pairs for a multimap side input."""
+
+    def __init__(self, local: bool):
+        super().__init__()
+        self._local = local
 
     def expand(self, key_blocks):
-        return (key_blocks
-                | "GroupShards" >> beam.GroupByKey()
-                | "Pairs" >> beam.FlatMap(_propagation_pairs))
+        found = (key_blocks
+                 | "GroupShards" >> beam.GroupByKey()
+                 | "PairsInShard" >> beam.Map(_shard_pairs))
+        if self._local:
+            return (found
+                    | "AllShards" >> beam.combiners.ToList()
+                    | "MergePairs" >> beam.Map(_merge_pairs))
+        return found | "Pairs" >> beam.FlatMap(
+            lambda pairs: ((target, source) for target, sources in pairs.items()
+                           for source in sources.values()))
 
 
 class MergeFn(beam.DoFn):

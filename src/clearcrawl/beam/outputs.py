@@ -72,9 +72,28 @@ def prepare_output(root: str, overwrite: bool) -> None:
         delete_tree(join(root, folder))
 
 
+def _without_empty_parts(paths: list[str]) -> list[str]:
+    """Drop files with no rows (a sink with nothing to write still writes one), but keep
+    one file per folder, so that every output folder reads as a (maybe empty) table."""
+    import pyarrow.parquet as pq
+
+    def rows(path: str) -> int:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            return pq.ParquetFile(fh).metadata.num_rows
+
+    kept = [p for p in paths if rows(p)]
+    empty = [p for p in paths if p not in kept]
+    if empty and not kept:
+        kept, empty = empty[:1], empty[1:]
+    if empty:
+        FileSystems.delete(empty)
+    return kept
+
+
 def promote_staged(root: str, folder: str) -> list[str]:
     """Move staged files of one output folder into place; relative paths, sorted."""
-    staged = [p for p in list_files(join(root, STAGING, folder)) if p.endswith(".parquet")]
+    staged = _without_empty_parts(
+        [p for p in list_files(join(root, STAGING, folder)) if p.endswith(".parquet")])
     count = len(staged)
     sources, targets, rel_paths = [], [], []
     for index, path in enumerate(staged):
@@ -87,3 +106,39 @@ def promote_staged(root: str, folder: str) -> list[str]:
     if sources:
         FileSystems.rename(sources, targets)
     return rel_paths
+
+
+# Low-cardinality columns worth dictionary-encoding; Parquet's default tries every
+# column, and hashing every page text before giving up costs more than compressing it.
+_DICTIONARY_COLUMNS = frozenset({"registered_domain", "decision", "source_uri", "license",
+                                 "registry_id", "policy_id", "crawl", "error_kind"})
+
+
+class ParquetOutput:
+    """One Parquet file written through Beam's file systems, created on first write."""
+
+    def __init__(self, uri: str, schema, compression: str = "zstd"):
+        self.uri, self._schema, self._compression = uri, schema, compression
+        self._file = self._writer = None
+        self.rows = 0
+
+    def write(self, table) -> None:
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
+                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            self._writer = pq.ParquetWriter(
+                self._file, self._schema, compression=self._compression,
+                use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
+                write_statistics=False)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> bool:
+        """True if a file was written."""
+        if self._writer is None:
+            return False
+        self._writer.close()
+        self._file.close()
+        return True

@@ -34,7 +34,7 @@ from clearcrawl.beam.transforms import (
     DecideDocuments,
     ReadRobotsCaptures,
     ReadShards,
-    WriteOutputs,
+    WriteTables,
 )
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
@@ -211,14 +211,12 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, stagin
             captures = (pipeline
                         | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                         | "ReadRobotsCaptures" >> ReadRobotsCaptures())
-        decided = docs.docs | "DecideDocuments" >> DecideDocuments(
+        _ = docs.docs | "DecideDocuments" >> DecideDocuments(
             snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
             shards=args.match_shards, local=is_local)
         failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
                                                                          snapshot.policy_id)
-        ledger = (decided["ledger"], failed["ledger"]) | "AllLedgerRows" >> beam.Flatten()
-        _ = {"ledger": ledger, "data": decided["data"], "errors": failed["errors"],
-             "signatures": decided["signatures"]} | "WriteOutputs" >> WriteOutputs(staging)
+        _ = failed | "WriteFailures" >> WriteTables(staging)
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:

@@ -26,7 +26,7 @@ from clearcrawl.beam import outputs
 from clearcrawl.beam.dofns import load_snapshot, open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import FinishDocuments, RowsToTables, WriteOutputs
+from clearcrawl.beam.transforms import FinishDocuments, RowsToTables, WriteTables
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
@@ -164,17 +164,15 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                    | "Refilter" >> beam.ParDo(RefilterFn(
                        snapshot_uri, added_entries(old_snapshot, snapshot)["works"])).with_outputs(
                        FAILED, main="decided"))
-        finished = (decided.decided
-                    | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-                    | "Finish" >> FinishDocuments(
-                        snapshot_uri, staging, manifest["options"].get("propagate", True),
-                        manifest.get("execution", {}).get("match_shards", 64), is_local))
+        _ = (decided.decided
+             | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+             | "Finish" >> FinishDocuments(
+                 snapshot_uri, staging, manifest["options"].get("propagate", True),
+                 manifest.get("execution", {}).get("match_shards", 64), is_local))
         failed = decided[FAILED] | "FailedTables" >> RowsToTables(LEDGER_SCHEMA)
-        ledger = (finished["ledger"], failed) | "AllLedgerRows" >> beam.Flatten()
         errors = (_read(pipeline, "Errors", previous_root, prev.paths("errors"))
                   | "ErrorTables" >> RowsToTables(ERRORS_SCHEMA))
-        _ = {"ledger": ledger, "data": finished["data"], "errors": errors,
-             "signatures": finished["signatures"]} | "WriteOutputs" >> WriteOutputs(staging)
+        _ = {"ledger": failed, "errors": errors} | "WriteFailures" >> WriteTables(staging)
 
     before = prev.ledger_rows()
 

@@ -6,11 +6,9 @@ import apache_beam as beam
 import pyarrow as pa
 
 from clearcrawl.beam.dofns import (
-    DATA,
     ERRORS,
     FAILURES,
     KEYS,
-    SIGNATURES,
     DecideFn,
     FailureRowsFn,
     FinalizeStagedFn,
@@ -20,7 +18,7 @@ from clearcrawl.beam.dofns import (
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
-from clearcrawl.records import DATA_SCHEMA, ERRORS_SCHEMA, LEDGER_SCHEMA, SIGNATURES_SCHEMA
+from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
 
 
 class ReadShards(beam.PTransform):
@@ -54,8 +52,9 @@ class ReadRobotsCaptures(beam.PTransform):
 
 
 class DecideDocuments(beam.PTransform):
-    """PCollection[list[Document]] -> {ledger, data, signatures} Arrow tables: match rules,
-    signals and content, decide.
+    """PCollection[list[Document]] -> the URIs of their ledger files: match rules,
+    signals and content, decide, and write ledger, data and signatures files to the
+    staging folder (see FinishDocuments).
 
     Documents travel in batches (ReadShards makes them): fingerprints and the works
     search are vectorised over a batch, and Beam's cost per element is paid once.
@@ -100,15 +99,16 @@ class DecideDocuments(beam.PTransform):
 
 
 class FinishDocuments(beam.PTransform):
-    """PCollection[list[Decided]] -> {ledger, data, signatures} Arrow tables, after
-    spreading removals to near-duplicates of removed documents (if `propagate`).
+    """PCollection[list[Decided]] -> their ledger, data and signatures Parquet files in
+    the staging folder (a PCollection of the ledger files' URIs), after spreading
+    removals to near-duplicates of removed documents (if `propagate`).
 
     Decided documents are staged to Parquet as they come (StageDecidedFn), so only
     band keys wait for propagation, whatever the crawl's size. The band-key join
-    finds the candidates, which reach each staged file as a side input: locally a
-    dict in memory (the candidates are few); on a distributed runner
-    (`local=False`) a multimap looked up key by key, which needs no worker to hold
-    them all. Both give the same rows.
+    finds the candidates, which reach each staged file as a side input: locally one
+    dict in memory, joined without key shards (the candidates are few); on a
+    distributed runner (`local=False`) a multimap looked up key by key, which needs
+    no worker to hold them all. Both give the same rows.
     """
 
     def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int,
@@ -121,23 +121,22 @@ class FinishDocuments(beam.PTransform):
         self._local = local
 
     def expand(self, batches):
+        # Locally the join needs no key shards: one group, whose documents are then
+        # pickled once each (with shards, once per shard their keys fall in).
+        shards = 1 if self._local else self._shards
         staged = batches | "Stage" >> beam.ParDo(StageDecidedFn(
-            self._snapshot_uri, self._staging, self._propagate, self._shards)).with_outputs(
+            self._snapshot_uri, self._staging, self._propagate, shards)).with_outputs(
             KEYS, main="files")
-        fn = FinalizeStagedFn(self._snapshot_uri)
+        fn = FinalizeStagedFn(self._snapshot_uri, self._staging)
         if self._propagate:
-            near = staged[KEYS] | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates()
-            if self._local:
-                side = beam.pvalue.AsDict(near | "SourcesPerDocument" >> beam.GroupByKey())
-            else:
-                side = beam.pvalue.AsMultiMap(near)
+            near = staged[KEYS] | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
+                self._local)
+            side = (beam.pvalue.AsSingleton(near) if self._local
+                    else beam.pvalue.AsMultiMap(near))
             pardo = beam.ParDo(fn, near=side)
         else:
             pardo = beam.ParDo(fn)
-        finished = staged.files | "Finalize" >> pardo.with_outputs(DATA, SIGNATURES,
-                                                                   main="ledger")
-        return {"ledger": finished.ledger, "data": finished[DATA],
-                "signatures": finished[SIGNATURES]}
+        return staged.files | "Finalize" >> pardo
 
 
 class RowsToTables(beam.PTransform):
@@ -168,20 +167,19 @@ class AccountFailures(beam.PTransform):
                 "errors": rows[ERRORS] | "ErrorTables" >> RowsToTables(ERRORS_SCHEMA)}
 
 
-class WriteOutputs(beam.PTransform):
-    """{ledger, data, errors, signatures} Arrow tables -> Parquet files under the staging
-    folder (a table is a row group: writers hand over thousands of rows at once)."""
+class WriteTables(beam.PTransform):
+    """{output folder: PCollection of Arrow tables} -> Parquet files in the staging folder
+    (Beam's sink: used for what is not written by FinishDocuments, error rows)."""
 
-    SCHEMAS = {"ledger": LEDGER_SCHEMA, "data": DATA_SCHEMA, "errors": ERRORS_SCHEMA,
-               "signatures": SIGNATURES_SCHEMA}
+    SCHEMAS = {"ledger": LEDGER_SCHEMA, "errors": ERRORS_SCHEMA}
 
     def __init__(self, staging: str):
         super().__init__()
         self._staging = staging.rstrip("/")
 
-    def expand(self, outputs):
-        return {name: (outputs[name]
+    def expand(self, tables):
+        return {name: (tables[name]
                        | f"Write{name.capitalize()}" >> beam.io.WriteToParquetBatched(
-                           f"{self._staging}/{name}/part", schema,
+                           f"{self._staging}/{name}/part", self.SCHEMAS[name],
                            file_name_suffix=".parquet", codec="zstd"))
-                for name, schema in self.SCHEMAS.items()}
+                for name in tables}

@@ -100,20 +100,22 @@ def is_work_candidate(state) -> bool:
 
 @dataclass(frozen=True)
 class KeyBlock:
-    """Band keys of documents in columns, for the propagation join: `keys[i]` belongs
-    to `payloads[i]`, a RemovedSource where `is_source[i]`, else a kept doc_id.
-    One block per key shard and flush: Python touches documents, never keys."""
+    """Band keys of documents in columns, for the propagation join: `keys[i]` belongs to
+    document `owners[i]`, whose payload is `payloads[owners[i]]`: a RemovedSource
+    (a source) or a kept doc_id (a target). Each document is stored once per block,
+    whatever its number of keys; Python touches documents, never keys."""
 
     keys: np.ndarray          # uint64
-    is_source: np.ndarray     # bool
+    owners: np.ndarray        # int32 index into payloads
     payloads: list
 
     @classmethod
     def concat(cls, blocks: list[KeyBlock]) -> KeyBlock:
         if len(blocks) == 1:
             return blocks[0]
+        offsets = np.cumsum([0] + [len(b.payloads) for b in blocks[:-1]])
         return cls(np.concatenate([b.keys for b in blocks]),
-                   np.concatenate([b.is_source for b in blocks]),
+                   np.concatenate([b.owners + offset for b, offset in zip(blocks, offsets)]),
                    [p for b in blocks for p in b.payloads])
 
 
@@ -125,7 +127,6 @@ class PropagationKeys:
     def __init__(self, bands: tuple[int, int], shards: int):
         self._bands, self._shards = bands, shards
         self._keys: list[np.ndarray] = []
-        self._is_source: list[bool] = []
         self._payloads: list = []
 
     def __len__(self) -> int:
@@ -148,7 +149,6 @@ class PropagationKeys:
             else:
                 continue
             signatures.append(decided.signature)
-            self._is_source.append(not isinstance(payload, str))
             self._payloads.append(payload)
         if signatures:
             matrix = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), -1)
@@ -158,11 +158,12 @@ class PropagationKeys:
         if not self._payloads:
             return []
         keys = np.concatenate(self._keys)
-        owners = np.repeat(np.arange(keys.shape[0]), keys.shape[1])
+        owners = np.repeat(np.arange(keys.shape[0], dtype=np.int32), keys.shape[1])
         keys = keys.ravel()
-        is_source = np.array(self._is_source)[owners]
         payloads = self._payloads
-        self._keys, self._is_source, self._payloads = [], [], []
+        self._keys, self._payloads = [], []
+        if self._shards == 1:
+            return [(0, KeyBlock(keys, owners, payloads))]
         shard = (keys % np.uint64(self._shards)).astype(np.int64)
         order = np.argsort(shard, kind="stable")
         bounds = np.searchsorted(shard[order], np.arange(self._shards + 1))
@@ -170,8 +171,9 @@ class PropagationKeys:
         for number in range(self._shards):
             at = order[bounds[number]:bounds[number + 1]]
             if at.size:
-                blocks.append((number, KeyBlock(keys[at], is_source[at],
-                                                [payloads[i] for i in owners[at].tolist()])))
+                present, local = np.unique(owners[at], return_inverse=True)
+                blocks.append((number, KeyBlock(keys[at], local.astype(np.int32),
+                                                [payloads[i] for i in present.tolist()])))
         return blocks
 
 
@@ -181,19 +183,21 @@ def propagation_pairs(block: KeyBlock) -> dict[str, dict[str, RemovedSource]]:
     the (few) shared keys cost Python work."""
     if block.keys.size == 0:
         return {}
+    is_source = np.array([not isinstance(p, str) for p in block.payloads], bool)
     order = np.argsort(block.keys, kind="stable")
-    keys, sources = block.keys[order], block.is_source[order]
+    keys, owners = block.keys[order], block.owners[order]
+    sources = is_source[owners]
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.append(starts[1:], keys.size)
     with_source = np.logical_or.reduceat(sources, starts)
     with_target = np.logical_or.reduceat(~sources, starts)
     found: dict[str, dict[str, RemovedSource]] = {}
     for group in np.flatnonzero(with_source & with_target).tolist():
-        members = order[starts[group]:ends[group]].tolist()
-        removed = [block.payloads[i] for i in members if block.is_source[i]]
-        for i in members:
-            if not block.is_source[i]:
-                named = found.setdefault(block.payloads[i], {})
+        members = [block.payloads[i] for i in owners[starts[group]:ends[group]].tolist()]
+        removed = [m for m in members if not isinstance(m, str)]
+        for target in members:
+            if isinstance(target, str):
+                named = found.setdefault(target, {})
                 for source in removed:
                     named[source.doc_id] = source
     return found

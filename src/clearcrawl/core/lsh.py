@@ -71,6 +71,25 @@ def anchors(shingle_hashes: np.ndarray, cap: int | None = MAX_ANCHORS) -> np.nda
         return _mix(sampled ^ _ANCHOR_SALT)
 
 
+def anchors_many(shingle_sets: list[np.ndarray]) -> list[np.ndarray]:
+    """`anchors(s, cap=None)` of each array, in a few NumPy passes over the whole batch."""
+    if not shingle_sets:
+        return []
+    owners = np.repeat(np.arange(len(shingle_sets)), [s.size for s in shingle_sets])
+    joined = np.concatenate(shingle_sets)
+    sampled = (joined & ANCHOR_MASK) == 0
+    values, owners = joined[sampled], owners[sampled]
+    order = np.lexsort((values, owners))
+    values, owners = values[order], owners[order]
+    first = np.ones(values.size, bool)
+    first[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])
+    values, owners = values[first], owners[first]
+    with np.errstate(over="ignore"):
+        keys = _mix(values ^ _ANCHOR_SALT)
+    bounds = np.searchsorted(owners, np.arange(len(shingle_sets) + 1)).tolist()
+    return [keys[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
 def anchors_needed(anchor_count: int) -> int:
     """Anchor hits that make a work a containment candidate: half of its anchors."""
     return max(1, (anchor_count + 1) // 2)

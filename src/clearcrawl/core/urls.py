@@ -73,6 +73,8 @@ def host_of(url: str) -> str:
 
 
 def is_ip(host: str) -> bool:
+    if ":" not in host and not host[-1:].isdigit():
+        return False  # names end in a letter: skip the slow parse for almost every host
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -56,6 +56,7 @@ class DocPrint:
     doc_id: str
     fingerprint: Fingerprint
     text: str = ""
+    anchor_keys: np.ndarray | None = None  # if computed already (lsh.anchors_many)
 
     @cached_property
     def exact(self) -> str:
@@ -64,6 +65,8 @@ class DocPrint:
     @cached_property
     def anchors(self) -> np.ndarray:
         """All anchor keys of the document (a work quoted in it has all of its own)."""
+        if self.anchor_keys is not None:
+            return self.anchor_keys
         return lsh.anchors(self.fingerprint.shingles, cap=None)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from clearcrawl.core.html import charset_of, decode_text, parse_html
-from clearcrawl.core.ids import doc_id_for, text_sha256
+from clearcrawl.core.ids import doc_id_for
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord
@@ -40,6 +41,7 @@ def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal:
                   content_type: str = "text/plain", meta=(), license_links=(),
                   doc_id: str | None = None) -> Document:
     host = split_url(url).host
+    encoded = text.encode("utf-8", "surrogatepass")
     return Document(
         doc_id=doc_id or doc_id_for(source_uri, offset, ordinal),
         url=url,
@@ -50,8 +52,8 @@ def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal:
         http_status=status,
         content_type=content_type,
         text=text,
-        text_sha256=text_sha256(text),
-        text_bytes=len(text.encode("utf-8", "surrogatepass")),
+        text_sha256=hashlib.sha256(encoded).hexdigest(),
+        text_bytes=len(encoded),
         source_uri=source_uri,
         source_offset=offset,
         crawl=crawl_of(source_uri),
