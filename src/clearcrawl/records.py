@@ -155,8 +155,9 @@ ERRORS_SCHEMA = pa.schema([
     ("message", pa.string()),
 ])
 
-# Every decided document, staged before propagation: its ledger row, its text if kept
-# so far (null otherwise) and its fingerprint. Split into ledger, data and signatures.
+# Every record read, staged before propagation: its ledger row, its text if kept so far
+# (null otherwise), its fingerprint, or why it could not be read. Split into ledger,
+# data, signatures and errors.
 STAGED_SCHEMA = pa.schema([
     *LEDGER_SCHEMA,
     ("text", pa.string()),
@@ -164,4 +165,6 @@ STAGED_SCHEMA = pa.schema([
     ("signature", pa.binary()),
     ("shingle_count", pa.int32()),
     ("anchors", pa.binary()),
+    ("error_kind", pa.string()),    # records that could not be read: the dead letter
+    ("message", pa.string()),
 ])

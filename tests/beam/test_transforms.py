@@ -7,10 +7,10 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from clearcrawl.beam.runner import local_runner
-from clearcrawl.beam.transforms import AccountFailures, DecideDocuments, ReadShards
+from clearcrawl.beam.transforms import DecideDocuments, ReadShards
 from clearcrawl.io.documents import make_document
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
-from clearcrawl.records import ReadFailure
+from clearcrawl.records import Document, ReadFailure
 from clearcrawl.registry.load import load_registry
 from tests.conftest import BUNDLED_REGISTRY
 
@@ -25,7 +25,7 @@ def _read(staging, folder: str) -> list[dict]:
 
     rows = [row for path in sorted((staging / folder).glob("*.parquet"))
             for row in pq.read_table(path).to_pylist()]
-    return sorted(rows, key=lambda r: r.get("url") or r["doc_id"])
+    return sorted(rows, key=lambda r: (r.get("url") is None, r.get("url") or r["doc_id"]))
 
 
 def _pipeline():
@@ -40,14 +40,17 @@ def test_read_shards_splits_documents_and_failures(tmp_path):
     path.write_bytes(good + good[:40])
     with _pipeline() as p:
         out = p | beam.Create([str(path)]) | ReadShards(1 << 20)
-        assert_that(out.docs | "Urls" >> beam.FlatMap(lambda batch: [(d.url, d.text)
-                                                                     for d in batch]),
+        records = out | beam.FlatMap(lambda batch: batch)
+        assert_that(records | "Urls" >> beam.FlatMap(
+                        lambda r: [(r.url, r.text)] if isinstance(r, Document) else []),
                     equal_to([("https://a.example/", "hello")]), label="docs")
-        assert_that(out.failures | "Kinds" >> beam.Map(lambda f: (f.source_offset, f.error_kind)),
+        assert_that(records | "Kinds" >> beam.FlatMap(
+                        lambda r: [] if isinstance(r, Document) else [(r.source_offset,
+                                                                        r.error_kind)]),
                     equal_to([(len(good), "truncated_gzip")]), label="failures")
 
 
-def test_decide_documents_and_account_failures(tmp_path):
+def test_decide_documents_with_a_read_failure(tmp_path):
     snapshot = load_registry(str(BUNDLED_REGISTRY))
     uri = str(tmp_path / "snapshot.json.gz")
     (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
@@ -58,22 +61,19 @@ def test_decide_documents_and_account_failures(tmp_path):
     failure = ReadFailure("f1", "mem", 9, "truncated_gzip", "cut")
     staging = tmp_path / "staging"
     with _pipeline() as p:
-        ledger_files = p | "Docs" >> beam.Create([docs]) | DecideDocuments(uri, str(staging))
+        ledger_files = (p | "Docs" >> beam.Create([[*docs, failure]])
+                        | DecideDocuments(uri, str(staging)))
         assert_that(ledger_files | beam.Map(lambda f: f.startswith(f"{staging}/ledger/")),
                     equal_to([True]), label="ledger-files")
-        failed = p | "Failures" >> beam.Create([failure]) | AccountFailures("r", "p")
-        assert_that(failed["ledger"] | "FailRows" >> beam.FlatMap(_rows)
-                    | "FailLedger" >> beam.Map(lambda r: (r["doc_id"], r["decision"])),
-                    equal_to([("f1", "error")]), label="failure-ledger")
-        assert_that(failed["errors"] | "ErrorRows" >> beam.FlatMap(_rows)
-                    | "FailErrors" >> beam.Map(lambda r: (r["source_offset"], r["error_kind"])),
-                    equal_to([(9, "truncated_gzip")]), label="dead-letters")
     assert [(r["url"], r["decision"], [x["kind"] for x in r["reasons"]])
             for r in _read(staging, "ledger")] == [
         ("https://city-magazine.example/premium/x", "remove", ["url_optout"]),
         ("https://elsewhere.example/", "keep", []),
-        ("https://news.daily-herald.example/a", "remove", ["domain_optout"])]
+        ("https://news.daily-herald.example/a", "remove", ["domain_optout"]),
+        (None, "error", [])]
     assert [r["url"] for r in _read(staging, "data")] == ["https://elsewhere.example/"]
+    assert [(r["doc_id"], r["source_offset"], r["error_kind"])
+            for r in _read(staging, "errors")] == [("f1", 9, "truncated_gzip")]
     # A text shorter than a 5-gram is one shingle: every document has a signature.
     assert sorted(r["doc_id"] for r in _read(staging, "signatures")) == sorted(
         d.doc_id for d in docs)

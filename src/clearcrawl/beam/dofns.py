@@ -20,7 +20,7 @@ from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
-from clearcrawl.core.rows import StagedRows, apply_propagation, failure_rows, split_staged
+from clearcrawl.core.rows import StagedRows, apply_propagation, split_staged
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import origin_key
 from clearcrawl.core.works import DocPrint
@@ -29,6 +29,7 @@ from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
     DATA_SCHEMA,
+    ERRORS_SCHEMA,
     LEDGER_SCHEMA,
     SIGNATURES_SCHEMA,
     STAGED_SCHEMA,
@@ -38,7 +39,6 @@ from clearcrawl.records import (
 )
 from clearcrawl.registry.snapshot import Snapshot
 
-FAILURES = "failures"
 DATA = "data"
 ERRORS = "errors"
 SIGNATURES = "signatures"
@@ -81,9 +81,10 @@ class _CounterFamily:
 
 
 class ReadShardFn(beam.DoFn):
-    """str (shard URI) -> list[Document] (batches of `batch` documents), and ReadFailure
-    on the `failures` output. Batches, not single documents, travel on: Beam's
-    DirectRunner costs tens of microseconds an element, as much as parsing a page."""
+    """str (shard URI) -> batches of up to `batch` records read: Documents, and a
+    ReadFailure for each record that could not be read (they share one path to the
+    ledger). Batches, not single records, travel on: Beam's DirectRunner costs tens
+    of microseconds an element, as much as parsing a page."""
 
     def __init__(self, max_record_bytes: int, progress_dir: str | None = None,
                  batch: int = 64):
@@ -97,12 +98,8 @@ class ReadShardFn(beam.DoFn):
         self._progress = ProgressWriter(self._progress_dir)
 
     def process(self, uri: str):
-        batch: list[Document] = []
+        batch: list[Document | ReadFailure] = []
         for item in read_shard(uri, open_uri, self._max_record_bytes):
-            if isinstance(item, ReadFailure):
-                self._count(1)
-                yield beam.pvalue.TaggedOutput(FAILURES, item)
-                continue
             batch.append(item)
             if len(batch) == self._batch:
                 self._count(len(batch))
@@ -192,9 +189,12 @@ class DecideFn(beam.DoFn):
             self._captures[origin] = capture
         return capture
 
-    def process(self, batch: list[Document], captures=None):
-        """A batch of documents -> the batch decided (one element): fingerprints and the
-        works search are vectorised over the batch, several times faster than one by one."""
+    def process(self, records: list[Document | ReadFailure], captures=None):
+        """A batch of records -> the batch decided (one element; read failures pass
+        through): fingerprints and the works search are vectorised over the batch,
+        several times faster than one by one."""
+        batch = [r for r in records if isinstance(r, Document)]
+        failures = [r for r in records if not isinstance(r, Document)]
         if self._fingerprint:
             prints = fingerprint_many([doc.text for doc in batch], self._params)
             anchors = lsh.anchors_many([fp.shingles for fp in prints])
@@ -203,12 +203,12 @@ class DecideFn(beam.DoFn):
         prepared = [self._prepare(doc, fp, keys, captures)
                     for doc, fp, keys in zip(batch, prints, anchors)]
         if self._matcher is None:
-            yield [decided for decided, _ in prepared]
+            yield [decided for decided, _ in prepared] + failures
             return
         found = self._matcher.match_many([p[1] for p in prepared])
         yield [dataclasses.replace(decided, evidence=tuple(sort_evidence(
                    [*decided.evidence, *evidence]))) if evidence else decided
-               for (decided, _), evidence in zip(prepared, found)]
+               for (decided, _), evidence in zip(prepared, found)] + failures
 
     def _prepare(self, doc: Document, fp, anchor_keys, captures
                  ) -> tuple[Decided, DocPrint | None]:
@@ -229,10 +229,11 @@ class DecideFn(beam.DoFn):
 
 
 class StageDecidedFn(beam.DoFn):
-    """list[Decided] -> URI of a staged Parquet file (main output, one per bundle) and,
-    if `propagate`, (shard, KeyBlock) band keys for the propagation join (`keys`).
+    """list[Decided | ReadFailure] -> URI of a staged Parquet file (main output, one per
+    bundle) and, if `propagate`, (shard, KeyBlock) band keys for the propagation join
+    (`keys`).
 
-    Every document is written here, decided on all but propagation, which needs
+    Every record is written here, decided on all but propagation, which needs
     the whole crawl decided first: its ledger row, its text if kept and its
     fingerprint (STAGED_SCHEMA). So only band keys cross the barrier, never
     documents: memory does not grow with the crawl and nothing is pickled per
@@ -246,6 +247,7 @@ class StageDecidedFn(beam.DoFn):
         self._shards = shards
         self._kept = Metrics.counter("clearcrawl", "kept")
         self._removed = _CounterFamily("removed")
+        self._errors = _CounterFamily("error")
 
     def setup(self):
         snapshot = load_snapshot(self._snapshot_uri)
@@ -260,9 +262,13 @@ class StageDecidedFn(beam.DoFn):
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
 
-    def process(self, batch: list[Decided]):
+    def process(self, batch: list[Decided | ReadFailure]):
         kept = 0
         for decided in batch:
+            if isinstance(decided, ReadFailure):
+                self._rows.add_failure(decided)
+                self._errors.inc(decided.error_kind)
+                continue
             decision, ordered = decide(list(decided.evidence))
             self._rows.add(decided, decision, ordered)
             if decision == reasons.KEEP:
@@ -272,7 +278,7 @@ class StageDecidedFn(beam.DoFn):
                     self._removed.inc(kind)
         self._kept.inc(kept)
         if self._propagate:
-            self._keys.add(batch)
+            self._keys.add(d for d in batch if isinstance(d, Decided))
         if len(self._rows) >= _ROW_GROUP_ROWS:
             self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
@@ -293,7 +299,7 @@ def _windowed(value):
 
 
 class FinalizeStagedFn(beam.DoFn):
-    """URI of a staged file -> its ledger, data and signatures Parquet files, written
+    """URI of a staged file -> its ledger, data, signatures and errors Parquet files, written
     under the staging folder one row group at a time, named after the staged file
     (so a retried bundle rewrites the same files). Yields the ledger file's URI.
 
@@ -303,7 +309,8 @@ class FinalizeStagedFn(beam.DoFn):
     one worker's memory).
     """
 
-    SCHEMAS = {"ledger": LEDGER_SCHEMA, DATA: DATA_SCHEMA, SIGNATURES: SIGNATURES_SCHEMA}
+    SCHEMAS = {"ledger": LEDGER_SCHEMA, DATA: DATA_SCHEMA, SIGNATURES: SIGNATURES_SCHEMA,
+               ERRORS: ERRORS_SCHEMA}
 
     def __init__(self, snapshot_uri: str, staging: str):
         self._snapshot_uri = snapshot_uri
@@ -333,20 +340,5 @@ class FinalizeStagedFn(beam.DoFn):
                     if part.num_rows:
                         files[folder].write(part)
         for output in files.values():
-            output.close()
+            output.close(write_empty=True)  # commit drops the extra empty ones
         yield files["ledger"].uri
-
-
-class FailureRowsFn(beam.DoFn):
-    """ReadFailure -> ledger row dict (main) and dead-letter dict (`errors` output)."""
-
-    def __init__(self, registry_id: str, policy_id: str):
-        self._registry_id = registry_id
-        self._policy_id = policy_id
-        self._errors = _CounterFamily("error")
-
-    def process(self, failure: ReadFailure):
-        self._errors.inc(failure.error_kind)
-        ledger, dead_letter = failure_rows(failure, self._registry_id, self._policy_id)
-        yield ledger
-        yield beam.pvalue.TaggedOutput(ERRORS, dead_letter)

@@ -135,8 +135,10 @@ class ParquetOutput:
         self._writer.write_table(table)
         self.rows += table.num_rows
 
-    def close(self) -> bool:
-        """True if a file was written."""
+    def close(self, write_empty: bool = False) -> bool:
+        """True if a file was written (with no rows if `write_empty` and none came)."""
+        if self._writer is None and write_empty:
+            self.write(self._schema.empty_table())
         if self._writer is None:
             return False
         self._writer.close()

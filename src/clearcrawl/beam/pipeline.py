@@ -30,11 +30,9 @@ from clearcrawl.beam.dofns import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import (
-    AccountFailures,
     DecideDocuments,
     ReadRobotsCaptures,
     ReadShards,
-    WriteTables,
 )
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
@@ -211,12 +209,9 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, stagin
             captures = (pipeline
                         | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                         | "ReadRobotsCaptures" >> ReadRobotsCaptures())
-        _ = docs.docs | "DecideDocuments" >> DecideDocuments(
+        _ = docs | "DecideDocuments" >> DecideDocuments(
             snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
             shards=args.match_shards, local=is_local)
-        failed = docs.failures | "AccountFailures" >> AccountFailures(snapshot.registry_id,
-                                                                         snapshot.policy_id)
-        _ = failed | "WriteFailures" >> WriteTables(staging)
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:

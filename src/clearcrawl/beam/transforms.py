@@ -6,11 +6,8 @@ import apache_beam as beam
 import pyarrow as pa
 
 from clearcrawl.beam.dofns import (
-    ERRORS,
-    FAILURES,
     KEYS,
     DecideFn,
-    FailureRowsFn,
     FinalizeStagedFn,
     ReadRobotsCapturesFn,
     ReadShardFn,
@@ -18,11 +15,11 @@ from clearcrawl.beam.dofns import (
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
-from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
+from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, ReadFailure
 
 
 class ReadShards(beam.PTransform):
-    """PCollection[str shard URI] -> {docs: list[Document], failures: ReadFailure}.
+    """PCollection[str shard URI] -> PCollection[list[Document | ReadFailure]].
 
     The shard list is reshuffled so workers share the files; each file is then
     streamed record by record (constant memory whatever its size).
@@ -37,8 +34,7 @@ class ReadShards(beam.PTransform):
         return (uris
                 | "SpreadShards" >> beam.Reshuffle()
                 | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes,
-                                                           self._progress_dir))
-                .with_outputs(FAILURES, main="docs"))
+                                                           self._progress_dir)))
 
 
 class ReadRobotsCaptures(beam.PTransform):
@@ -87,10 +83,14 @@ class DecideDocuments(beam.PTransform):
         if self._works == "join":
             # The distributed works join pairs single documents with works by doc_id.
             single = decided | "Unbatch" >> beam.FlatMap(lambda batch: batch)
-            candidates = single | "JoinWorkCandidates" >> JoinWorkCandidates(
+            records = single | "SplitFailures" >> beam.Partition(
+                lambda r, _: int(isinstance(r, ReadFailure)), 2)
+            candidates = records[0] | "JoinWorkCandidates" >> JoinWorkCandidates(
                 self._snapshot_uri, self._shards)
-            decided = ((single, candidates)
-                       | "MergeWorkMatches" >> MergeFound(self._snapshot_uri)
+            merged = (records[0], candidates) | "MergeWorkMatches" >> MergeFound(
+                self._snapshot_uri)
+            decided = ((merged, records[1])
+                       | "WithFailures" >> beam.Flatten()
                        | "Rebatch" >> beam.BatchElements(min_batch_size=64,
                                                          max_batch_size=1024))
         return decided | "Finish" >> FinishDocuments(self._snapshot_uri, self._staging,
@@ -99,7 +99,8 @@ class DecideDocuments(beam.PTransform):
 
 
 class FinishDocuments(beam.PTransform):
-    """PCollection[list[Decided]] -> their ledger, data and signatures Parquet files in
+    """PCollection[list[Decided | ReadFailure]] -> their ledger, data, signatures and
+    errors Parquet files in
     the staging folder (a PCollection of the ledger files' URIs), after spreading
     removals to near-duplicates of removed documents (if `propagate`).
 
@@ -153,23 +154,10 @@ class RowsToTables(beam.PTransform):
                 | "Table" >> beam.Map(lambda batch: pa.Table.from_pylist(batch, schema=schema)))
 
 
-class AccountFailures(beam.PTransform):
-    """PCollection[ReadFailure] -> {ledger, errors} Arrow tables (dead letters)."""
-
-    def __init__(self, registry_id: str, policy_id: str):
-        super().__init__()
-        self._ids = (registry_id, policy_id)
-
-    def expand(self, failures):
-        rows = failures | "FailureRows" >> beam.ParDo(FailureRowsFn(*self._ids)).with_outputs(
-            ERRORS, main="ledger")
-        return {"ledger": rows.ledger | "LedgerTables" >> RowsToTables(LEDGER_SCHEMA),
-                "errors": rows[ERRORS] | "ErrorTables" >> RowsToTables(ERRORS_SCHEMA)}
-
-
 class WriteTables(beam.PTransform):
     """{output folder: PCollection of Arrow tables} -> Parquet files in the staging folder
-    (Beam's sink: used for what is not written by FinishDocuments, error rows)."""
+    (Beam's sink, for rows that FinishDocuments does not write: refilter's carried-over
+    error rows)."""
 
     SCHEMAS = {"ledger": LEDGER_SCHEMA, "errors": ERRORS_SCHEMA}
 

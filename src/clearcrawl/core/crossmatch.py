@@ -133,8 +133,8 @@ class PropagationKeys:
         return len(self._payloads)
 
     def add(self, batch) -> None:
-        """Decided documents (see records.Decided); those too short or removed only as
-        near-duplicates take no part."""
+        """Decided documents (records.Decided, any iterable); those too short or removed
+        only as near-duplicates take no part."""
         signatures = []
         for decided in batch:
             # Short pages ("Page not found") are alike everywhere without being copies.

@@ -12,6 +12,7 @@ from clearcrawl.core.policy import decide
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.records import (
     DATA_SCHEMA,
+    ERRORS_SCHEMA,
     LEDGER_SCHEMA,
     SIGNATURES_SCHEMA,
     STAGED_SCHEMA,
@@ -86,8 +87,8 @@ def failure_rows(failure: ReadFailure, registry_id: str, policy_id: str) -> tupl
 
 
 class StagedRows:
-    """Decided documents as columns of STAGED_SCHEMA: the ledger row, the text of a kept
-    document (null otherwise) and the fingerprint columns. Appending to lists and
+    """Decided documents and read failures as columns of STAGED_SCHEMA: the ledger row,
+    the text of a kept document (null otherwise), the fingerprint, the dead letter. Appending to lists and
     building one Arrow array per column costs far less than a dict per row."""
 
     def __init__(self, registry_id: str, policy_id: str):
@@ -117,6 +118,13 @@ class StagedRows:
         c["signature"].append(decided.signature or None)
         c["shingle_count"].append(decided.shingle_count)
         c["anchors"].append(decided.anchors or None)
+        c["error_kind"].append(None)
+        c["message"].append(None)
+
+    def add_failure(self, failure: ReadFailure) -> None:
+        ledger, dead_letter = failure_rows(failure, *self._ids)
+        for name, values in self._columns.items():
+            values.append(ledger.get(name, dead_letter.get(name)))
 
     def take(self) -> pa.Table:
         table = pa.Table.from_pydict(self._columns, schema=STAGED_SCHEMA)
@@ -159,9 +167,12 @@ def apply_propagation(table: pa.Table, sources_of, threshold: float
 
 
 def split_staged(table: pa.Table) -> dict[str, pa.Table]:
-    """Final ledger, data (kept documents) and signatures tables of staged rows."""
-    kept = table.filter(pc.equal(table.column("decision"), reasons.KEEP))
+    """Final ledger, data (kept documents), signatures and errors tables of staged rows."""
+    decision = table.column("decision")
+    kept = table.filter(pc.equal(decision, reasons.KEEP))
     signed = table.filter(pc.is_valid(table.column("signature")))
+    failed = table.filter(pc.equal(decision, reasons.ERROR))
     return {"ledger": table.select(LEDGER_SCHEMA.names),
             "data": kept.select(DATA_SCHEMA.names),
-            "signatures": signed.select(SIGNATURES_SCHEMA.names)}
+            "signatures": signed.select(SIGNATURES_SCHEMA.names),
+            "errors": failed.select(ERRORS_SCHEMA.names)}
