@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearcrawl.core.domainlist import parse_domain_list
+from clearcrawl.core.minhash import lower_utf8
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
 from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
@@ -138,3 +139,14 @@ def test_warc_reader_survives_flips_and_cuts_of_a_real_shard(flips, cut):
         data[at] = value
     _check_records(bytes(data[:cut]))
     _check_records(bytes(data))
+
+
+# Text the fingerprint lower-cases piecewise: every script, and the characters whose
+# lower case is longer (U+0130) or depends on context (capital sigma).
+LOWER_CASE_TRAPS = st.text(alphabet="aBZ ©\u2019\u00c9\u00e9\u0130\u03a3\u03c3\u03c2\u01c5\u1e9e",
+                           max_size=120)
+
+
+@given(st.text(max_size=400) | LOWER_CASE_TRAPS)
+def test_piecewise_lower_case_equals_str_lower(text):
+    assert lower_utf8(text).tobytes() == text.lower().encode("utf-8", "surrogatepass")

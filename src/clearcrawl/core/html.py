@@ -55,14 +55,15 @@ def parse_html(body: bytes, declared_charset: str | None = None) -> Page:
     licenses: list[str] = []
     document = tree.document
     if document is not None:
-        for node in document.query_selector_all("meta[name]"):
-            name = (node.getattr("name") or "").strip().lower()
-            content = node.getattr("content") or ""
-            # Agent-named robots meta (<meta name="GPTBot" content="noai">) is
-            # kept when it says something about AI use or archiving.
-            if name in _META_NAMES or _AGENT_DIRECTIVES.search(content):
-                meta.append((name, content))
-        for node in document.query_selector_all("[rel]"):
+        # One traversal for both (a selector list): half the cost of two queries.
+        for node in document.query_selector_all("meta[name], [rel]"):
+            if node.tag == "meta" and node.hasattr("name"):
+                name = (node.getattr("name") or "").strip().lower()
+                content = node.getattr("content") or ""
+                # Agent-named robots meta (<meta name="GPTBot" content="noai">) is
+                # kept when it says something about AI use or archiving.
+                if name in _META_NAMES or _AGENT_DIRECTIVES.search(content):
+                    meta.append((name, content))
             rels = (node.getattr("rel") or "").lower().split()
             if "license" in rels and node.getattr("href"):
                 licenses.append(node.getattr("href").strip())

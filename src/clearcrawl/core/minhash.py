@@ -129,12 +129,43 @@ _CHUNK_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B
                                0xD6E8FEB86659FD93], np.uint64)
 
 
+_SIGMA = "\u03a3"  # lower-cases by context (final sigma): never lowered piecewise
+
+
+def lower_utf8(text: str) -> np.ndarray:
+    """UTF-8 bytes of `text.lower()`, without str.lower's slow path over a whole text
+    for its few non-ASCII characters: ASCII is lowered by bytes.lower and each run of
+    non-ASCII characters by str.lower. Falls back to `text.lower()` for dense non-ASCII
+    text and whenever a run would change length or holds a capital sigma."""
+    raw = text.encode("utf-8", "surrogatepass")
+    data = np.frombuffer(raw, np.uint8)
+    high = np.empty(data.size + 1, bool)
+    high[0] = False
+    np.greater_equal(data, 128, out=high[1:])
+    edges = np.flatnonzero(high[1:] != high[:-1]).tolist()  # run starts and ends
+    if len(edges) > data.size // 32:
+        return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+    lowered = bytearray(raw.lower())  # A-Z only
+    edges.append(data.size)
+    for start, end in zip(edges[0::2], edges[1::2]):
+        run = raw[start:end].decode("utf-8", "surrogatepass")  # whole characters only
+        small = run.lower()
+        if small == run:
+            continue
+        encoded = small.encode("utf-8", "surrogatepass")
+        if len(encoded) != end - start or _SIGMA in run:
+            return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+        lowered[start:end] = encoded
+    return np.frombuffer(lowered, np.uint8)
+
+
 def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes of the lower-cased text, word-byte mask padded by one False each side)."""
     ascii_only = text.isascii()
     if not ascii_only and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    data = np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+    data = (np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+            if ascii_only else lower_utf8(text))
     padded = np.zeros(data.size + 2, bool)
     word = padded[1:-1]
     np.less(data - np.uint8(97), 26, out=word)   # a-z (uint8 arithmetic wraps)
