@@ -10,7 +10,11 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 # The bundled registry travels with the image, for runs that name it by path.
 COPY optout_registry ./optout_registry
-RUN pip install --no-cache-dir ".[gcp]" && python -c "import clearcrawl.beam.pipeline"
+# Importing the pipeline and fingerprinting one text also compiles the Numba MinHash
+# kernel into the image's cache, so workers do not compile it at start.
+RUN pip install --no-cache-dir ".[gcp]" && python -c "import clearcrawl.beam.pipeline; \
+from clearcrawl.core.minhash import MinHashParams, fingerprint; \
+fingerprint('warm the compiled kernel cache', MinHashParams())"
 
 # Keep the Beam SDK harness as the entry point: Dataflow starts it.
 ENTRYPOINT ["/opt/apache/beam/boot"]

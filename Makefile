@@ -41,8 +41,11 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench pipelines
 
+# SIZE=large: the pipeline on about 1 GB of WARC in 8 files, and one 1 GiB WARC for its
+# peak RSS (about 20 minutes).
+SIZE ?= default
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	BENCH_SIZE=$(SIZE) $(BIN)/python bench/run.py
 
 clean:
 	rm -rf build .pytest_cache

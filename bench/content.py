@@ -91,6 +91,10 @@ def _datatrove_signature_rate(texts: list[str], rate) -> float | None:
         return None
     import tempfile
 
+    from loguru import logger
+
+    logger.remove()  # its log lines would interleave with the table
+
     def run(batch):
         with tempfile.TemporaryDirectory() as out:
             step = MinhashDedupSignature(out, config=MinhashConfig(

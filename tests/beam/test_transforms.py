@@ -107,3 +107,33 @@ def test_propagation_side_input_as_dict_or_multimap_gives_the_same_rows(tmp_path
                 for r in _read(staging, "ledger")] == expected
         assert [r["url"] for r in _read(staging, "data")] == ["https://other.example/b",
                                                              "https://other.example/c"]
+
+
+def test_join_strategy_carries_read_failures_and_decides_as_broadcast(tmp_path):
+    """The works join takes documents one by one: read failures must reach the ledger
+    beside them, and the decisions must equal the in-memory index's."""
+    from clearcrawl.registry.source import load_source
+    from clearcrawl.synth_text import TextMaker
+
+    snapshot = load_registry(str(BUNDLED_REGISTRY))
+    uri = str(tmp_path / "snapshot.json.gz")
+    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    work = load_source(BUNDLED_REGISTRY).works[0]
+    maker = TextMaker(9)
+    docs = [make_document(url=f"https://copies.example/{i}", text=text, source_uri="mem",
+                          offset=i)
+            for i, text in enumerate([maker.edit(work["text"], 0.01),
+                                      maker.prose(400), maker.prose(300)])]
+    records = [*docs, ReadFailure("f9", "mem", 99, "corrupt_gzip", "bad member")]
+    found = {}
+    for works in ("broadcast", "join"):
+        staging = tmp_path / works
+        with _pipeline() as p:
+            _ = (p | f"Records-{works}" >> beam.Create([records[:2], records[2:]])
+                 | f"Decide-{works}" >> DecideDocuments(uri, str(staging), works=works))
+        found[works] = [(r["doc_id"], r["decision"], [x["kind"] for x in r["reasons"]])
+                        for r in _read(staging, "ledger")]
+        assert [r["error_kind"] for r in _read(staging, "errors")] == ["corrupt_gzip"]
+    assert found["join"] == found["broadcast"]
+    assert ("f9", "error", []) in found["join"]
+    assert any(kinds == ["work_near_duplicate"] for _, _, kinds in found["join"])

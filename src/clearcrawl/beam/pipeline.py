@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-propagate", action="store_true",
                         help="do not remove near-duplicates of removed documents")
     parser.add_argument("--match-shards", type=int, default=64,
-                        help="key shards of the band-key joins (default %(default)s)")
+                        help="key shards of the band-key joins (default %(default)s); a "
+                             "local run joins for propagation in one group")
     parser.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 2**20,
                         help="records larger than this become error rows (default %(default)s)")
     return parser
