@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearcrawl.core.domainlist import parse_domain_list
-from clearcrawl.core.minhash import lower_utf8
+from clearcrawl.core.minhash import lower_utf8, word_hashes
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
 from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
@@ -150,3 +150,36 @@ LOWER_CASE_TRAPS = st.text(alphabet="aBZ ©\u2019\u00c9\u00e9\u0130\u03a3\u03c3\
 @given(st.text(max_size=400) | LOWER_CASE_TRAPS)
 def test_piecewise_lower_case_equals_str_lower(text):
     assert lower_utf8(text).tobytes() == text.lower().encode("utf-8", "surrogatepass")
+
+
+def _reference_word_hashes(text: str) -> list[int]:
+    """The word hash spelt out in plain Python, one word at a time."""
+    from clearcrawl.core.minhash import _CHUNK_MULTIPLIERS, normalized_bytes
+
+    multipliers = [int(m) for m in _CHUNK_MULTIPLIERS]
+    mask = (1 << 64) - 1
+    data, padded = normalized_bytes(text)
+    raw, flags = data.tobytes(), padded[1:-1].tolist()
+    out, i = [], 0
+    while i < len(raw):
+        if not flags[i]:
+            i += 1
+            continue
+        start = i
+        while i < len(raw) and flags[i]:
+            i += 1
+        word = raw[start:i]
+        h = (int.from_bytes(word[:8], "little") * multipliers[0] + len(word)) & mask
+        for offset in range(8, len(word), 8):
+            folded = (h * multipliers[(offset // 8) % 4]
+                      + int.from_bytes(word[offset:offset + 8], "little")) & mask
+            h = ((folded << 27) | (folded >> 37)) & mask
+        for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            h = ((h ^ (h >> shift)) * factor) & mask  # splitmix64's finaliser
+        out.append(h ^ (h >> 31))
+    return out
+
+
+@given(st.text(max_size=300) | st.text(alphabet="ab Cd\u00e9\u2019 9", min_size=1, max_size=200))
+def test_compiled_word_hashes_equal_the_plain_definition(text):
+    assert word_hashes(text).tolist() == _reference_word_hashes(text)

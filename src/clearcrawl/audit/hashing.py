@@ -29,9 +29,13 @@ def _plain(value):
     return value
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)
+
+
 def row_leaf(row: dict) -> bytes:
-    canonical = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False, default=str)
+    canonical = _CANONICAL.encode({k: _plain(v) for k, v in row.items()})
     return hashlib.sha256(b"\x00" + canonical.encode("utf-8", "surrogatepass")).digest()
 
 

@@ -5,8 +5,8 @@ word or shingle:
 
 - normalise: NFKC (non-ASCII text only), lower-case, Unicode punctuation and
   every ASCII byte that is not a letter or digit become word breaks;
-- word hashes: each word read 8 bytes at a time through an overlapping uint64
-  view of the text, masked to its length, multiplied and mixed (splitmix64);
+- word hashes: each word read 8 bytes at a time (little-endian, zero past its
+  end), multiplied and mixed (splitmix64), in one compiled pass;
 - shingles: n consecutive word hashes combined and mixed (splitmix64);
 - signature: for each permutation k, min over shingles of (a_k * x + b_k) mod
   2^32 with x the high 32 bits of the shingle hash, in one loop compiled by
@@ -122,9 +122,7 @@ class MinHashParams:
         return np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(b[:, 0])
 
 
-# Word hashing reads each word 8 bytes at a time through an overlapping uint64 view
-# of the text (one view element per byte offset), masked to the word's length.
-_LENGTH_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], np.uint64)
+# Word hashing reads each word 8 bytes at a time, little-endian, zero past its end.
 _CHUNK_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                                0xD6E8FEB86659FD93], np.uint64)
 
@@ -197,27 +195,39 @@ def normalized_text_sha256(text: str) -> str:
     return hashlib.sha256(joined[keep].tobytes()).hexdigest()
 
 
+_LENGTH_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], np.uint64)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _word_hash_kernel(chunks, starts, ends, masks, multipliers, hashes):  # pragma: no cover
+    """hashes[w] for the word at bytes [starts[w], ends[w]): its first 8 bytes (read
+    through `chunks`, an overlapping uint64 view, masked to the word) times
+    multipliers[0] plus its length; then each further 8-byte chunk folded in as
+    (h * multipliers[chunk % 4] + chunk) rotated left by 27."""
+    for w in range(starts.size):
+        start = starts[w]
+        length = ends[w] - start
+        h = (chunks[start] & masks[min(length, 8)]) * multipliers[0] + np.uint64(length)
+        offset = 8
+        while length > offset:
+            part = chunks[start + offset] & masks[min(length - offset, 8)]
+            folded = h * multipliers[(offset // 8) % 4] + part
+            h = (folded << np.uint64(27)) | (folded >> np.uint64(37))
+            offset += 8
+        hashes[w] = h
+
+
 def _word_hashes(data: np.ndarray, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(start byte of each word, uint64 hash of each word) of normalised bytes."""
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     starts, ends = edges[0::2], edges[1::2]
-    if starts.size == 0:
-        return starts, np.zeros(0, np.uint64)
     buffer = np.zeros(data.size + 8, np.uint8)
     buffer[: data.size] = data
+    # One uint64 per byte offset (overlapping, little-endian): a word's 8-byte chunks.
     chunks = np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
-    lengths = ends - starts
+    hashes = np.empty(starts.size, np.uint64)
+    _word_hash_kernel(chunks, starts, ends, _LENGTH_MASKS, _CHUNK_MULTIPLIERS, hashes)
     with np.errstate(over="ignore"):
-        hashes = chunks[starts] & _LENGTH_MASKS[np.minimum(lengths, 8)]
-        hashes *= _CHUNK_MULTIPLIERS[0]
-        hashes += lengths.astype(np.uint64)
-        longer, offset = np.flatnonzero(lengths > 8), 8
-        while longer.size:  # words over 8 bytes: fold in each further 8-byte chunk
-            rest = lengths[longer] - offset
-            part = chunks[starts[longer] + offset] & _LENGTH_MASKS[np.minimum(rest, 8)]
-            folded = hashes[longer] * _CHUNK_MULTIPLIERS[(offset // 8) % 4] + part
-            hashes[longer] = (folded << _U64(27)) | (folded >> _U64(37))
-            longer, offset = longer[rest > 8], offset + 8
         return starts, _mix(hashes)
 
 
