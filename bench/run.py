@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import best_time
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CLEARCRAWL_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "bench" / "results" / "latest.json"
@@ -67,8 +69,8 @@ def bench_robots(rng: random.Random) -> dict:
             for i, url in enumerate(urls):
                 parser.can_fetch(url, agents[i % 3])
 
-    t_ours = _time(ours)
-    t_protego = _time(protego)
+    t_ours = best_time(ours)
+    t_protego = best_time(protego)
     files = len(bodies)
     return {"files": files, "ours_s": t_ours, "protego_s": t_protego,
             "ours_files_per_s": files / t_ours, "protego_files_per_s": files / t_protego,
@@ -129,19 +131,10 @@ def bench_warc_framing() -> dict:
                 return sum(len(r.content_stream().read()) for r in ArchiveIterator(fh)
                            if r.rec_type == "response")
 
-        t_ours, t_warcio = _time(ours), _time(warcio)
+        t_ours, t_warcio = best_time(ours), best_time(warcio)
     return {"records": 3000, "ours_records_per_s": 3000 / t_ours,
             "warcio_records_per_s": 3000 / t_warcio, "mb_per_s": megabytes / t_ours,
             "ratio": t_warcio / t_ours}
-
-
-def _time(fn, repeat: int = 2) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _version(version, name: str) -> str | None:

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from timing import best_time
+
 PAGES = 3000
-
-
-def _best(fn, repeat: int = 2) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def bench_stages(registry: Path) -> dict:
@@ -44,8 +36,8 @@ def bench_stages(registry: Path) -> dict:
         def read():
             return sum(1 for _ in read_shard(shard, lambda uri: open(uri, "rb")))
 
-        read_s = _best(read)
-        html_s = _best(lambda: [parse_html(body, "utf-8") for body in bodies])
+        read_s = best_time(read)
+        html_s = best_time(lambda: [parse_html(body, "utf-8") for body in bodies])
         docs = [d for d in read_shard(shard, lambda uri: open(uri, "rb"))]
         text_mb = sum(d.text_bytes for d in docs) / 1e6
 
@@ -56,7 +48,7 @@ def bench_stages(registry: Path) -> dict:
 
         rules = DecideFn(snapshot_uri, works="none", propagate=False)
         rules.setup()
-        signals_s = _best(lambda: [list(rules.process(docs[i:i + 64]))
+        signals_s = best_time(lambda: [list(rules.process(docs[i:i + 64]))
                                    for i in range(0, len(docs), 64)])
         decided = [d for i in range(0, len(docs), 64) for batch in rules.process(docs[i:i + 64])
                    for d in batch]
@@ -72,7 +64,7 @@ def bench_stages(registry: Path) -> dict:
             output.write(rows.take())
             output.close()
 
-        write_s = _best(write)
+        write_s = best_time(write)
         datatrove = _datatrove_reader(Path(shard).parent)
     n = len(docs)
     result = {
@@ -104,5 +96,5 @@ def _datatrove_reader(folder: Path) -> dict | None:
         return sum(1 for _ in WarcReader(str(folder), glob_pattern="*.warc.gz").run())
 
     count = read()
-    seconds = _best(read)
+    seconds = best_time(read)
     return {"docs": count, "docs_per_s": count / seconds}
