@@ -19,7 +19,7 @@ demo: $(STAMP)
 	rm -rf build/demo
 	$(BIN)/clearcrawl synth --output build/demo/crawl --pages 600 --files 2 --seed 7
 	$(BIN)/clearcrawl run --input 'build/demo/crawl/*.warc.gz' --registry optout_registry \
-		--output build/demo/out
+		--robots 'build/demo/crawl/robots/*.warc.gz' --output build/demo/out
 
 # Headless Chromium renders the HTML audit report in a test (Debian's package; the
 # test skips with a reason where it cannot be installed).

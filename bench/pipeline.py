@@ -32,9 +32,11 @@ _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=T
          "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def _run(files_glob: str, out: str, *extra: str) -> tuple[float, float]:
-    """(seconds, peak RSS MB of the largest process of the run: launcher or a worker)."""
-    command = [sys.executable, "-m", "clearcrawl.cli", "run", "--input", files_glob,
+def _run(crawl: str, out: str, *extra: str) -> tuple[float, float]:
+    """(seconds, peak RSS MB of the largest process of the run: launcher or a worker),
+    for the generated crawl in folder `crawl` with its robots.txt captures."""
+    command = [sys.executable, "-m", "clearcrawl.cli", "run", "--input", f"{crawl}/*.warc.gz",
+               "--robots", f"{crawl}/robots/*.warc.gz",
                "--registry", str(REPO / "optout_registry"), "--output", out, *extra]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK, *command], check=True,
@@ -52,7 +54,7 @@ def bench_one_gib_file(pages: int = 228_000) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         summary = generate(f"{tmp}/crawl", pages=pages, files=1, seed=9, mean_html_bytes=9000,
                            works=load_source(REPO / "optout_registry").works)
-        seconds, rss = _run(f"{tmp}/crawl/*.warc.gz", f"{tmp}/out")
+        seconds, rss = _run(f"{tmp}/crawl", f"{tmp}/out")
     return {"pages": pages, "gzip_gib": summary["bytes"] / 2**30, "seconds": seconds,
             "docs_per_s": pages / seconds, "peak_rss_mb": rss}
 
@@ -67,9 +69,8 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
                            works=load_source(REPO / "optout_registry").works)
         megabytes = summary["bytes"] / 1e6
         warcio_s = min(_warcio_iteration(summary["files"]) for _ in range(2))
-        glob = f"{tmp}/crawl/*.warc.gz"
-        one_s, one_rss = _run(glob, f"{tmp}/one")
-        two_s, two_rss = _run(glob, f"{tmp}/two", "--direct_num_workers", "2",
+        one_s, one_rss = _run(f"{tmp}/crawl", f"{tmp}/one")
+        two_s, two_rss = _run(f"{tmp}/crawl", f"{tmp}/two", "--direct_num_workers", "2",
                               "--direct_running_mode", "multi_processing")
     return {"pages": pages, "files": files, "gzip_mb": megabytes,
             "warcio_docs_per_s": pages / warcio_s,

@@ -93,7 +93,7 @@ def _datatrove_reader(folder: Path) -> dict | None:
     logger.remove()  # its per-file log lines would interleave with the table
 
     def read():
-        return sum(1 for _ in WarcReader(str(folder), glob_pattern="*.warc.gz").run())
+        return sum(1 for _ in WarcReader(str(folder), glob_pattern="*.warc.gz", recursive=False).run())
 
     count = read()
     seconds = best_time(read)

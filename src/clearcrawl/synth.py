@@ -6,8 +6,11 @@ warcinfo record. Pages are spread over ordinary hosts and the example opt-out
 and piracy entries of the bundled registry, including the cases a host matcher
 must get right (subdomains, upper case and trailing dots, look-alike hosts, URL
 prefixes). Some pages on ordinary hosts carry a lightly edited copy of a registered
-work (given with `works`), and some mirror a page of an opted-out or piracy host.
-`ground_truth.jsonl` says what a correct run must decide for each URL.
+work (given with `works`), some mirror a page of an opted-out or piracy host, and
+some carry an opt-out signal in their HTTP headers or meta tags (noai, TDMRep,
+Content-Usage) or a look-alike that is not one. `robots/` holds the crawl's
+robots.txt captures (pass it with `--robots`): one host refuses AI agents.
+`ground_truth.jsonl` says what a correct run, given those captures, must decide.
 
 Usage: clearcrawl synth --output DIR [--pages N] [--files F] [--seed S]
 """
@@ -40,7 +43,29 @@ HOST_PLAN = [
     ("photo-archive.example", "remove", "domain_optout", 3),
     ("free-ebooks-mirror.example", "remove", "piracy_domain", 3),
     ("dl.torrent-index.example", "remove", "piracy_domain", 2),
+    # robots.txt captured at crawl time (the robots/ WARC): AI agents refused, or only
+    # an agent outside the policy refused.
+    ("ai-blocked.example", "remove", "robots_crawl_time", 2),
+    ("googlebot-only.example", "keep", None, 1),
 ]
+
+ROBOTS_CAPTURES = {
+    "ai-blocked.example": "User-agent: GPTBot\nUser-agent: CCBot\nDisallow: /\n",
+    "googlebot-only.example": "User-agent: Googlebot\nDisallow: /\n",
+}
+
+# Opt-out signals carried by a page itself, on ordinary hosts:
+# (HTTP headers, <head> markup, decision, reason kind, weight).
+SIGNAL_PLAN = [
+    ({"X-Robots-Tag": "noai"}, "", "remove", "noai", 2),
+    ({}, '<meta name="robots" content="noai">', "remove", "noai", 2),
+    ({"TDM-Reservation": "1"}, "", "remove", "tdmrep", 2),
+    ({}, '<meta name="tdm-reservation" content="1">', "remove", "tdmrep", 1),
+    ({"Content-Usage": "train-ai=n"}, "", "remove", "content_usage", 1),
+    ({"TDM-Reservation": "0"}, "", "keep", None, 1),          # explicitly not reserved
+    ({"X-Robots-Tag": "noarchive"}, "", "keep", None, 1),     # not an opt-out by default
+]
+SIGNAL_RATE = 0.05  # of pages on ordinary hosts
 
 
 def _word(rng: random.Random) -> str:
@@ -72,8 +97,8 @@ def _paragraph(rng: random.Random, words: int) -> str:
 
 
 def page_html(rng: random.Random, title: str, target_bytes: int,
-              paragraphs: list[str] | None = None) -> str:
-    parts = [f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title>"
+              paragraphs: list[str] | None = None, head: str = "") -> str:
+    parts = [f"<!doctype html><html><head><meta charset=\"utf-8\">{head}<title>{title}</title>"
              "</head><body><nav><a href=\"/\">Home</a> <a href=\"/about\">About</a></nav>"
              f"<article><h1>{title}</h1>"]
     size = sum(len(p) for p in parts)
@@ -113,6 +138,18 @@ WORK_COPY_RATE = 0.03   # of pages on ordinary hosts
 MIRROR_RATE = 0.03      # of pages on ordinary hosts, once a removed page exists
 
 
+def _write_robots_captures(folder: Path, crawl: str, seed: int, when: dt.datetime) -> str:
+    """The crawl's robots.txt captures, as Common Crawl's robotstxt/ WARCs hold them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{crawl}-robotstxt-{seed:04d}-00000.warc.gz"
+    with open(path, "wb") as fh:
+        for host, text in ROBOTS_CAPTURES.items():
+            fh.write(gzip_member(warc_record(
+                "response", http_response(text.encode(), {"Content-Type": "text/plain"}),
+                target_uri=f"https://{host}/robots.txt", date=when)))
+    return str(path)
+
+
 def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7,
              mean_html_bytes: int = 9000, crawl: str = "CC-MAIN-2026-05",
              works: list[dict] | None = None) -> dict:
@@ -143,8 +180,13 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
                 when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
                 size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
                 title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
+                headers, head = {}, ""
                 draw = rng.random()
-                if decision == "keep" and works and draw < WORK_COPY_RATE:
+                if decision == "keep" and kind is None and draw > 1 - MIRROR_RATE - SIGNAL_RATE \
+                        and draw <= 1 - MIRROR_RATE:
+                    headers, head, decision, kind, _ = rng.choices(
+                        SIGNAL_PLAN, [w for *_, w in SIGNAL_PLAN])[0]
+                elif decision == "keep" and works and draw < WORK_COPY_RATE:
                     work = rng.choice(works)
                     title, paragraphs = work["title"], _work_copy(rng, work["text"])
                     decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
@@ -155,14 +197,15 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
                     paragraphs = [_paragraph(rng, rng.randint(40, 120))
                                   for _ in range(max(1, size // 700))]
                     removed_pages.append((title, paragraphs, url))
-                body = page_html(rng, title, size, paragraphs).encode()
+                body = page_html(rng, title, size, paragraphs, head).encode()
                 rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
                 request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
                            "User-Agent: CCBot/2.0\r\n\r\n").encode()
                 fh.write(gzip_member(warc_record("request", request, target_uri=url, date=when,
                                                  record_id=rid())))
                 fh.write(gzip_member(warc_record(
-                    "response", http_response(body, {"Server": "synthetic"}), target_uri=url,
+                    "response", http_response(body, {"Server": "synthetic", **headers}),
+                    target_uri=url,
                     date=when, record_id=rid(),
                     extra={"WARC-Identified-Payload-Type": "text/html"})))
                 fh.write(gzip_member(warc_record("metadata", b"fetchTimeMs: 120\r\n",
@@ -171,10 +214,11 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
                               "source": source})
         total_bytes += path.stat().st_size
         paths.append(str(path))
+    robots = _write_robots_captures(out / "robots", crawl, seed, start)
     with open(out / "ground_truth.jsonl", "w") as fh:
         for row in truth:
             fh.write(json.dumps(row) + "\n")
-    return {"files": paths, "pages": pages, "bytes": total_bytes,
+    return {"files": paths, "robots": robots, "pages": pages, "bytes": total_bytes,
             "expected_removed": sum(r["decision"] == "remove" for r in truth)}
 
 

@@ -45,7 +45,8 @@ def _check_manifest(out: Path) -> dict:
 def test_synthetic_crawl_decisions_match_ground_truth(synthetic_crawl, tmp_path):
     out = tmp_path / "out"
     result = run(["--input", str(synthetic_crawl / "*.warc.gz"), "--registry",
-                  str(BUNDLED_REGISTRY), "--output", str(out)])
+                  str(BUNDLED_REGISTRY), "--output", str(out),
+                  "--robots", str(synthetic_crawl / "robots" / "*.warc.gz")])
     manifest = _check_manifest(out)
     truth = {json.loads(line)["url"]: json.loads(line)
              for line in (synthetic_crawl / "ground_truth.jsonl").read_text().splitlines()}
@@ -69,7 +70,8 @@ def test_synthetic_crawl_decisions_match_ground_truth(synthetic_crawl, tmp_path)
             assert url_of[row["reasons"][0]["entry_id"]] == expected["source"]
     by_kind = manifest["counts"]["removed_by_kind"]
     assert {"domain_optout", "url_optout", "piracy_domain", "work_near_duplicate",
-            "near_duplicate_of_removed"} <= set(by_kind)
+            "near_duplicate_of_removed", "robots_crawl_time"} <= set(by_kind)
+    assert set(by_kind) & {"noai", "tdmrep", "content_usage"}  # signals on the pages
     data = _table(out, "data")
     assert {r["doc_id"] for r in data} == {r["doc_id"] for r in ledger if r["decision"] == "keep"}
     assert all(r["text"] and r["crawl"] == "CC-MAIN-2026-05" for r in data)
