@@ -144,23 +144,18 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-def _shard_pairs(shard_group) -> dict:
+def _shard_pairs(shard_group) -> dict[str, list]:
+    """{target doc_id: [RemovedSource]} of one key shard."""
     _, blocks = shard_group
-    return crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(list(blocks)))
-
-
-def _merge_pairs(found: list[dict]) -> dict[str, list]:
-    merged: dict[str, dict] = {}
-    for pairs in found:
-        for target, sources in pairs.items():
-            merged.setdefault(target, {}).update(sources)
-    return {target: list(sources.values()) for target, sources in merged.items()}
+    found = crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(list(blocks)))
+    return {target: list(sources.values()) for target, sources in found.items()}
 
 
 class FindRemovedNearDuplicates(beam.PTransform):
     """PCollection[(shard, KeyBlock)] -> the kept documents sharing a band key with a
-    document removed for a direct reason (one hop), with those sources: locally one
-    dict {doc_id: [RemovedSource]} (a singleton side input), on distributed runners
+    document removed for a direct reason (one hop), with those sources: locally, where
+    every key block is in one shard, one dict {doc_id: [RemovedSource]} (or nothing,
+    for a singleton side input with an empty default); on distributed runners
     (`local=False`) (doc_id, RemovedSource) pairs for a multimap side input."""
 
     def __init__(self, local: bool):
@@ -172,12 +167,10 @@ class FindRemovedNearDuplicates(beam.PTransform):
                  | "GroupShards" >> beam.GroupByKey()
                  | "PairsInShard" >> beam.Map(_shard_pairs))
         if self._local:
-            return (found
-                    | "AllShards" >> beam.combiners.ToList()
-                    | "MergePairs" >> beam.Map(_merge_pairs))
+            return found
         return found | "Pairs" >> beam.FlatMap(
             lambda pairs: ((target, source) for target, sources in pairs.items()
-                           for source in sources.values()))
+                           for source in sources))
 
 
 class MergeFn(beam.DoFn):

@@ -132,7 +132,7 @@ class FinishDocuments(beam.PTransform):
         if self._propagate:
             near = staged[KEYS] | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
                 self._local)
-            side = (beam.pvalue.AsSingleton(near) if self._local
+            side = (beam.pvalue.AsSingleton(near, default_value={}) if self._local
                     else beam.pvalue.AsMultiMap(near))
             pardo = beam.ParDo(fn, near=side)
         else:
