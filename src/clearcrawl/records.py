@@ -91,7 +91,7 @@ class Decided(FastPickle):
     """A document with its direct evidence, before content matching across documents.
 
     `signature` is its MinHash signature (uint32 little-endian bytes, b"" when not
-    computed); `anchors` its anchor keys (uint64 bytes), only for the join strategy.
+    computed); `anchors` its anchor keys (uint64 bytes), for the join strategy and refilter.
     """
 
     doc: Document
@@ -154,6 +154,10 @@ ERRORS_SCHEMA = pa.schema([
     ("error_kind", pa.string()),
     ("message", pa.string()),
 ])
+
+# Each output folder's schema, in the manifest's order.
+OUTPUT_SCHEMAS = {"data": DATA_SCHEMA, "ledger": LEDGER_SCHEMA, "errors": ERRORS_SCHEMA,
+                  "signatures": SIGNATURES_SCHEMA}
 
 # Every record read, staged before propagation: its ledger row, its text if kept so far
 # (null otherwise), its fingerprint, or why it could not be read. Split into ledger,

@@ -17,12 +17,13 @@ import pyarrow.parquet as pq
 
 from clearcrawl import __version__, reasons
 from clearcrawl.audit.hashing import file_sha256, merkle_root, row_leaf
-from clearcrawl.io.parquet import iter_row_groups
+from clearcrawl.io.parquet import iter_rows
+from clearcrawl.records import OUTPUT_SCHEMAS
 
 MANIFEST = "manifest.json"
 # signatures/: each document's MinHash signature, so `refilter` can match new works
 # and propagate new removals without re-reading the crawl.
-OUTPUT_FOLDERS = ("data", "ledger", "errors", "signatures")
+OUTPUT_FOLDERS = tuple(OUTPUT_SCHEMAS)
 # The registry snapshot the run used, kept with its output: audits and refilter read it.
 REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"
 
@@ -113,7 +114,6 @@ def summarize_ledger(root: str, rel_paths: list[str], opener: Callable
     tally = LedgerTally()
     for rel in rel_paths:
         with opener(f"{root}/{rel}") as fh:
-            for table in iter_row_groups(fh):
-                for batch in table.to_batches(max_chunksize=8192):
-                    tally.add(batch.to_pylist())
+            for rows in iter_rows(fh, 8192):
+                tally.add(rows)
     return tally.counts(), tally.root(), tally.distinct()

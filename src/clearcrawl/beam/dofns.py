@@ -28,10 +28,7 @@ from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
-    DATA_SCHEMA,
-    ERRORS_SCHEMA,
-    LEDGER_SCHEMA,
-    SIGNATURES_SCHEMA,
+    OUTPUT_SCHEMAS,
     STAGED_SCHEMA,
     Decided,
     Document,
@@ -39,9 +36,6 @@ from clearcrawl.records import (
 )
 from clearcrawl.registry.snapshot import Snapshot
 
-DATA = "data"
-ERRORS = "errors"
-SIGNATURES = "signatures"
 KEYS = "keys"
 STAGED = "staged"  # staging folder of decided documents, before propagation
 _ROW_GROUP_ROWS = 4096
@@ -252,8 +246,7 @@ class StageDecidedFn(beam.DoFn):
     def setup(self):
         snapshot = load_snapshot(self._snapshot_uri)
         self._ids = (snapshot.registry_id, snapshot.policy_id)
-        self._bands = lsh.choose_bands(snapshot.matching.num_perm,
-                                       snapshot.policy.near_duplicate_threshold)
+        self._bands = snapshot.bands
 
     def start_bundle(self):
         # Read back once, soon: no compression (staged texts are compressed once, at the end).
@@ -289,12 +282,13 @@ class StageDecidedFn(beam.DoFn):
         if len(self._rows):
             self._output.write(self._rows.take())
         if self._output.close():
-            yield _windowed(self._output.uri)
+            yield in_global_window(self._output.uri)
         for item in self._keys.drain():
-            yield beam.pvalue.TaggedOutput(KEYS, _windowed(item))
+            yield beam.pvalue.TaggedOutput(KEYS, in_global_window(item))
 
 
-def _windowed(value):
+def in_global_window(value) -> WindowedValue:
+    """An element emitted from finish_bundle, where Beam needs its window spelt out."""
     return WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
@@ -308,9 +302,6 @@ class FinalizeStagedFn(beam.DoFn):
     runners (looked up key by key, so a large crawl's candidates need not fit in
     one worker's memory).
     """
-
-    SCHEMAS = {"ledger": LEDGER_SCHEMA, DATA: DATA_SCHEMA, SIGNATURES: SIGNATURES_SCHEMA,
-               ERRORS: ERRORS_SCHEMA}
 
     def __init__(self, snapshot_uri: str, staging: str):
         self._snapshot_uri = snapshot_uri
@@ -327,7 +318,7 @@ class FinalizeStagedFn(beam.DoFn):
             near.get if isinstance(near, dict) else near.__getitem__)
         name = uri.rsplit("/", 1)[-1]
         files = {folder: ParquetOutput(f"{self._staging}/{folder}/{name}", schema)
-                 for folder, schema in self.SCHEMAS.items()}
+                 for folder, schema in OUTPUT_SCHEMAS.items()}
         with open_uri(uri) as fh:
             for table in iter_row_groups(fh):
                 if sources_of is not None:

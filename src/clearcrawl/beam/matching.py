@@ -14,10 +14,8 @@ import dataclasses
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
-from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.beam.dofns import in_global_window, load_snapshot
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
@@ -51,11 +49,7 @@ class _ShardBuffer(beam.DoFn):
 
     def finish_bundle(self):
         for item in self._drain():
-            yield WindowedValue(item, GlobalWindow().max_timestamp(), [GlobalWindow()])
-
-
-def _bands(snapshot) -> tuple[int, int]:
-    return lsh.choose_bands(snapshot.matching.num_perm, snapshot.policy.near_duplicate_threshold)
+            yield in_global_window(item)
 
 
 class DocWorkKeysFn(_ShardBuffer):
@@ -66,7 +60,7 @@ class DocWorkKeysFn(_ShardBuffer):
         self._snapshot_uri = snapshot_uri
 
     def setup(self):
-        self._bands = _bands(load_snapshot(self._snapshot_uri))
+        self._bands = load_snapshot(self._snapshot_uri).bands
 
     def process(self, decided: Decided):
         doc_id = decided.doc.doc_id
@@ -85,7 +79,7 @@ class WorkKeysFn(_ShardBuffer):
     def process(self, snapshot_uri: str):
         snapshot = load_snapshot(snapshot_uri)
         works = snapshot.works
-        keys = works.band_keys(*_bands(snapshot))
+        keys = works.band_keys(*snapshot.bands)
         for index in range(len(works)):
             anchors = works.anchors(index)
             count = int(anchors.size)

@@ -15,7 +15,7 @@ from clearcrawl.beam.dofns import (
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
-from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, ReadFailure
+from clearcrawl.records import OUTPUT_SCHEMAS, ReadFailure
 
 
 class ReadShards(beam.PTransform):
@@ -159,8 +159,6 @@ class WriteTables(beam.PTransform):
     (Beam's sink, for rows that FinishDocuments does not write: refilter's carried-over
     error rows)."""
 
-    SCHEMAS = {"ledger": LEDGER_SCHEMA, "errors": ERRORS_SCHEMA}
-
     def __init__(self, staging: str):
         super().__init__()
         self._staging = staging.rstrip("/")
@@ -168,6 +166,6 @@ class WriteTables(beam.PTransform):
     def expand(self, tables):
         return {name: (tables[name]
                        | f"Write{name.capitalize()}" >> beam.io.WriteToParquetBatched(
-                           f"{self._staging}/{name}/part", self.SCHEMAS[name],
+                           f"{self._staging}/{name}/part", OUTPUT_SCHEMAS[name],
                            file_name_suffix=".parquet", codec="zstd"))
                 for name in tables}

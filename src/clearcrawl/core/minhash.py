@@ -130,6 +130,10 @@ _CHUNK_MULTIPLIERS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B
 _SIGMA = "\u03a3"  # lower-cases by context (final sigma): never lowered piecewise
 
 
+def _lowered_by_str(text: str) -> np.ndarray:
+    return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+
+
 def lower_utf8(text: str) -> np.ndarray:
     """UTF-8 bytes of `text.lower()`, without str.lower's slow path over a whole text
     for its few non-ASCII characters: ASCII is lowered by bytes.lower and each run of
@@ -142,7 +146,7 @@ def lower_utf8(text: str) -> np.ndarray:
     np.greater_equal(data, 128, out=high[1:])
     edges = np.flatnonzero(high[1:] != high[:-1]).tolist()  # run starts and ends
     if len(edges) > data.size // 32:
-        return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+        return _lowered_by_str(text)
     lowered = bytearray(raw.lower())  # A-Z only
     edges.append(data.size)
     for start, end in zip(edges[0::2], edges[1::2]):
@@ -152,7 +156,7 @@ def lower_utf8(text: str) -> np.ndarray:
             continue
         encoded = small.encode("utf-8", "surrogatepass")
         if len(encoded) != end - start or _SIGMA in run:
-            return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+            return _lowered_by_str(text)
         lowered[start:end] = encoded
     return np.frombuffer(lowered, np.uint8)
 
@@ -162,7 +166,7 @@ def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
     ascii_only = text.isascii()
     if not ascii_only and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    data = (np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
+    data = (_lowered_by_str(text)
             if ascii_only else lower_utf8(text))
     padded = np.zeros(data.size + 2, bool)
     word = padded[1:-1]
@@ -289,11 +293,6 @@ def signatures(shingle_sets: list[np.ndarray], params: MinHashParams) -> np.ndar
     x = (joined >> _U64(32)).astype(np.uint32)
     _signatures_kernel(x, bounds, a, b, out)
     return out
-
-
-def signature(shingle_hashes: np.ndarray, params: MinHashParams) -> np.ndarray:
-    """uint32[num_perm]: the MinHash signature of one shingle array."""
-    return signatures([shingle_hashes], params)[0]
 
 
 @dataclass(frozen=True)

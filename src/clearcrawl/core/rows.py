@@ -11,51 +11,12 @@ from clearcrawl.core import crossmatch
 from clearcrawl.core.policy import decide
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.records import (
-    DATA_SCHEMA,
-    ERRORS_SCHEMA,
-    LEDGER_SCHEMA,
-    SIGNATURES_SCHEMA,
+    OUTPUT_SCHEMAS,
     STAGED_SCHEMA,
     Decided,
-    Document,
     Evidence,
     ReadFailure,
 )
-
-
-def ledger_row(doc: Document, decision: str, evidence: list[Evidence], license_: str | None,
-               registry_id: str, policy_id: str) -> dict:
-    return {
-        "doc_id": doc.doc_id,
-        "url": doc.url,
-        "registered_domain": doc.registered_domain,
-        "decision": decision,
-        "reasons": [e.as_row() for e in evidence],
-        "text_sha256": doc.text_sha256,
-        "text_bytes": doc.text_bytes,
-        "source_uri": doc.source_uri,
-        "source_offset": doc.source_offset,
-        "fetch_time": doc.fetch_time,
-        "license": license_,
-        "registry_id": registry_id,
-        "policy_id": policy_id,
-    }
-
-
-def data_row(doc: Document, license_: str | None, registry_id: str) -> dict:
-    return {
-        "doc_id": doc.doc_id,
-        "url": doc.url,
-        "text": doc.text,
-        "registered_domain": doc.registered_domain,
-        "fetch_time": doc.fetch_time,
-        "text_sha256": doc.text_sha256,
-        "source_uri": doc.source_uri,
-        "source_offset": doc.source_offset,
-        "crawl": doc.crawl,
-        "license": license_,
-        "registry_id": registry_id,
-    }
 
 
 def failure_rows(failure: ReadFailure, registry_id: str, policy_id: str) -> tuple[dict, dict]:
@@ -172,7 +133,6 @@ def split_staged(table: pa.Table) -> dict[str, pa.Table]:
     kept = table.filter(pc.equal(decision, reasons.KEEP))
     signed = table.filter(pc.is_valid(table.column("signature")))
     failed = table.filter(pc.equal(decision, reasons.ERROR))
-    return {"ledger": table.select(LEDGER_SCHEMA.names),
-            "data": kept.select(DATA_SCHEMA.names),
-            "signatures": signed.select(SIGNATURES_SCHEMA.names),
-            "errors": failed.select(ERRORS_SCHEMA.names)}
+    rows = {"data": kept, "ledger": table, "errors": failed, "signatures": signed}
+    return {folder: rows[folder].select(schema.names)
+            for folder, schema in OUTPUT_SCHEMAS.items()}

@@ -14,3 +14,11 @@ def iter_row_groups(source, columns: list[str] | None = None) -> Iterator[pa.Tab
     parquet = source if isinstance(source, pq.ParquetFile) else pq.ParquetFile(source)
     for index in range(parquet.num_row_groups):
         yield parquet.read_row_group(index, columns=columns)
+
+
+def iter_rows(source, batch_rows: int, columns: list[str] | None = None
+              ) -> Iterator[list[dict]]:
+    """The file's rows as dicts, `batch_rows` at a time, one row group read at a time."""
+    for table in iter_row_groups(source, columns):
+        for batch in table.to_batches(max_chunksize=batch_rows):
+            yield batch.to_pylist()

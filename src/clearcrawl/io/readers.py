@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from clearcrawl.core.ids import doc_id_for
 from clearcrawl.io.documents import document_from_warc, make_document, parse_time
-from clearcrawl.io.parquet import iter_row_groups
+from clearcrawl.io.parquet import iter_rows
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES, RecordFailure, iter_records
 from clearcrawl.records import Document, ReadFailure
 
@@ -165,9 +165,8 @@ def _read_parquet(uri: str, fh: BinaryIO) -> Iterator[Document | ReadFailure]:
     wanted = [c for c in ("text", "url", "id", "date", "metadata") if c in parquet.schema_arrow.names]
     row = 0
     try:
-        for batch in (batch for table in iter_row_groups(parquet, wanted)
-                      for batch in table.to_batches(max_chunksize=PARQUET_BATCH_ROWS)):
-            for obj in batch.to_pylist():
+        for rows in iter_rows(parquet, PARQUET_BATCH_ROWS, wanted):
+            for obj in rows:
                 yield _document_from_fields(uri, row, obj)
                 row += 1
     except Exception as exc:  # noqa: BLE001 - a corrupt row group ends the file, reported

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from clearcrawl.core import lsh
 from clearcrawl.core.domains import DomainRule, DomainRuleIndex
 from clearcrawl.core.minhash import SCHEME, MinHashParams
 from clearcrawl.core.policy import Policy
@@ -117,6 +118,11 @@ class Snapshot:
     @cached_property
     def matching(self) -> MinHashParams:
         return MinHashParams.from_dict(self.content.get("matching") or MinHashParams().as_dict())
+
+    @cached_property
+    def bands(self) -> tuple[int, int]:
+        """(bands, rows) of the LSH keys: chosen for recall at the policy's threshold."""
+        return lsh.choose_bands(self.matching.num_perm, self.policy.near_duplicate_threshold)
 
     @cached_property
     def works(self) -> WorkSet:
