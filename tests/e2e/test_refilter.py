@@ -20,11 +20,30 @@ def _ledger(out):
     return {r["doc_id"]: r for r in rows}
 
 
+def _table(out, folder):
+    return sorted((r for p in sorted((out / folder).glob("*.parquet"))
+                   for r in pq.read_table(p).to_pylist()), key=lambda r: r["doc_id"])
+
+
 @pytest.fixture(scope="module")
-def previous(synthetic_crawl, tmp_path_factory):
+def crawl(synthetic_crawl, tmp_path_factory):
+    """The synthetic crawl plus a copy of one file cut short, so that some records
+    cannot be read and the output has error rows to carry over."""
+    folder = tmp_path_factory.mktemp("refilter-crawl")
+    files = sorted(synthetic_crawl.glob("*.warc.gz"))
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    data = files[0].read_bytes()
+    (folder / "damaged.warc.gz").write_bytes(data[: len(data) * 3 // 5])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def previous(crawl, tmp_path_factory):
     out = tmp_path_factory.mktemp("refilter") / "previous"
-    run(["--input", str(synthetic_crawl / "*.warc.gz"), "--registry", str(BUNDLED_REGISTRY),
-         "--output", str(out)])
+    manifest = run(["--input", str(crawl / "*.warc.gz"), "--registry", str(BUNDLED_REGISTRY),
+                    "--output", str(out)]).manifest
+    assert manifest["counts"]["error"] >= 1
     return out
 
 
@@ -43,12 +62,12 @@ def _grown_registry(previous, tmp_path):
     return registry, page["url"]
 
 
-def test_refilter_matches_a_full_rerun(previous, synthetic_crawl, tmp_path, capsys):
+def test_refilter_matches_a_full_rerun(previous, crawl, tmp_path, capsys):
     registry, work_url = _grown_registry(previous, tmp_path)
     code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
                  "--output", str(tmp_path / "refiltered")])
     assert code == 0, capsys.readouterr().err
-    full = run(["--input", str(synthetic_crawl / "*.warc.gz"), "--registry", str(registry),
+    full = run(["--input", str(crawl / "*.warc.gz"), "--registry", str(registry),
                 "--output", str(tmp_path / "full")]).manifest
     refiltered = _ledger(tmp_path / "refiltered")
     rerun = _ledger(tmp_path / "full")
@@ -56,6 +75,10 @@ def test_refilter_matches_a_full_rerun(previous, synthetic_crawl, tmp_path, caps
     assert {d: r["decision"] for d, r in refiltered.items()} == \
         {d: r["decision"] for d, r in rerun.items()}
     assert refiltered == rerun  # reasons, ids and every other column too
+    # Records that could not be read keep their error rows, rebuilt as in a run.
+    errors = _table(tmp_path / "refiltered", "errors")
+    assert errors == _table(tmp_path / "full", "errors") == _table(previous, "errors")
+    assert len(errors) == full["counts"]["error"] >= 1
 
     manifest = json.loads((tmp_path / "refiltered" / "manifest.json").read_text())
     assert manifest["ledger_root"] == full["ledger_root"]

@@ -13,11 +13,11 @@ import platform
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clearcrawl import __version__, reasons
-from clearcrawl.audit.hashing import file_sha256, merkle_root, row_leaf
-from clearcrawl.io.parquet import iter_rows
+from clearcrawl.audit.hashing import merkle_root, plain_rows, row_leaf
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 MANIFEST = "manifest.json"
@@ -48,14 +48,6 @@ def versions() -> dict:
     return found
 
 
-def describe_file(root: str, rel_path: str, opener: Callable) -> dict:
-    with opener(f"{root}/{rel_path}") as fh:
-        digest = file_sha256(fh)
-    with opener(f"{root}/{rel_path}") as fh:
-        rows = pq.ParquetFile(fh).metadata.num_rows
-    return {"path": rel_path, "rows": rows, "sha256": digest}
-
-
 def read_ledger_rows(root: str, rel_paths: list[str], opener: Callable) -> list[dict]:
     rows: list[dict] = []
     for rel in rel_paths:
@@ -82,6 +74,15 @@ class LedgerTally:
             if self._hash_rows:
                 self.keyed.append((row["doc_id"], row_leaf(row)))
 
+    def add_table(self, table: pa.Table) -> None:
+        """A ledger table's rows (the Merkle leaves of the rows as they will read back)."""
+        self.add(plain_rows(table))
+
+    def merge(self, other: LedgerTally) -> None:
+        self.decisions.update(other.decisions)
+        self.by_kind.update(other.by_kind)
+        self.keyed.extend(other.keyed)
+
     def counts(self) -> dict:
         d = self.decisions
         return {
@@ -107,13 +108,29 @@ def ledger_counts(rows: list[dict]) -> dict:
     return tally.counts()
 
 
-def summarize_ledger(root: str, rel_paths: list[str], opener: Callable
-                     ) -> tuple[dict, str, int]:
-    """(counts, ledger root hash, distinct doc_ids) recomputed from the ledger files,
-    one record batch at a time."""
+# Receipts: what one unit of output work wrote, so that commit need not read it back.
+# Its writer writes it last: each output file's {rows, sha256} by folder (hashed as
+# written) and its ledger rows' tally, the Merkle leaves as columns. Commit sums
+# receipts, reading O(files) rather than every row; `audit verify` still recomputes
+# everything from the files themselves.
+_RECEIPT_KEY = b"clearcrawl.receipt"
+
+
+def receipt_table(files: dict[str, dict], tally: LedgerTally) -> pa.Table:
+    keyed = tally.keyed
+    table = pa.table({"doc_id": pa.array([doc_id for doc_id, _ in keyed], pa.string()),
+                      "leaf": pa.array([leaf for _, leaf in keyed], pa.binary(32))})
+    meta = {"files": files, "decisions": dict(tally.decisions),
+            "removed_by_kind": dict(tally.by_kind)}
+    return table.replace_schema_metadata({_RECEIPT_KEY: json.dumps(meta, sort_keys=True)})
+
+
+def read_receipt(table: pa.Table) -> tuple[dict[str, dict], LedgerTally]:
+    """(files by folder, ledger tally) of a receipt table."""
+    meta = json.loads(table.schema.metadata[_RECEIPT_KEY])
     tally = LedgerTally()
-    for rel in rel_paths:
-        with opener(f"{root}/{rel}") as fh:
-            for rows in iter_rows(fh, 8192):
-                tally.add(rows)
-    return tally.counts(), tally.root(), tally.distinct()
+    tally.decisions.update(meta["decisions"])
+    tally.by_kind.update(meta["removed_by_kind"])
+    tally.keyed.extend(zip(table.column("doc_id").to_pylist(),
+                           table.column("leaf").to_pylist()))
+    return meta["files"], tally

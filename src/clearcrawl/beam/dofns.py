@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 import uuid
 
@@ -14,7 +15,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
-from clearcrawl.beam.outputs import ParquetOutput
+from clearcrawl.beam.outputs import OutputSet, ParquetOutput
 from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
@@ -28,21 +29,24 @@ from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
-    OUTPUT_SCHEMAS,
     STAGED_SCHEMA,
     Decided,
     Document,
+    FastPickle,
     ReadFailure,
+    fast_pickle,
 )
 from clearcrawl.registry.snapshot import Snapshot
 
 KEYS = "keys"
 STAGED = "staged"  # staging folder of decided documents, before propagation
+KEY_BLOCKS = "keyblocks"  # staging folder of their band keys, for the propagation join
 _ROW_GROUP_ROWS = 4096
 _FLUSH_KEY_DOCS = 8192
 
 _SNAPSHOTS: dict[str, Snapshot] = {}
 _SNAPSHOT_LOCK = threading.Lock()
+_FROZEN = False
 
 
 def open_uri(uri: str):
@@ -61,6 +65,19 @@ def load_snapshot(uri: str) -> Snapshot:
         return snapshot
 
 
+def freeze_long_lived() -> None:
+    """Once per process, after the first setup: move every object alive then (modules,
+    the snapshot and its indexes) out of the garbage collector's sight. Each full
+    collection would rescan them all (~0.1 s with the registry loaded), as would
+    interpreter exit (~0.3 s a worker process); per-record objects are collected
+    as usual. Once only, so that a process running many pipelines (tests) does not
+    keep each one's cyclic garbage for good."""
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.freeze()
+
+
 class _CounterFamily:
     """Metrics counters named `<prefix>:<kind>`, created on first use."""
 
@@ -72,6 +89,45 @@ class _CounterFamily:
         if counter is None:
             counter = self._counters[kind] = Metrics.counter("clearcrawl", f"{self._prefix}:{kind}")
         counter.inc()
+
+
+@fast_pickle
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyBlockRef(FastPickle):
+    """Where one KeyBlock lies in its bundle's key-block file. The propagation join
+    shuffles these few bytes, not the blocks: Beam's data plane between worker
+    processes moves some tens of MB/s, a second for the keys of 48,000 pages."""
+
+    uri: str
+    offset: int
+    length: int
+
+    def load(self) -> crossmatch.KeyBlock:
+        with open_uri(self.uri) as fh:
+            fh.seek(self.offset)
+            return crossmatch.KeyBlock.from_bytes(fh.read(self.length))
+
+
+class _KeyBlockFile:
+    """One bundle's key blocks, one after another in a file created on the first block;
+    each block is announced by a KeyBlockRef."""
+
+    def __init__(self, uri: str):
+        self.uri, self._file, self._size = uri, None, 0
+
+    def add(self, block: crossmatch.KeyBlock) -> KeyBlockRef:
+        if self._file is None:
+            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
+                                            compression_type=CompressionTypes.UNCOMPRESSED)
+        data = block.to_bytes()
+        self._file.write(data)
+        ref = KeyBlockRef(self.uri, self._size, len(data))
+        self._size += len(data)
+        return ref
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 class ReadShardFn(beam.DoFn):
@@ -166,6 +222,7 @@ class DecideFn(beam.DoFn):
             has_works and self._works == "broadcast") else None
         self._fingerprint = has_works or self._propagate
         self._params = self._snapshot.matching
+        freeze_long_lived()
 
     def _crawl_capture(self, doc: Document, captures) -> RobotsCapture | None:
         if not captures:
@@ -224,8 +281,8 @@ class DecideFn(beam.DoFn):
 
 class StageDecidedFn(beam.DoFn):
     """list[Decided | ReadFailure] -> URI of a staged Parquet file (main output, one per
-    bundle) and, if `propagate`, (shard, KeyBlock) band keys for the propagation join
-    (`keys`).
+    bundle) and, if `propagate`, (shard, KeyBlockRef) band keys for the propagation join
+    (`keys`), the blocks themselves in a file beside it.
 
     Every record is written here, decided on all but propagation, which needs
     the whole crawl decided first: its ledger row, its text if kept and its
@@ -236,7 +293,7 @@ class StageDecidedFn(beam.DoFn):
 
     def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int):
         self._snapshot_uri = snapshot_uri
-        self._folder = staging.rstrip("/") + "/" + STAGED
+        self._staging = staging.rstrip("/")
         self._propagate = propagate
         self._shards = shards
         self._kept = Metrics.counter("clearcrawl", "kept")
@@ -247,13 +304,16 @@ class StageDecidedFn(beam.DoFn):
         snapshot = load_snapshot(self._snapshot_uri)
         self._ids = (snapshot.registry_id, snapshot.policy_id)
         self._bands = snapshot.bands
+        freeze_long_lived()
 
     def start_bundle(self):
         # Read back once, soon: no compression (staged texts are compressed once, at the end).
-        self._output = ParquetOutput(f"{self._folder}/{uuid.uuid4().hex}.parquet",
+        name = uuid.uuid4().hex
+        self._output = ParquetOutput(f"{self._staging}/{STAGED}/{name}.parquet",
                                      STAGED_SCHEMA, compression="none")
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
+        self._key_file = _KeyBlockFile(f"{self._staging}/{KEY_BLOCKS}/{name}.arrows")
 
     def process(self, batch: list[Decided | ReadFailure]):
         kept = 0
@@ -275,15 +335,17 @@ class StageDecidedFn(beam.DoFn):
         if len(self._rows) >= _ROW_GROUP_ROWS:
             self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
-            for item in self._keys.drain():
-                yield beam.pvalue.TaggedOutput(KEYS, item)
+            for shard, block in self._keys.drain():
+                yield beam.pvalue.TaggedOutput(KEYS, (shard, self._key_file.add(block)))
 
     def finish_bundle(self):
         if len(self._rows):
             self._output.write(self._rows.take())
         if self._output.close():
             yield in_global_window(self._output.uri)
-        for item in self._keys.drain():
+        refs = [(shard, self._key_file.add(block)) for shard, block in self._keys.drain()]
+        self._key_file.close()  # before the bundle ends, and so before anyone reads it
+        for item in refs:
             yield beam.pvalue.TaggedOutput(KEYS, in_global_window(item))
 
 
@@ -293,9 +355,10 @@ def in_global_window(value) -> WindowedValue:
 
 
 class FinalizeStagedFn(beam.DoFn):
-    """URI of a staged file -> its ledger, data, signatures and errors Parquet files, written
-    under the staging folder one row group at a time, named after the staged file
-    (so a retried bundle rewrites the same files). Yields the ledger file's URI.
+    """URI of a staged file -> its ledger, data, signatures and errors Parquet files and
+    their receipt, written under the staging folder one row group at a time, named
+    after the staged file (so a retried bundle rewrites the same files). Yields the
+    ledger file's URI.
 
     Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
     document shares a band key with; a dict locally, a multimap on distributed
@@ -311,14 +374,13 @@ class FinalizeStagedFn(beam.DoFn):
 
     def setup(self):
         self._threshold = load_snapshot(self._snapshot_uri).policy.near_duplicate_threshold
+        freeze_long_lived()
 
     def process(self, uri: str, near=None):
         # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
         sources_of = None if near is None else (
             near.get if isinstance(near, dict) else near.__getitem__)
-        name = uri.rsplit("/", 1)[-1]
-        files = {folder: ParquetOutput(f"{self._staging}/{folder}/{name}", schema)
-                 for folder, schema in OUTPUT_SCHEMAS.items()}
+        files = OutputSet(self._staging, uri.rsplit("/", 1)[-1])
         with open_uri(uri) as fh:
             for table in iter_row_groups(fh):
                 if sources_of is not None:
@@ -328,8 +390,5 @@ class FinalizeStagedFn(beam.DoFn):
                         for kind in kinds:
                             self._removed.inc(kind)
                 for folder, part in split_staged(table).items():
-                    if part.num_rows:
-                        files[folder].write(part)
-        for output in files.values():
-            output.close(write_empty=True)  # commit drops the extra empty ones
-        yield files["ledger"].uri
+                    files.write(folder, part)
+        yield files.close()

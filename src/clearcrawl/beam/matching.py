@@ -140,13 +140,14 @@ class JoinWorkCandidates(beam.PTransform):
 
 def _shard_pairs(shard_group) -> dict[str, list]:
     """{target doc_id: [RemovedSource]} of one key shard."""
-    _, blocks = shard_group
-    found = crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(list(blocks)))
+    _, refs = shard_group
+    found = crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(
+        [ref.load() for ref in refs]))
     return {target: list(sources.values()) for target, sources in found.items()}
 
 
 class FindRemovedNearDuplicates(beam.PTransform):
-    """PCollection[(shard, KeyBlock)] -> the kept documents sharing a band key with a
+    """PCollection[(shard, KeyBlockRef)] -> the kept documents sharing a band key with a
     document removed for a direct reason (one hop), with those sources: locally, where
     every key block is in one shard, one dict {doc_id: [RemovedSource]} (or nothing,
     for a singleton side input with an empty default); on distributed runners

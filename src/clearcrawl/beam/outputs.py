@@ -1,21 +1,34 @@
 """Output folder handling through Beam's file systems (local paths and gs://).
 
-Outputs are staged under DIR/.staging/ while the pipeline runs; only after the
-accounting checks pass are they moved into data/, ledger/ and errors/, and the
-manifest is written last, atomically. A folder without manifest.json is never
-a complete output.
+Outputs are staged under DIR/.staging/ while the pipeline runs, each set of
+files with its receipt (OutputSet); only after the accounting checks pass are
+they moved into data/, ledger/, errors/ and signatures/, and the manifest is
+written last, atomically. A folder without manifest.json is never a complete
+output.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 
+import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl.audit.manifest import MANIFEST, OUTPUT_FOLDERS, REGISTRY_SNAPSHOT
+from clearcrawl.audit.manifest import (
+    MANIFEST,
+    OUTPUT_FOLDERS,
+    REGISTRY_SNAPSHOT,
+    LedgerTally,
+    read_receipt,
+    receipt_table,
+)
+from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
+RECEIPTS = "receipts"
 
 
 def join(root: str, *parts: str) -> str:
@@ -72,40 +85,42 @@ def prepare_output(root: str, overwrite: bool) -> None:
         delete_tree(join(root, folder))
 
 
-def _without_empty_parts(paths: list[str]) -> list[str]:
-    """Drop files with no rows (a sink with nothing to write still writes one), but keep
-    one file per folder, so that every output folder reads as a (maybe empty) table."""
-    import pyarrow.parquet as pq
-
-    def rows(path: str) -> int:
+def read_receipts(root: str) -> dict[str, tuple[dict[str, dict], LedgerTally]]:
+    """{name: (files by folder, ledger tally)} of every receipt staged under `root`."""
+    found = {}
+    for path in list_files(join(root, STAGING, RECEIPTS)):
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            return pq.ParquetFile(fh).metadata.num_rows
+            found[path.rsplit("/", 1)[-1]] = read_receipt(pq.read_table(fh))
+    return found
 
-    kept = [p for p in paths if rows(p)]
-    empty = [p for p in paths if p not in kept]
-    if empty and not kept:
-        kept, empty = empty[:1], empty[1:]
+
+def unreceipted_files(root: str, receipts: dict) -> list[str]:
+    """Staged output files that no receipt names: written by no finished unit of work."""
+    named = {(folder, name) for name, (files, _) in receipts.items() for folder in files}
+    return [path for folder in OUTPUT_FOLDERS
+            for path in list_files(join(root, STAGING, folder))
+            if (folder, path.rsplit("/", 1)[-1]) not in named]
+
+
+def promote_staged(root: str, folder: str, receipts: dict) -> list[dict]:
+    """Move the receipted files of one output folder into place, as part-i-of-n in name
+    order; [{path (relative), rows, sha256}]. Files without rows are dropped, but one
+    is kept per folder, so that every output folder reads as a (maybe empty) table."""
+    staged = sorted((name, files[folder]) for name, (files, _) in receipts.items()
+                    if folder in files)
+    kept = [(name, f) for name, f in staged if f["rows"]] or staged[:1]
+    empty = [join(root, STAGING, folder, name) for name, f in staged if (name, f) not in kept]
     if empty:
         FileSystems.delete(empty)
-    return kept
-
-
-def promote_staged(root: str, folder: str) -> list[str]:
-    """Move staged files of one output folder into place; relative paths, sorted."""
-    staged = _without_empty_parts(
-        [p for p in list_files(join(root, STAGING, folder)) if p.endswith(".parquet")])
-    count = len(staged)
-    sources, targets, rel_paths = [], [], []
-    for index, path in enumerate(staged):
-        rel = f"{folder}/part-{index:05d}-of-{count:05d}.parquet"
-        sources.append(path)
-        targets.append(join(root, rel))
-        rel_paths.append(rel)
+    described = [{"path": f"{folder}/part-{index:05d}-of-{len(kept):05d}.parquet",
+                  "rows": receipt["rows"], "sha256": receipt["sha256"]}
+                 for index, (_, receipt) in enumerate(kept)]
     if not exists(join(root, folder)):
         FileSystems.mkdirs(join(root, folder))
-    if sources:
-        FileSystems.rename(sources, targets)
-    return rel_paths
+    if kept:
+        FileSystems.rename([join(root, STAGING, folder, name) for name, _ in kept],
+                           [join(root, d["path"]) for d in described])
+    return described
 
 
 # Low-cardinality columns worth dictionary-encoding; Parquet's default tries every
@@ -114,20 +129,54 @@ _DICTIONARY_COLUMNS = frozenset({"registered_domain", "decision", "source_uri", 
                                  "registry_id", "policy_id", "crawl", "error_kind"})
 
 
+class _DigestingFile(io.RawIOBase):
+    """A write-only file that hashes what passes through it: a file's sha256 is known
+    when it is closed, without reading it back."""
+
+    def __init__(self, raw):
+        super().__init__()
+        self._raw, self.size, self._digest = raw, 0, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        view = memoryview(data)
+        self._raw.write(view)
+        self._digest.update(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()  # flushes first
+            self._raw.close()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 class ParquetOutput:
-    """One Parquet file written through Beam's file systems, created on first write."""
+    """One Parquet file written through Beam's file systems, created on first write;
+    `sha256` is set when it is closed."""
 
     def __init__(self, uri: str, schema, compression: str = "zstd"):
         self.uri, self._schema, self._compression = uri, schema, compression
         self._file = self._writer = None
         self.rows = 0
+        self.sha256: str | None = None
 
     def write(self, table) -> None:
         if self._writer is None:
-            import pyarrow.parquet as pq
-
-            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
-                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            self._file = _DigestingFile(FileSystems.create(
+                self.uri, mime_type="application/octet-stream",
+                compression_type=CompressionTypes.UNCOMPRESSED))
             self._writer = pq.ParquetWriter(
                 self._file, self._schema, compression=self._compression,
                 use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
@@ -143,4 +192,36 @@ class ParquetOutput:
             return False
         self._writer.close()
         self._file.close()
+        self.sha256 = self._file.hexdigest()
         return True
+
+
+class OutputSet:
+    """One unit of work's output files, one per output folder, all named `name` under
+    the staging folder, and their receipt (see audit.manifest), written last: a
+    retried unit rewrites the same files and receipt."""
+
+    def __init__(self, staging: str, name: str):
+        self._staging, self._name = staging.rstrip("/"), name
+        self._files = {folder: ParquetOutput(f"{self._staging}/{folder}/{name}", schema)
+                       for folder, schema in OUTPUT_SCHEMAS.items()}
+        self._tally = LedgerTally()
+
+    def write(self, folder: str, table) -> None:
+        if table.num_rows:
+            self._files[folder].write(table)
+            if folder == "ledger":
+                self._tally.add_table(table)
+
+    def close(self) -> str:
+        """Close every file (empty ones too, commit drops the extra ones), write the
+        receipt; its URI."""
+        files = {}
+        for folder, output in self._files.items():
+            output.close(write_empty=True)
+            files[folder] = {"rows": output.rows, "sha256": output.sha256}
+        with FileSystems.create(f"{self._staging}/{RECEIPTS}/{self._name}",
+                                mime_type="application/octet-stream",
+                                compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            pq.write_table(receipt_table(files, self._tally), fh)
+        return self._files["ledger"].uri

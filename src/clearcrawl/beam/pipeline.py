@@ -19,9 +19,8 @@ from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
-    describe_file,
+    LedgerTally,
     run_id_for,
-    summarize_ledger,
     versions,
 )
 from clearcrawl.audit.verify import manifest_digest
@@ -230,12 +229,15 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
     """Check the accounting, move staged files into place, write the manifest last.
 
     `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
-    rel = {folder: outputs.promote_staged(root, folder) for folder in OUTPUT_FOLDERS}
-    counts, root_hash, distinct = summarize_ledger(root, rel["ledger"], open_uri)
-    files = {folder: [describe_file(root, path, open_uri) for path in paths]
-             for folder, paths in rel.items()}
+    receipts = outputs.read_receipts(root)
+    problems = [f"{path}: staged output that no receipt accounts for"
+                for path in outputs.unreceipted_files(root, receipts)]
+    tally = LedgerTally()
+    for _, receipt_tally in receipts.values():
+        tally.merge(receipt_tally)
+    counts, root_hash, distinct = tally.counts(), tally.root(), tally.distinct()
+    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in OUTPUT_FOLDERS}
     rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
-    problems = []
     if counts["read"] != records_read:
         problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
     if distinct != counts["read"]:  # e.g. a retried bundle whose output was kept twice
@@ -266,7 +268,7 @@ def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: di
         "timing": {k: round(v, 3) for k, v in timing.items()},
     }
     if extra is not None:
-        manifest.update(extra(rel["ledger"]))
+        manifest.update(extra([f["path"] for f in files["ledger"]]))
     snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
     if "://" not in root:
         FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))

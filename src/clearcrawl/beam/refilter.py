@@ -26,17 +26,16 @@ from clearcrawl.beam import outputs
 from clearcrawl.beam.dofns import load_snapshot, open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import FinishDocuments, RowsToTables, WriteTables
+from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
-from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, Decided, Document, Evidence
+from clearcrawl.records import Decided, Document, Evidence, ReadFailure
 from clearcrawl.registry.compare import added_entries, refilter_problems
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
 
-FAILED = "failed"
 # Read from the crawl record (or from registry files that refilter requires unchanged).
 CRAWL_SIGNAL_KINDS = frozenset({reasons.ROBOTS_CRAWL_TIME, reasons.ROBOTS_CURRENT,
                                 reasons.TDMREP, reasons.NOAI, reasons.AI_TXT,
@@ -45,7 +44,9 @@ WORK_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE})
 
 
 class RefilterFn(beam.DoFn):
-    """(doc_id, {ledger, data, signature}) -> Decided; error rows go to `failed`.
+    """(doc_id, {ledger, data, signature, error}) -> Decided, or for a record that
+    could not be read, its ReadFailure again (so its ledger and error rows are
+    rebuilt exactly as in a run, with the new registry's ids).
 
     Domain rules are matched again on the URL. Works: every previous work match
     still holds (refilter requires a registry that only grew), so only the added
@@ -66,13 +67,14 @@ class RefilterFn(beam.DoFn):
         self._matcher = (WorkMatcher(WorkSet.from_records(self._params, added),
                                      snapshot.policy.near_duplicate_threshold)
                          if added else None)
-        self._ids = {"registry_id": snapshot.registry_id, "policy_id": snapshot.policy_id}
 
     def process(self, grouped):
         _, joined = grouped
         [row] = joined["ledger"]
         if row["decision"] == reasons.ERROR:
-            yield beam.pvalue.TaggedOutput(FAILED, {**row, **self._ids})
+            [error] = joined["error"]
+            yield ReadFailure(row["doc_id"], error["source_uri"], error["source_offset"],
+                              error["error_kind"], error["message"], row["url"])
             return
         data = joined["data"][0] if joined["data"] else None
         signed = joined["signature"][0] if joined["signature"] else None
@@ -158,21 +160,15 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
                  for name, folder in (("ledger", "ledger"), ("data", "data"),
-                                      ("signature", "signatures"))}
-        decided = (keyed
-                   | "JoinByDoc" >> beam.CoGroupByKey()
-                   | "Refilter" >> beam.ParDo(RefilterFn(
-                       snapshot_uri, added_entries(old_snapshot, snapshot)["works"])).with_outputs(
-                       FAILED, main="decided"))
-        _ = (decided.decided
+                                      ("signature", "signatures"), ("error", "errors"))}
+        _ = (keyed
+             | "JoinByDoc" >> beam.CoGroupByKey()
+             | "Refilter" >> beam.ParDo(RefilterFn(
+                 snapshot_uri, added_entries(old_snapshot, snapshot)["works"]))
              | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
              | "Finish" >> FinishDocuments(
                  snapshot_uri, staging, manifest["options"].get("propagate", True),
                  manifest.get("execution", {}).get("match_shards", 64), is_local))
-        failed = decided[FAILED] | "FailedTables" >> RowsToTables(LEDGER_SCHEMA)
-        errors = (_read(pipeline, "Errors", previous_root, prev.paths("errors"))
-                  | "ErrorTables" >> RowsToTables(ERRORS_SCHEMA))
-        _ = {"ledger": failed, "errors": errors} | "WriteFailures" >> WriteTables(staging)
 
     before = prev.ledger_rows()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import apache_beam as beam
-import pyarrow as pa
 
 from clearcrawl.beam.dofns import (
     KEYS,
@@ -15,7 +14,7 @@ from clearcrawl.beam.dofns import (
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
 from clearcrawl.io.robots_captures import latest
-from clearcrawl.records import OUTPUT_SCHEMAS, ReadFailure
+from clearcrawl.records import ReadFailure
 
 
 class ReadShards(beam.PTransform):
@@ -138,34 +137,3 @@ class FinishDocuments(beam.PTransform):
         else:
             pardo = beam.ParDo(fn)
         return staged.files | "Finalize" >> pardo
-
-
-class RowsToTables(beam.PTransform):
-    """PCollection[dict] -> PCollection[pa.Table] of `schema`, in batches."""
-
-    def __init__(self, schema):
-        super().__init__()
-        self._schema = schema
-
-    def expand(self, rows):
-        schema = self._schema
-        return (rows
-                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=4096)
-                | "Table" >> beam.Map(lambda batch: pa.Table.from_pylist(batch, schema=schema)))
-
-
-class WriteTables(beam.PTransform):
-    """{output folder: PCollection of Arrow tables} -> Parquet files in the staging folder
-    (Beam's sink, for rows that FinishDocuments does not write: refilter's carried-over
-    error rows)."""
-
-    def __init__(self, staging: str):
-        super().__init__()
-        self._staging = staging.rstrip("/")
-
-    def expand(self, tables):
-        return {name: (tables[name]
-                       | f"Write{name.capitalize()}" >> beam.io.WriteToParquetBatched(
-                           f"{self._staging}/{name}/part", OUTPUT_SCHEMAS[name],
-                           file_name_suffix=".parquet", codec="zstd"))
-                for name in tables}

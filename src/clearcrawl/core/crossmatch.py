@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from clearcrawl import reasons
 from clearcrawl.core import lsh
@@ -98,6 +99,12 @@ def is_work_candidate(state) -> bool:
     return band or (count > 0 and anchors >= lsh.anchors_needed(count))
 
 
+_KEYS_SCHEMA = pa.schema([("key", pa.uint64()), ("owner", pa.int32())])
+# A target is its doc_id alone; a source (RemovedSource) has the other fields too.
+_PAYLOAD_SCHEMA = pa.schema([("doc_id", pa.string()), ("url", pa.string()),
+                             ("kinds", pa.string()), ("signature", pa.binary())])
+
+
 @dataclass(frozen=True)
 class KeyBlock:
     """Band keys of documents in columns, for the propagation join: `keys[i]` belongs to
@@ -108,6 +115,31 @@ class KeyBlock:
     keys: np.ndarray          # uint64
     owners: np.ndarray        # int32 index into payloads
     payloads: list
+
+    def to_bytes(self) -> bytes:
+        """Two Arrow IPC messages (keys and owners; payloads), each length-prefixed."""
+        sources = [not isinstance(p, str) for p in self.payloads]
+        columns = [[p if not s else p.doc_id for p, s in zip(self.payloads, sources)],
+                   *([getattr(p, name) if s else None for p, s in zip(self.payloads, sources)]
+                     for name in ("url", "kinds", "signature"))]
+        parts = [pa.record_batch([pa.array(self.keys), pa.array(self.owners)],
+                                 schema=_KEYS_SCHEMA).serialize(),
+                 pa.record_batch([pa.array(c, t.type) for c, t in zip(columns, _PAYLOAD_SCHEMA)],
+                                 schema=_PAYLOAD_SCHEMA).serialize()]
+        return b"".join(len(part).to_bytes(8, "little") + part.to_pybytes() for part in parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> KeyBlock:
+        buffer, parts, at = pa.py_buffer(data), [], 0
+        for schema in (_KEYS_SCHEMA, _PAYLOAD_SCHEMA):
+            size = int.from_bytes(data[at: at + 8], "little")
+            parts.append(pa.ipc.read_record_batch(buffer.slice(at + 8, size), schema))
+            at += 8 + size
+        keys, payloads = parts
+        doc_ids, urls, kinds, signatures = (c.to_pylist() for c in payloads.columns)
+        return cls(keys.column(0).to_numpy(), keys.column(1).to_numpy(),
+                   [doc_id if url is None else RemovedSource(doc_id, url, kind, signature)
+                    for doc_id, url, kind, signature in zip(doc_ids, urls, kinds, signatures)])
 
     @classmethod
     def concat(cls, blocks: list[KeyBlock]) -> KeyBlock:

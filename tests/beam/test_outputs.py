@@ -1,0 +1,81 @@
+"""Staged outputs and their receipts: what commit trusts instead of reading every row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from clearcrawl.audit.hashing import plain_rows, row_leaf
+from clearcrawl.beam import outputs
+from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
+
+
+def _ledger_rows(count: int, offset: int = 0) -> list[dict]:
+    times = [dt.datetime(2026, 1, 31, 20, 18, 34, 123456, tzinfo=dt.UTC), None,
+             dt.datetime(2024, 2, 29, 0, 0, 0, tzinfo=dt.UTC)]
+    return [{"doc_id": f"{i + offset:032x}", "url": f"https://a.example/{i}?q=é",
+             "registered_domain": "a.example", "decision": "remove" if i % 3 else "keep",
+             "reasons": [{"kind": "domain_optout", "entry_id": "e1", "detail": "d",
+                          "score": None}] if i % 3 else [],
+             "text_sha256": "0" * 64, "text_bytes": i, "source_uri": "s.warc.gz",
+             "source_offset": i * 100, "fetch_time": times[i % 3], "license": None,
+             "registry_id": "r", "policy_id": "p"} for i in range(count)]
+
+
+def test_receipt_states_what_was_written(tmp_path):
+    staging = str(tmp_path / ".staging")
+    files = outputs.OutputSet(staging, "unit.parquet")
+    ledger = pa.Table.from_pylist(_ledger_rows(10), schema=LEDGER_SCHEMA)
+    files.write("ledger", ledger.slice(0, 6))
+    files.write("ledger", ledger.slice(6))
+    files.write("errors", ERRORS_SCHEMA.empty_table())
+    files.close()
+
+    [(name, (described, tally))] = outputs.read_receipts(str(tmp_path)).items()
+    assert name == "unit.parquet"
+    for folder, receipt in described.items():
+        path = tmp_path / ".staging" / folder / name
+        assert receipt["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert receipt["rows"] == pq.ParquetFile(path).metadata.num_rows
+    assert described["ledger"]["rows"] == 10 and described["data"]["rows"] == 0
+    # The leaves are those of the rows as they read back from the file.
+    back = pq.read_table(tmp_path / ".staging" / "ledger" / name).to_pylist()
+    assert sorted(tally.keyed) == sorted((r["doc_id"], row_leaf(r)) for r in back)
+    assert tally.counts()["removed"] == 6 and tally.counts()["removed_by_kind"] == {
+        "domain_optout": 6}
+
+
+def test_leaf_rows_format_times_like_python_at_any_year():
+    rows = _ledger_rows(3)
+    rows[1]["fetch_time"] = dt.datetime(999, 12, 31, 23, 59, 59, 7, tzinfo=dt.UTC)
+    for chosen in (rows, rows[:1], [rows[1]], [dict(rows[0], fetch_time=None)]):
+        table = pa.Table.from_pylist(chosen, schema=LEDGER_SCHEMA)
+        assert [row_leaf(r) for r in plain_rows(table)] == \
+            [row_leaf(r) for r in table.to_pylist()]
+
+
+def test_commit_promotes_receipted_files_only(tmp_path):
+    staging = str(tmp_path / ".staging")
+    for index, count in enumerate((0, 4, 0)):
+        files = outputs.OutputSet(staging, f"u{index}.parquet")
+        files.write("ledger", pa.Table.from_pylist(_ledger_rows(count, index * 100),
+                                                   schema=LEDGER_SCHEMA))
+        files.close()
+    receipts = outputs.read_receipts(str(tmp_path))
+    assert outputs.unreceipted_files(str(tmp_path), receipts) == []
+    stray = tmp_path / ".staging" / "ledger" / "stray.parquet"
+    stray.write_bytes(b"PAR1")
+    assert outputs.unreceipted_files(str(tmp_path), receipts) == [str(stray)]
+    stray.unlink()
+
+    ledger = outputs.promote_staged(str(tmp_path), "ledger", receipts)
+    assert [f["path"] for f in ledger] == ["ledger/part-00000-of-00001.parquet"]
+    assert ledger[0]["rows"] == 4
+    data = outputs.promote_staged(str(tmp_path), "data", receipts)
+    assert [(f["path"], f["rows"]) for f in data] == [("data/part-00000-of-00001.parquet", 0)]
+    assert sorted(p.name for p in (tmp_path / "ledger").iterdir()) == [
+        "part-00000-of-00001.parquet"]
+    assert not list((tmp_path / ".staging" / "data").iterdir())  # empty extras deleted

@@ -1,0 +1,31 @@
+"""The propagation join's key blocks: what StageDecidedFn writes is what the join reads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clearcrawl.core.crossmatch import KeyBlock, RemovedSource, propagation_pairs
+
+
+def _block(seed: int, docs: int, bands: int = 4) -> KeyBlock:
+    rng = np.random.default_rng(seed)
+    payloads = [RemovedSource(f"src-{seed}-{i}", f"https://a.example/{i}?é", "piracy_domain",
+                              rng.bytes(64)) if i % 3 == 0 else f"doc-{seed}-{i}"
+                for i in range(docs)]
+    keys = rng.integers(0, 50, docs * bands, dtype=np.uint64)  # few keys: many shared
+    return KeyBlock(keys, np.repeat(np.arange(docs, dtype=np.int32), bands), payloads)
+
+
+def test_key_block_bytes_round_trip_and_give_the_same_pairs():
+    blocks = [_block(1, 30), _block(2, 7), _block(3, 0)]
+    back = [KeyBlock.from_bytes(b.to_bytes()) for b in blocks]
+    for block, read in zip(blocks, back):
+        assert read.keys.dtype == np.uint64 and read.owners.dtype == np.int32
+        assert np.array_equal(read.keys, block.keys)
+        assert np.array_equal(read.owners, block.owners)
+        assert read.payloads == block.payloads
+    pairs = propagation_pairs(KeyBlock.concat(back))
+    assert pairs == propagation_pairs(KeyBlock.concat(blocks))
+    assert pairs and all(t.startswith("doc-") for t in pairs)
+    assert {s.doc_id[:5] for named in pairs.values() for s in named.values()} <= {
+        "src-1", "src-2"}
