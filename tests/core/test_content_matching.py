@@ -18,8 +18,8 @@ from clearcrawl.core.minhash import (
     exact_jaccard,
     fingerprint,
     fingerprint_many,
-    signatures,
     to_datasketch,
+    word_hashes,
 )
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet, work_record
 from clearcrawl.synth_text import planted_corpus
@@ -144,23 +144,37 @@ def test_signatures_are_seeded_stable_and_exportable():
         PARAMS.require_same(MinHashParams(shingle_size=3))
 
 
-def test_compiled_signatures_equal_the_plain_formula_over_a_batch():
-    rng = np.random.default_rng(7)
-    sets = [rng.integers(0, 2**63, size, dtype=np.int64).astype(np.uint64) << np.uint64(1)
-            for size in (0, 1, 5, 2000, 37)]
+def _plain_shingles(words: list[int], n: int = PARAMS.shingle_size) -> list[int]:
+    """Shingle hashes spelt out: n words in a row, or all of a shorter text's words."""
+    multipliers = [int(m) for m in PARAMS._coefficients[2]]
+    mask = (1 << 64) - 1
+    windows = [words[i:i + n] for i in range(len(words) - n + 1)] or ([words] if words else [])
+    out = []
+    for window in windows:
+        h = sum(w * m for w, m in zip(window, multipliers)) & mask
+        for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            h = ((h ^ (h >> shift)) * factor) & mask  # splitmix64's finaliser
+        out.append(h ^ (h >> 31))
+    return out
+
+
+def test_compiled_fingerprints_equal_the_plain_formulas_over_a_batch():
+    texts = ["one two three", "", "alpha beta gamma delta epsilon zeta eta theta " * 30,
+             "!!", "a b c d e", "Ünïcode — words’ here\x00and there", "x"]
     a, b, _ = PARAMS._coefficients
-    got = signatures(sets, PARAMS)
-    for row, hashes in zip(got, sets):
-        if hashes.size == 0:
-            assert (row == 0xFFFFFFFF).all()
-            continue
-        x = (hashes >> np.uint64(32)).astype(np.uint64)
-        expected = ((a.astype(np.uint64) * x + b) & np.uint64(0xFFFFFFFF)).min(axis=1)
-        assert row.tolist() == expected.tolist()
-    texts = ["one two three", "", "alpha beta gamma delta epsilon zeta eta theta " * 30]
     batch = fingerprint_many(texts, PARAMS)
     for text, fp in zip(texts, batch):
-        assert fp.signature.tolist() == fingerprint(text, PARAMS).signature.tolist()
+        words = [int(w) for w in word_hashes(text.replace("\x00", " "))]
+        assert fp.shingles.tolist() == _plain_shingles(words)
+        if not words:
+            assert (fp.signature == 0xFFFFFFFF).all()
+        else:
+            x = (fp.shingles >> np.uint64(32)).astype(np.uint64)
+            expected = ((a.astype(np.uint64) * x + b) & np.uint64(0xFFFFFFFF)).min(axis=1)
+            assert fp.signature.tolist() == expected.tolist()
+        alone = fingerprint(text, PARAMS)
+        assert fp.signature.tolist() == alone.signature.tolist()
+        assert fp.shingles.tolist() == alone.shingles.tolist()
 
 
 def test_batched_anchors_equal_one_document_at_a_time():

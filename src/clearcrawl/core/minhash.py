@@ -1,16 +1,17 @@
 """Text fingerprints: normalised word n-gram shingles and MinHash signatures, vectorised.
 
-Everything is NumPy over the UTF-8 bytes of a document, never a Python call per
-word or shingle:
+Everything works on the UTF-8 bytes of a batch of documents, never a Python call
+per word or shingle:
 
-- normalise: NFKC (non-ASCII text only), lower-case, Unicode punctuation and
-  every ASCII byte that is not a letter or digit become word breaks;
-- word hashes: each word read 8 bytes at a time (little-endian, zero past its
-  end), multiplied and mixed (splitmix64), in one compiled pass;
-- shingles: n consecutive word hashes combined and mixed (splitmix64);
-- signature: for each permutation k, min over shingles of (a_k * x + b_k) mod
-  2^32 with x the high 32 bits of the shingle hash, in one loop compiled by
-  Numba for the whole batch (NumPy needs three passes over a temporary array).
+- normalise (NumPy): NFKC (non-ASCII text only), lower-case, Unicode punctuation
+  and every ASCII byte that is not a letter or digit become word breaks;
+- then one pass compiled by Numba for the whole batch:
+  - word hashes: each word read 8 bytes at a time (little-endian, zero past its
+    end), multiplied and mixed (splitmix64);
+  - shingles: n consecutive word hashes combined and mixed (splitmix64);
+  - signature: for each permutation k, min over shingles of (a_k * x + b_k) mod
+    2^32 with x the high 32 bits of the shingle hash (NumPy would need three
+    passes over a temporary array).
 
 The parameters (scheme, seed, shingle size, permutations) are stored with every
 signature set; sets built with different parameters are never compared.
@@ -116,6 +117,10 @@ class MinHashParams:
         return a[:, None], b[:, None], multipliers
 
     @cached_property
+    def _shingle_multipliers(self) -> np.ndarray:
+        return np.array(self._coefficients[2], np.uint64)
+
+    @cached_property
     def _kernel_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """The permutations as contiguous uint32 vectors, for the compiled kernel."""
         a, b, _ = self._coefficients
@@ -202,97 +207,109 @@ def normalized_text_sha256(text: str) -> str:
 _LENGTH_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], np.uint64)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _word_hash(chunks, start, length, masks, multipliers):  # pragma: no cover - compiled
+    """The word at bytes [start, start + length): its first 8 bytes (read through
+    `chunks`, an overlapping uint64 view, masked to the word) times multipliers[0]
+    plus its length; then each further 8-byte chunk folded in as
+    (h * multipliers[chunk % 4] + chunk) rotated left by 27. Not yet mixed."""
+    h = (chunks[start] & masks[min(length, 8)]) * multipliers[0] + np.uint64(length)
+    offset = 8
+    while length > offset:
+        part = chunks[start + offset] & masks[min(length - offset, 8)]
+        folded = h * multipliers[(offset // 8) % 4] + part
+        h = (folded << np.uint64(27)) | (folded >> np.uint64(37))
+        offset += 8
+    return h
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mixed(x):  # pragma: no cover - compiled
+    """splitmix64's finaliser of one uint64 (`_mix` for arrays)."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _word_hash_kernel(chunks, starts, ends, masks, multipliers, hashes):  # pragma: no cover
-    """hashes[w] for the word at bytes [starts[w], ends[w]): its first 8 bytes (read
-    through `chunks`, an overlapping uint64 view, masked to the word) times
-    multipliers[0] plus its length; then each further 8-byte chunk folded in as
-    (h * multipliers[chunk % 4] + chunk) rotated left by 27."""
     for w in range(starts.size):
-        start = starts[w]
-        length = ends[w] - start
-        h = (chunks[start] & masks[min(length, 8)]) * multipliers[0] + np.uint64(length)
-        offset = 8
-        while length > offset:
-            part = chunks[start + offset] & masks[min(length - offset, 8)]
-            folded = h * multipliers[(offset // 8) % 4] + part
-            h = (folded << np.uint64(27)) | (folded >> np.uint64(37))
-            offset += 8
-        hashes[w] = h
+        hashes[w] = _mixed(_word_hash(chunks, starts[w], ends[w] - starts[w], masks,
+                                      multipliers))
 
 
-def _word_hashes(data: np.ndarray, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start byte of each word, uint64 hash of each word) of normalised bytes."""
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
+def _chunks(data: np.ndarray) -> np.ndarray:
+    """One uint64 per byte offset of `data` (overlapping, little-endian, zero past the
+    end): a word's 8-byte chunks."""
     buffer = np.zeros(data.size + 8, np.uint8)
     buffer[: data.size] = data
-    # One uint64 per byte offset (overlapping, little-endian): a word's 8-byte chunks.
-    chunks = np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
-    hashes = np.empty(starts.size, np.uint64)
-    _word_hash_kernel(chunks, starts, ends, _LENGTH_MASKS, _CHUNK_MULTIPLIERS, hashes)
-    with np.errstate(over="ignore"):
-        return starts, _mix(hashes)
+    return np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
 
 
 def word_hashes(text: str) -> np.ndarray:
     """uint64 hash per word of the normalised text, in order."""
-    return _word_hashes(*normalized_bytes(text))[1]
-
-
-def shingles(words: np.ndarray, params: MinHashParams) -> np.ndarray:
-    """Hashes of all word n-grams (with repeats); a text shorter than n is one shingle."""
-    n = params.shingle_size
-    multipliers = params._coefficients[2]
-    count = words.size - n + 1
-    with np.errstate(over="ignore"):
-        if count <= 0:
-            if words.size == 0:
-                return words
-            combined = np.zeros(1, np.uint64)
-            for k in range(words.size):
-                combined += words[k: k + 1] * multipliers[k]
-            return _mix(combined)
-        combined = words[:count] * multipliers[0]
-        for k in range(1, n):
-            combined += words[k: count + k] * multipliers[k]
-        return _mix(combined)
+    data, padded = normalized_bytes(text)
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    hashes = np.empty(edges.size // 2, np.uint64)
+    _word_hash_kernel(_chunks(data), edges[0::2], edges[1::2], _LENGTH_MASKS,
+                      _CHUNK_MULTIPLIERS, hashes)
+    return hashes
 
 
 _EMPTY_SIGNATURE_VALUE = np.uint32(0xFFFFFFFF)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _signatures_kernel(x, bounds, a, b, out):  # pragma: no cover - compiled
-    """out[d, k] = min over x[bounds[d]:bounds[d+1]] of (a[k] * x + b[k]) mod 2^32.
-
-    One fused loop (the permutations innermost, so it vectorises) in uint32
-    arithmetic, whose wraparound is the mod 2^32, instead of NumPy's three passes
-    over a (permutations x shingles) temporary: about 10x faster.
-    """
-    for d in range(bounds.size - 1):
-        row = out[d]
-        for i in range(bounds[d], bounds[d + 1]):
-            xi = x[i]
+def _fingerprint_kernel(chunks, starts, ends, text_words, masks, chunk_multipliers,
+                        shingle_multipliers, a, b, shingles, sigs):  # pragma: no cover
+    """Word hashes, shingles and signatures of a batch of texts in one compiled call.
+    Word w spans bytes [starts[w], ends[w]) of the normalised batch; text t has words
+    text_words[t] to text_words[t + 1]. Each n words in a row of one text give the
+    shingle mix(sum_k word[i + k] * shingle_multipliers[k]); a text of fewer than n
+    words (but some) gives one, over all its words. The shingles are written to
+    `shingles` text after text; returns where each text's run ends. sigs[t, k] =
+    min over text t's shingles of
+    (a[k] * x + b[k]) mod 2^32, x a shingle's high 32 bits, in uint32 arithmetic
+    (whose wraparound is the mod 2^32; the loop over permutations vectorises)."""
+    n = shingle_multipliers.size
+    texts = text_words.size - 1
+    ends_out = np.empty(texts, np.int64)
+    window = np.zeros(n, np.uint64)  # the text's last n word hashes, oldest first
+    out = 0
+    for t in range(texts):
+        first = out
+        count = text_words[t + 1] - text_words[t]
+        for j in range(count):
+            w = text_words[t] + j
+            word = _mixed(_word_hash(chunks, starts[w], ends[w] - starts[w], masks,
+                                     chunk_multipliers))
+            if j < n:
+                window[j] = word
+            else:
+                for k in range(n - 1):
+                    window[k] = window[k + 1]
+                window[n - 1] = word
+            if j >= n - 1:
+                combined = np.uint64(0)
+                for k in range(n):
+                    combined += window[k] * shingle_multipliers[k]
+                shingles[out] = _mixed(combined)
+                out += 1
+        if 0 < count < n:
+            combined = np.uint64(0)
+            for k in range(count):
+                combined += window[k] * shingle_multipliers[k]
+            shingles[out] = _mixed(combined)
+            out += 1
+        row = sigs[t]
+        for i in range(first, out):
+            x = np.uint32(shingles[i] >> np.uint64(32))
             for k in range(a.size):
-                row[k] = min(row[k], np.uint32(np.uint32(a[k] * xi) + b[k]))
-
-
-def signatures(shingle_sets: list[np.ndarray], params: MinHashParams) -> np.ndarray:
-    """uint32[len(shingle_sets), num_perm]: the MinHash signature of each shingle array;
-    all 0xFFFFFFFF for an empty one. Permutation k maps a shingle hash to
-    (a_k * x + b_k) mod 2^32, x being the hash's high 32 bits."""
-    a, b = params._kernel_coefficients
-    out = np.full((len(shingle_sets), params.num_perm), _EMPTY_SIGNATURE_VALUE, np.uint32)
-    if not shingle_sets:
-        return out
-    sizes = np.fromiter((s.size for s in shingle_sets), np.int64, len(shingle_sets))
-    bounds = np.zeros(sizes.size + 1, np.int64)
-    np.cumsum(sizes, out=bounds[1:])
-    joined = np.concatenate(shingle_sets) if len(shingle_sets) > 1 else shingle_sets[0]
-    x = (joined >> _U64(32)).astype(np.uint32)
-    _signatures_kernel(x, bounds, a, b, out)
-    return out
+                row[k] = min(row[k], np.uint32(np.uint32(a[k] * x) + b[k]))
+        ends_out[t] = out
+    return ends_out
 
 
 @dataclass(frozen=True)
@@ -320,25 +337,28 @@ def fingerprint(text: str, params: MinHashParams) -> Fingerprint:
 
 
 def fingerprint_many(texts: list[str], params: MinHashParams) -> list[Fingerprint]:
-    """Fingerprints of a batch of texts, identical to one at a time, but normalised,
-    split into words and shingled in single NumPy passes over the whole batch (a
-    NumPy call costs about a microsecond, and a page needs dozens of them)."""
+    """Fingerprints of a batch of texts, identical to one at a time: normalised and split
+    into words in single NumPy passes over the whole batch (a NumPy call costs about a
+    microsecond, and a page needs dozens of them), then hashed, shingled and signed
+    in one compiled call (`_fingerprint_kernel`)."""
+    if not texts:
+        return []
     if len(texts) > 1:
         texts = [t.replace("\x00", " ") if "\x00" in t else t for t in texts]
     data, padded = normalized_bytes("\x00".join(texts))
-    starts, words = _word_hashes(data, padded)
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
     separators = np.flatnonzero(data == 0) if len(texts) > 1 else np.zeros(0, np.int64)
-    bounds = [0, *np.searchsorted(starts, separators).tolist(), words.size]
-    n = params.shingle_size
-    combined = shingles(words, params) if words.size >= n else words
-    hashed = []
-    for first, end in zip(bounds[:-1], bounds[1:]):
-        if end - first >= n:  # windows inside this text only
-            hashed.append(combined[first: end - n + 1])
-        else:
-            hashed.append(shingles(words[first:end], params))
-    return [Fingerprint(sig, shingle_hashes)
-            for sig, shingle_hashes in zip(signatures(hashed, params), hashed)]
+    text_words = np.concatenate(([0], np.searchsorted(starts, separators), [starts.size]))
+    a, b = params._kernel_coefficients
+    shingles = np.empty(starts.size, np.uint64)  # at most one per word
+    sigs = np.full((len(texts), params.num_perm), _EMPTY_SIGNATURE_VALUE, np.uint32)
+    text_ends = _fingerprint_kernel(_chunks(data), starts, ends, text_words, _LENGTH_MASKS,
+                                    _CHUNK_MULTIPLIERS, params._shingle_multipliers, a, b,
+                                    shingles, sigs).tolist()
+    shingles = shingles[: text_ends[-1]].copy()
+    return [Fingerprint(sig, shingles[first:end])
+            for sig, first, end in zip(sigs, [0, *text_ends[:-1]], text_ends)]
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
