@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearcrawl.core.domainlist import parse_domain_list
-from clearcrawl.core.minhash import lower_utf8, word_hashes
+from clearcrawl.core.minhash import lower_utf8, word_count, word_hashes
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
 from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
@@ -182,4 +182,6 @@ def _reference_word_hashes(text: str) -> list[int]:
 
 @given(st.text(max_size=300) | st.text(alphabet="ab Cd\u00e9\u2019 9", min_size=1, max_size=200))
 def test_compiled_word_hashes_equal_the_plain_definition(text):
-    assert word_hashes(text).tolist() == _reference_word_hashes(text)
+    expected = _reference_word_hashes(text)
+    assert word_hashes(text).tolist() == expected
+    assert word_count(text) == len(expected)

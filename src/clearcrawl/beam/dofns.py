@@ -310,7 +310,7 @@ class StageDecidedFn(beam.DoFn):
         # Read back once, soon: no compression (staged texts are compressed once, at the end).
         name = uuid.uuid4().hex
         self._output = ParquetOutput(f"{self._staging}/{STAGED}/{name}.parquet",
-                                     STAGED_SCHEMA, compression="none")
+                                     STAGED_SCHEMA, compression="none", digest=False)
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
         self._key_file = _KeyBlockFile(f"{self._staging}/{KEY_BLOCKS}/{name}.arrows")

@@ -164,19 +164,21 @@ class _DigestingFile(io.RawIOBase):
 
 class ParquetOutput:
     """One Parquet file written through Beam's file systems, created on first write;
-    `sha256` is set when it is closed."""
+    `sha256` is set when it is closed (if `digest`)."""
 
-    def __init__(self, uri: str, schema, compression: str = "zstd"):
+    def __init__(self, uri: str, schema, compression: str = "zstd", digest: bool = True):
         self.uri, self._schema, self._compression = uri, schema, compression
+        self._digest = digest
         self._file = self._writer = None
         self.rows = 0
         self.sha256: str | None = None
 
     def write(self, table) -> None:
         if self._writer is None:
-            self._file = _DigestingFile(FileSystems.create(
-                self.uri, mime_type="application/octet-stream",
-                compression_type=CompressionTypes.UNCOMPRESSED))
+            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
+                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            if self._digest:
+                self._file = _DigestingFile(self._file)
             self._writer = pq.ParquetWriter(
                 self._file, self._schema, compression=self._compression,
                 use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
@@ -192,7 +194,8 @@ class ParquetOutput:
             return False
         self._writer.close()
         self._file.close()
-        self.sha256 = self._file.hexdigest()
+        if self._digest:
+            self.sha256 = self._file.hexdigest()
         return True
 
 

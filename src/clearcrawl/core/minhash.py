@@ -248,6 +248,12 @@ def _chunks(data: np.ndarray) -> np.ndarray:
     return np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
 
 
+def word_count(text: str) -> int:
+    """Words of the normalised text (as many as `word_hashes` gives, without hashing)."""
+    padded = normalized_bytes(text)[1]
+    return int(np.count_nonzero(padded[1:] & ~padded[:-1]))
+
+
 def word_hashes(text: str) -> np.ndarray:
     """uint64 hash per word of the normalised text, in order."""
     data, padded = normalized_bytes(text)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from clearcrawl.core.domainlist import parse_domain_list
 from clearcrawl.core.domains import RULE_KINDS, DomainRule, host_syntax_error, normalize_pattern
-from clearcrawl.core.minhash import MinHashParams, word_hashes
+from clearcrawl.core.minhash import MinHashParams, word_count
 from clearcrawl.core.policy import DEFAULT_ROBOTS_AGENTS, Policy
 from clearcrawl.core.urls import normalize_host
 from clearcrawl.core.works import MIN_WORK_WORDS
@@ -339,7 +339,7 @@ def _load_works(reg: RegistrySource, path: Path, seen_ids: dict) -> None:
             errors.append(f"unknown kind {obj.get('kind')!r} (expected optout or piracy)")
         if not isinstance(obj.get("text"), str) or not obj["text"].strip():
             errors.append("missing field 'text' (the work's full text)")
-        elif len(word_hashes(obj["text"])) < MIN_WORK_WORDS:
+        elif word_count(obj["text"]) < MIN_WORK_WORDS:
             errors.append(f"text too short to match as content: at least {MIN_WORK_WORDS} "
                           "words (register short items as URL or domain rules)")
         for key in ("title", "rights_holder"):
