@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clearcrawl.audit.hashing import plain_rows, row_leaf
+from clearcrawl.audit.manifest import LedgerTally
 from clearcrawl.beam import outputs
 from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
 
@@ -79,3 +80,15 @@ def test_commit_promotes_receipted_files_only(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ledger").iterdir()) == [
         "part-00000-of-00001.parquet"]
     assert not list((tmp_path / ".staging" / "data").iterdir())  # empty extras deleted
+
+
+def test_ledger_leaves_and_root_keep_their_definition():
+    """sha256(0x00 + canonical JSON of the row) leaves, Merkle root by doc_id: the values
+    the previous implementation gave (recomputed by `audit verify` and by workers alike,
+    so a change here would go unnoticed by comparing the two)."""
+    table = pa.Table.from_pylist(_ledger_rows(3), schema=LEDGER_SCHEMA)
+    tally = LedgerTally()
+    tally.add_table(table)
+    assert [row_leaf(r).hex()[:16] for r in plain_rows(table)] == [
+        "6db584e528242ac1", "5bf797a4bc6e962d", "b1021d3a2dfe05f0"]
+    assert tally.root() == "35c39125192f90d595fb4a9fe0bdc02537bb54cfc57df3a36986af35d287c097"

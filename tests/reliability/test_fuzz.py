@@ -10,12 +10,13 @@ import gzip
 import io
 import os
 import string
+import unicodedata
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearcrawl.core.domainlist import parse_domain_list
-from clearcrawl.core.minhash import lower_utf8, word_count, word_hashes
+from clearcrawl.core.minhash import nfkc_lower_utf8, word_count, word_hashes
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
 from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
@@ -143,13 +144,18 @@ def test_warc_reader_survives_flips_and_cuts_of_a_real_shard(flips, cut):
 
 # Text the fingerprint lower-cases piecewise: every script, and the characters whose
 # lower case is longer (U+0130) or depends on context (capital sigma).
+# Combining marks after ASCII letters (compose in NFKC), compatibility forms (ﬁ, ①, ²,
+# full-width), Hangul jamo and canonical reordering of stacked marks.
+NFKC_TRAPS = st.text(alphabet="ae o\u0301\u0308\u0323\u0338<=\ufb01\u2460\u00b2\uff21"
+                              "\u1100\u1161\u11a8\u00e9\u212b", max_size=60)
 LOWER_CASE_TRAPS = st.text(alphabet="aBZ ©\u2019\u00c9\u00e9\u0130\u03a3\u03c3\u03c2\u01c5\u1e9e",
                            max_size=120)
 
 
-@given(st.text(max_size=400) | LOWER_CASE_TRAPS)
-def test_piecewise_lower_case_equals_str_lower(text):
-    assert lower_utf8(text).tobytes() == text.lower().encode("utf-8", "surrogatepass")
+@given(st.text(max_size=400) | LOWER_CASE_TRAPS | NFKC_TRAPS)
+def test_piecewise_normalisation_equals_nfkc_then_lower(text):
+    expected = unicodedata.normalize("NFKC", text).lower()
+    assert nfkc_lower_utf8(text).tobytes() == expected.encode("utf-8", "surrogatepass")
 
 
 def _reference_word_hashes(text: str) -> list[int]:

@@ -75,8 +75,3 @@ def merkle_root(leaves: Iterable[bytes]) -> str:
             nxt.append(level[-1])
         level = nxt
     return level[0].hex()
-
-
-def ledger_root(rows: Iterable[dict]) -> str:
-    keyed = sorted((row["doc_id"], row_leaf(row)) for row in rows)
-    return merkle_root(leaf for _, leaf in keyed)

@@ -102,12 +102,6 @@ class LedgerTally:
         return len({doc_id for doc_id, _ in self.keyed})
 
 
-def ledger_counts(rows: list[dict]) -> dict:
-    tally = LedgerTally(hash_rows=False)
-    tally.add(rows)
-    return tally.counts()
-
-
 # Receipts: what one unit of output work wrote, so that commit need not read it back.
 # Its writer writes it last: each output file's {rows, sha256} by folder (hashed as
 # written) and its ledger rows' tally, the Merkle leaves as columns. Commit sums

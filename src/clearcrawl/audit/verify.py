@@ -15,15 +15,15 @@ from collections.abc import Callable
 
 import pyarrow.parquet as pq
 
-from clearcrawl.audit.hashing import file_sha256, ledger_root
+from clearcrawl.audit.hashing import file_sha256
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
-    ledger_counts,
-    read_ledger_rows,
+    LedgerTally,
     run_id_for,
 )
+from clearcrawl.io.parquet import iter_row_groups
 
 DIGEST_KEY = "manifest_digest"
 
@@ -53,14 +53,21 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
         return problems  # recomputing from a damaged ledger would only repeat the problem
     ledger_paths = [o["path"] for o in manifest.get("outputs", [])
                     if o["path"].startswith("ledger/")]
-    rows = read_ledger_rows(root, ledger_paths, opener)
-    counts = ledger_counts(rows)
+    tally, ids = LedgerTally(), set()
+    for rel in ledger_paths:
+        with opener(f"{root}/{rel}") as fh:
+            for table in iter_row_groups(fh):  # one row group in memory at a time
+                tally.add_table(table)
+                ids |= {(r["registry_id"], r["policy_id"]) for r in table.select(
+                    ["registry_id", "policy_id"]).group_by(
+                    ["registry_id", "policy_id"]).aggregate([]).to_pylist()}
+    counts = tally.counts()
     if counts != manifest.get("counts"):
         problems.append(f"ledger/: recomputed counts {counts} differ from the manifest's "
                         f"{manifest.get('counts')}")
-    if len({r["doc_id"] for r in rows}) != len(rows):
+    if tally.distinct() != counts["read"]:
         problems.append("ledger/: some doc_id appears in more than one row")
-    root_hash = ledger_root(rows)
+    root_hash = tally.root()
     if root_hash != manifest.get("ledger_root"):
         problems.append(f"ledger/: recomputed root {root_hash} differs from the manifest's "
                         f"ledger_root {manifest.get('ledger_root')}")
@@ -70,9 +77,8 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
         problems.append(f"data/: {rows_in['data']} rows for {counts['kept']} kept documents")
     if rows_in["errors"] != counts["error"]:
         problems.append(f"errors/: {rows_in['errors']} rows for {counts['error']} error rows")
-    ids = {(r["registry_id"], r["policy_id"]) for r in rows}
     expected = {(manifest.get("registry_id"), manifest.get("policy_id"))}
-    if rows and ids != expected:
+    if counts["read"] and ids != expected:
         problems.append(f"ledger/: rows name registry/policy {sorted(ids - expected)[:3]} "
                         "other than the manifest's")
     run_id = run_id_for(manifest.get("inputs", []), manifest.get("registry_id", ""),

@@ -139,11 +139,15 @@ def _lowered_by_str(text: str) -> np.ndarray:
     return np.frombuffer(text.lower().encode("utf-8", "surrogatepass"), np.uint8)
 
 
-def lower_utf8(text: str) -> np.ndarray:
-    """UTF-8 bytes of `text.lower()`, without str.lower's slow path over a whole text
-    for its few non-ASCII characters: ASCII is lowered by bytes.lower and each run of
-    non-ASCII characters by str.lower. Falls back to `text.lower()` for dense non-ASCII
-    text and whenever a run would change length or holds a capital sigma."""
+def nfkc_lower_utf8(text: str) -> np.ndarray:
+    """UTF-8 bytes of `unicodedata.normalize("NFKC", text).lower()`, without a pass of
+    either over a whole text for its few non-ASCII characters. ASCII is lowered by
+    bytes.lower; each run of non-ASCII characters is checked for NFKC together with
+    the ASCII character before it (NFKC never changes or reorders an ASCII character,
+    nor composes one onto what precedes it, so the text splits into such segments)
+    and lowered by str.lower. Falls back to the whole-text functions for dense
+    non-ASCII text, for a run that is not in NFKC, and whenever a run would change
+    length or holds a capital sigma (final sigma depends on context)."""
     raw = text.encode("utf-8", "surrogatepass")
     data = np.frombuffer(raw, np.uint8)
     high = np.empty(data.size + 1, bool)
@@ -151,28 +155,33 @@ def lower_utf8(text: str) -> np.ndarray:
     np.greater_equal(data, 128, out=high[1:])
     edges = np.flatnonzero(high[1:] != high[:-1]).tolist()  # run starts and ends
     if len(edges) > data.size // 32:
-        return _lowered_by_str(text)
+        return _lowered_by_str(_nfkc(text))
     lowered = bytearray(raw.lower())  # A-Z only
     edges.append(data.size)
     for start, end in zip(edges[0::2], edges[1::2]):
         run = raw[start:end].decode("utf-8", "surrogatepass")  # whole characters only
+        if not unicodedata.is_normalized("NFKC", raw[max(start - 1, 0):start].decode() + run):
+            return _lowered_by_str(_nfkc(text))
         small = run.lower()
         if small == run:
             continue
         encoded = small.encode("utf-8", "surrogatepass")
         if len(encoded) != end - start or _SIGMA in run:
-            return _lowered_by_str(text)
+            return _lowered_by_str(_nfkc(text))
         lowered[start:end] = encoded
     return np.frombuffer(lowered, np.uint8)
 
 
+def _nfkc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize(
+        "NFKC", text)
+
+
 def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes of the lower-cased text, word-byte mask padded by one False each side)."""
+    """(UTF-8 bytes of the NFKC-normalised, lower-cased text, word-byte mask padded by one
+    False each side)."""
     ascii_only = text.isascii()
-    if not ascii_only and not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    data = (_lowered_by_str(text)
-            if ascii_only else lower_utf8(text))
+    data = _lowered_by_str(text) if ascii_only else nfkc_lower_utf8(text)
     padded = np.zeros(data.size + 2, bool)
     word = padded[1:-1]
     np.less(data - np.uint8(97), 26, out=word)   # a-z (uint8 arithmetic wraps)

@@ -35,8 +35,19 @@ def normalize_host(host: str) -> str:
     """Canonical form of a host: lower-case ASCII (IDNA), no port, no trailing dot.
 
     Lenient: whatever cannot be IDNA-encoded is returned lower-cased, so odd web
-    input never raises.
+    input never raises. Odd input can need more than one pass (a bracketed name,
+    an IDNA form ending in a dot): passes repeat until nothing changes, so that a
+    normalised host normalises to itself.
     """
+    for _ in range(8):
+        once = _normalize_host_once(host)
+        if once == host:
+            break
+        host = once
+    return host
+
+
+def _normalize_host_once(host: str) -> str:
     host = host.strip()
     if "@" in host:
         host = host.rsplit("@", 1)[1]
