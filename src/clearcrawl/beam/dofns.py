@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import threading
 import uuid
 
@@ -16,6 +15,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
 from clearcrawl.beam.outputs import OutputSet, ParquetOutput
+from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
@@ -46,7 +46,6 @@ _FLUSH_KEY_DOCS = 8192
 
 _SNAPSHOTS: dict[str, Snapshot] = {}
 _SNAPSHOT_LOCK = threading.Lock()
-_FROZEN = False
 
 
 def open_uri(uri: str):
@@ -63,19 +62,6 @@ def load_snapshot(uri: str) -> Snapshot:
                 snapshot = Snapshot.from_bytes(fh.read())
             _SNAPSHOTS[uri] = snapshot
         return snapshot
-
-
-def freeze_long_lived() -> None:
-    """Once per process, after the first setup: move every object alive then (modules,
-    the snapshot and its indexes) out of the garbage collector's sight. Each full
-    collection would rescan them all (~0.1 s with the registry loaded), as would
-    interpreter exit (~0.3 s a worker process); per-record objects are collected
-    as usual. Once only, so that a process running many pipelines (tests) does not
-    keep each one's cyclic garbage for good."""
-    global _FROZEN
-    if not _FROZEN:
-        _FROZEN = True
-        gc.freeze()
 
 
 class _CounterFamily:
@@ -222,7 +208,7 @@ class DecideFn(beam.DoFn):
             has_works and self._works == "broadcast") else None
         self._fingerprint = has_works or self._propagate
         self._params = self._snapshot.matching
-        freeze_long_lived()
+        tune_process()
 
     def _crawl_capture(self, doc: Document, captures) -> RobotsCapture | None:
         if not captures:
@@ -304,7 +290,7 @@ class StageDecidedFn(beam.DoFn):
         snapshot = load_snapshot(self._snapshot_uri)
         self._ids = (snapshot.registry_id, snapshot.policy_id)
         self._bands = snapshot.bands
-        freeze_long_lived()
+        tune_process()
 
     def start_bundle(self):
         # Read back once, soon: no compression (staged texts are compressed once, at the end).
@@ -374,7 +360,7 @@ class FinalizeStagedFn(beam.DoFn):
 
     def setup(self):
         self._threshold = load_snapshot(self._snapshot_uri).policy.near_duplicate_threshold
-        freeze_long_lived()
+        tune_process()
 
     def process(self, uri: str, near=None):
         # A dict (local runs) or a multimap (distributed runs): [] or None if absent.

@@ -130,9 +130,13 @@ def apply_propagation(table: pa.Table, sources_of, threshold: float
 def split_staged(table: pa.Table) -> dict[str, pa.Table]:
     """Final ledger, data (kept documents), signatures and errors tables of staged rows."""
     decision = table.column("decision")
-    kept = table.filter(pc.equal(decision, reasons.KEEP))
-    signed = table.filter(pc.is_valid(table.column("signature")))
-    failed = table.filter(pc.equal(decision, reasons.ERROR))
-    rows = {"data": kept, "ledger": table, "errors": failed, "signatures": signed}
-    return {folder: rows[folder].select(schema.names)
+    masks = {"data": pc.equal(decision, reasons.KEEP), "ledger": None,
+             "errors": pc.equal(decision, reasons.ERROR),
+             "signatures": pc.is_valid(table.column("signature"))}
+    # Columns first, then rows: filtering copies, and only data/ needs the texts.
+    return {folder: _filtered(table.select(schema.names), masks[folder])
             for folder, schema in OUTPUT_SCHEMAS.items()}
+
+
+def _filtered(table: pa.Table, mask) -> pa.Table:
+    return table if mask is None else table.filter(mask)

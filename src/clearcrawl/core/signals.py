@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cached_property
 
 from clearcrawl import reasons
 from clearcrawl.core import tdmrep
@@ -42,9 +44,14 @@ class SignalContext:
     site_tdmrep: Callable[[str], list | None]  # host -> tdmrep.json rules
     aitxt: Callable[[str], RobotsTxt | None]  # host -> ai.txt
 
-    @property
+    # Computed once: they are asked for every document.
+    @cached_property
     def agents(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*self.policy.robots_agents, GLOBAL_AGENT)))
+
+    @cached_property
+    def agent_set(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in self.agents)
 
 
 def robots_evidence(capture: RobotsCapture, url: str, agents: tuple[str, ...], kind: str,
@@ -111,7 +118,7 @@ def _preferences(value: str) -> dict[str, str]:
     return prefs
 
 
-def noai_directives(value: str, agents: set[str], noarchive: bool) -> list[str]:
+def noai_directives(value: str, agents: AbstractSet[str], noarchive: bool) -> list[str]:
     """The directives of an X-Robots-Tag / robots meta value that opt out of AI use.
 
     Parts are comma-separated; `agent: directive` counts only for agents in
@@ -147,8 +154,7 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
              ) -> tuple[list[Evidence], str | None]:
     """(evidence for every opt-out signal found, declared licence or None)."""
     evidence: list[Evidence] = []
-    agents = ctx.agents
-    agent_set = {a.lower() for a in agents}
+    agents, agent_set = ctx.agents, ctx.agent_set
     robots_licenses: list[str] = []
     if crawl_capture is not None:
         evidence += robots_evidence(crawl_capture, doc.url, agents, reasons.ROBOTS_CRAWL_TIME,
