@@ -92,3 +92,17 @@ def test_ledger_leaves_and_root_keep_their_definition():
     assert [row_leaf(r).hex()[:16] for r in plain_rows(table)] == [
         "6db584e528242ac1", "5bf797a4bc6e962d", "b1021d3a2dfe05f0"]
     assert tally.root() == "35c39125192f90d595fb4a9fe0bdc02537bb54cfc57df3a36986af35d287c097"
+
+
+def test_staged_rows_read_back_batch_by_batch(tmp_path):
+    uri = str(tmp_path / ".staging" / "staged" / "bundle.arrow")
+    staged = outputs.ArrowFileOutput(uri, LEDGER_SCHEMA)
+    first = pa.Table.from_pylist(_ledger_rows(5), schema=LEDGER_SCHEMA)
+    second = pa.Table.from_pylist(_ledger_rows(3, offset=5), schema=LEDGER_SCHEMA)
+    staged.write(first)
+    staged.write(second)
+    assert staged.close() and staged.rows == 8 and staged.sha256 is None
+    assert list(outputs.iter_arrow_file(uri)) == [first, second]
+    # A bundle that wrote nothing leaves no file behind.
+    empty = outputs.ArrowFileOutput(str(tmp_path / "none.arrow"), LEDGER_SCHEMA)
+    assert not empty.close() and not (tmp_path / "none.arrow").exists()

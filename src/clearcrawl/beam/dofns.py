@@ -14,7 +14,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
-from clearcrawl.beam.outputs import OutputSet, ParquetOutput
+from clearcrawl.beam.outputs import ArrowFileOutput, OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import crossmatch, lsh
@@ -25,7 +25,6 @@ from clearcrawl.core.rows import StagedRows, apply_propagation, split_staged
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import origin_key
 from clearcrawl.core.works import DocPrint
-from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.io.readers import read_shard
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
@@ -266,7 +265,7 @@ class DecideFn(beam.DoFn):
 
 
 class StageDecidedFn(beam.DoFn):
-    """list[Decided | ReadFailure] -> URI of a staged Parquet file (main output, one per
+    """list[Decided | ReadFailure] -> URI of a staged Arrow file (main output, one per
     bundle) and, if `propagate`, (shard, KeyBlockRef) band keys for the propagation join
     (`keys`), the blocks themselves in a file beside it.
 
@@ -293,10 +292,10 @@ class StageDecidedFn(beam.DoFn):
         tune_process()
 
     def start_bundle(self):
-        # Read back once, soon: no compression (staged texts are compressed once, at the end).
+        # Read back once, soon: Arrow's own format (staged texts are compressed once, at
+        # the end, into data/).
         name = uuid.uuid4().hex
-        self._output = ParquetOutput(f"{self._staging}/{STAGED}/{name}.parquet",
-                                     STAGED_SCHEMA, compression="none", digest=False)
+        self._output = ArrowFileOutput(f"{self._staging}/{STAGED}/{name}.arrow", STAGED_SCHEMA)
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
         self._key_file = _KeyBlockFile(f"{self._staging}/{KEY_BLOCKS}/{name}.arrows")
@@ -366,15 +365,14 @@ class FinalizeStagedFn(beam.DoFn):
         # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
         sources_of = None if near is None else (
             near.get if isinstance(near, dict) else near.__getitem__)
-        files = OutputSet(self._staging, uri.rsplit("/", 1)[-1])
-        with open_uri(uri) as fh:
-            for table in iter_row_groups(fh):
-                if sources_of is not None:
-                    table, removed = apply_propagation(table, sources_of, self._threshold)
-                    self._kept.dec(len(removed))
-                    for kinds in removed:
-                        for kind in kinds:
-                            self._removed.inc(kind)
-                for folder, part in split_staged(table).items():
-                    files.write(folder, part)
+        files = OutputSet(self._staging, uri.rsplit("/", 1)[-1].replace(".arrow", ".parquet"))
+        for table in iter_arrow_file(uri):
+            if sources_of is not None:
+                table, removed = apply_propagation(table, sources_of, self._threshold)
+                self._kept.dec(len(removed))
+                for kinds in removed:
+                    for kind in kinds:
+                        self._removed.inc(kind)
+            for folder, part in split_staged(table).items():
+                files.write(folder, part)
         yield files.close()

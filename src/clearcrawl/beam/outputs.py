@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -179,10 +181,7 @@ class ParquetOutput:
                                             compression_type=CompressionTypes.UNCOMPRESSED)
             if self._digest:
                 self._file = _DigestingFile(self._file)
-            self._writer = pq.ParquetWriter(
-                self._file, self._schema, compression=self._compression,
-                use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
-                write_statistics=False)
+            self._writer = self._new_writer(self._file)
         self._writer.write_table(table)
         self.rows += table.num_rows
 
@@ -197,6 +196,33 @@ class ParquetOutput:
         if self._digest:
             self.sha256 = self._file.hexdigest()
         return True
+
+    def _new_writer(self, file):
+        return pq.ParquetWriter(
+            file, self._schema, compression=self._compression,
+            use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
+            write_statistics=False)
+
+
+class ArrowFileOutput(ParquetOutput):
+    """An Arrow IPC file, for rows the same run reads back once (staged rows): Arrow's
+    own layout, so writing it encodes nothing and reading it back (memory-mapped,
+    locally) copies nothing. Not hashed, not compressed."""
+
+    def __init__(self, uri: str, schema):
+        super().__init__(uri, schema, compression="none", digest=False)
+
+    def _new_writer(self, file):
+        return pa.ipc.new_file(file, self._schema)
+
+
+def iter_arrow_file(uri: str) -> Iterator[pa.Table]:
+    """The record batches of an Arrow IPC file, one at a time, as tables. Read, not
+    memory-mapped: a mapped file's pages would count as resident until its end."""
+    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as source:
+        reader = pa.ipc.open_file(source)
+        for index in range(reader.num_record_batches):
+            yield pa.Table.from_batches([reader.get_batch(index)])
 
 
 class OutputSet:
