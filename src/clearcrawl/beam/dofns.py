@@ -365,7 +365,8 @@ class FinalizeStagedFn(beam.DoFn):
         # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
         sources_of = None if near is None else (
             near.get if isinstance(near, dict) else near.__getitem__)
-        files = OutputSet(self._staging, uri.rsplit("/", 1)[-1].replace(".arrow", ".parquet"))
+        name = uri.rsplit("/", 1)[-1].removesuffix(".arrow")
+        files = OutputSet(self._staging, f"{name}.parquet")
         for table in iter_arrow_file(uri):
             if sources_of is not None:
                 table, removed = apply_propagation(table, sources_of, self._threshold)

@@ -206,8 +206,8 @@ class ParquetOutput:
 
 class ArrowFileOutput(ParquetOutput):
     """An Arrow IPC file, for rows the same run reads back once (staged rows): Arrow's
-    own layout, so writing it encodes nothing and reading it back (memory-mapped,
-    locally) copies nothing. Not hashed, not compressed."""
+    own layout, so writing it encodes nothing and reading it back decodes nothing.
+    Not hashed, not compressed."""
 
     def __init__(self, uri: str, schema):
         super().__init__(uri, schema, compression="none", digest=False)
