@@ -121,8 +121,7 @@ def _file_access(root: str):
     """(opener, lister, writer): plain files for local folders, so audits need no Beam;
     Beam's file systems for gs:// and other remote folders."""
     if "://" in root and not root.startswith("file://"):
-        from clearcrawl.beam.dofns import open_uri
-        from clearcrawl.beam.outputs import list_files, write_bytes
+        from clearcrawl.beam.outputs import list_files, open_uri, write_bytes
 
         return open_uri, list_files, write_bytes
     from clearcrawl.localfiles import list_local_files, write_atomically

@@ -7,14 +7,18 @@ import threading
 import uuid
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from clearcrawl import reasons
-from clearcrawl.beam.outputs import ArrowFileOutput, OutputSet, iter_arrow_file
+from clearcrawl.beam.outputs import (
+    ArrowFileOutput,
+    OutputSet,
+    create_uri,
+    iter_arrow_file,
+    open_uri,
+)
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.progress import ProgressWriter
 from clearcrawl.core import crossmatch, lsh
@@ -45,11 +49,6 @@ _FLUSH_KEY_DOCS = 8192
 
 _SNAPSHOTS: dict[str, Snapshot] = {}
 _SNAPSHOT_LOCK = threading.Lock()
-
-
-def open_uri(uri: str):
-    # Compression is ours to handle (gzip members, zstd): read raw bytes.
-    return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
 def load_snapshot(uri: str) -> Snapshot:
@@ -102,8 +101,7 @@ class _KeyBlockFile:
 
     def add(self, block: crossmatch.KeyBlock) -> KeyBlockRef:
         if self._file is None:
-            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
-                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            self._file = create_uri(self.uri)
         data = block.to_bytes()
         self._file.write(data)
         ref = KeyBlockRef(self.uri, self._size, len(data))

@@ -64,9 +64,20 @@ def delete_tree(uri: str) -> None:
             pass
 
 
+def open_uri(uri: str):
+    """A file for reading, its raw bytes: compression is ours to handle (gzip members,
+    zstd)."""
+    return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def create_uri(uri: str):
+    """A new file for writing raw bytes (they are written as given, never compressed)."""
+    return FileSystems.create(uri, mime_type="application/octet-stream",
+                              compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def write_bytes(uri: str, data: bytes) -> None:
-    with FileSystems.create(uri, mime_type="application/octet-stream",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+    with create_uri(uri) as fh:
         fh.write(data)
 
 
@@ -91,7 +102,7 @@ def read_receipts(root: str) -> dict[str, tuple[dict[str, dict], LedgerTally]]:
     """{name: (files by folder, ledger tally)} of every receipt staged under `root`."""
     found = {}
     for path in list_files(join(root, STAGING, RECEIPTS)):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        with open_uri(path) as fh:
             found[path.rsplit("/", 1)[-1]] = read_receipt(pq.read_table(fh))
     return found
 
@@ -177,8 +188,7 @@ class ParquetOutput:
 
     def write(self, table) -> None:
         if self._writer is None:
-            self._file = FileSystems.create(self.uri, mime_type="application/octet-stream",
-                                            compression_type=CompressionTypes.UNCOMPRESSED)
+            self._file = create_uri(self.uri)
             if self._digest:
                 self._file = _DigestingFile(self._file)
             self._writer = self._new_writer(self._file)
@@ -219,7 +229,7 @@ class ArrowFileOutput(ParquetOutput):
 def iter_arrow_file(uri: str) -> Iterator[pa.Table]:
     """The record batches of an Arrow IPC file, one at a time, as tables. Read, not
     memory-mapped: a mapped file's pages would count as resident until its end."""
-    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as source:
+    with open_uri(uri) as source:
         reader = pa.ipc.open_file(source)
         for index in range(reader.num_record_batches):
             yield pa.Table.from_batches([reader.get_batch(index)])
@@ -249,8 +259,6 @@ class OutputSet:
         for folder, output in self._files.items():
             output.close(write_empty=True)
             files[folder] = {"rows": output.rows, "sha256": output.sha256}
-        with FileSystems.create(f"{self._staging}/{RECEIPTS}/{self._name}",
-                                mime_type="application/octet-stream",
-                                compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        with create_uri(f"{self._staging}/{RECEIPTS}/{self._name}") as fh:
             pq.write_table(receipt_table(files, self._tally), fh)
         return self._files["ledger"].uri

@@ -25,7 +25,7 @@ from clearcrawl.audit.manifest import (
 )
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
-from clearcrawl.beam.dofns import open_uri
+from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import (

@@ -23,7 +23,8 @@ from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
-from clearcrawl.beam.dofns import load_snapshot, open_uri
+from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
