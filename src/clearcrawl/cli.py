@@ -214,19 +214,32 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
-    if command == "run":
-        from clearcrawl.beam.pipeline import main as run_main
-
-        return run_main(rest)
-    if command == "refilter":
-        from clearcrawl.beam.refilter import main as refilter_main
-
-        return refilter_main(rest)
+    if command in ("run", "refilter"):
+        return _pipeline(command, rest)
     if command == "registry":
         return _registry(rest)
     if command == "audit":
         return _audit(rest)
     return _synth(rest)
+
+
+def _pipeline(command: str, argv: list[str]) -> int:
+    from clearcrawl.beam.warm_workers import WarmWorkerPool, wanted
+
+    # Started before this process imports Beam, so that the workers' imports and
+    # ours run side by side.
+    pool = WarmWorkerPool() if wanted(argv) else None
+    try:
+        if command == "run":
+            from clearcrawl.beam.pipeline import main as run_main
+
+            return run_main(argv, pool)
+        from clearcrawl.beam.refilter import main as refilter_main
+
+        return refilter_main(argv, pool)
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _exit(code: int) -> None:

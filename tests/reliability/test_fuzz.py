@@ -7,6 +7,7 @@ Budget: the `ci` hypothesis profile (200 examples a test) runs in `make test`;
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import string
@@ -16,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearcrawl.core.domainlist import parse_domain_list
-from clearcrawl.core.minhash import nfkc_lower_utf8, word_count, word_hashes
+from clearcrawl.core.minhash import (
+    nfkc_lower_utf8,
+    normalized_bytes,
+    normalized_text_sha256,
+    word_count,
+    word_hashes,
+)
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
 from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
@@ -158,14 +165,27 @@ def test_piecewise_normalisation_equals_nfkc_then_lower(text):
     assert nfkc_lower_utf8(text).tobytes() == expected.encode("utf-8", "surrogatepass")
 
 
+def _reference_word_flags(raw: bytes) -> list[bool]:
+    """Which normalised bytes belong to words, spelt out: letters, digits and non-ASCII
+    bytes, but not the bytes of a Unicode punctuation sequence."""
+    from clearcrawl.core.minhash import _UNICODE_BREAKS
+
+    flags = [97 <= c <= 122 or 48 <= c <= 57 or c >= 128 for c in raw]
+    for i in range(len(raw) - 1):
+        for lead, low, high, length in _UNICODE_BREAKS:
+            if raw[i] == lead and low <= raw[i + 1] <= high:
+                flags[i:i + length] = [False] * len(flags[i:i + length])
+    return flags
+
+
 def _reference_word_hashes(text: str) -> list[int]:
     """The word hash spelt out in plain Python, one word at a time."""
-    from clearcrawl.core.minhash import _CHUNK_MULTIPLIERS, normalized_bytes
+    from clearcrawl.core.minhash import _CHUNK_MULTIPLIERS
 
     multipliers = [int(m) for m in _CHUNK_MULTIPLIERS]
     mask = (1 << 64) - 1
-    data, padded = normalized_bytes(text)
-    raw, flags = data.tobytes(), padded[1:-1].tolist()
+    raw = normalized_bytes(text)[0].tobytes()
+    flags = _reference_word_flags(raw)
     out, i = [], 0
     while i < len(raw):
         if not flags[i]:
@@ -186,8 +206,27 @@ def _reference_word_hashes(text: str) -> list[int]:
     return out
 
 
-@given(st.text(max_size=300) | st.text(alphabet="ab Cd\u00e9\u2019 9", min_size=1, max_size=200))
+WORDY_TEXT = st.text(alphabet="ab Cd\u00e9\u2019 9\u00a0\u2014\u3000", min_size=1, max_size=200)
+
+
+@given(st.text(max_size=300) | WORDY_TEXT)
 def test_compiled_word_hashes_equal_the_plain_definition(text):
     expected = _reference_word_hashes(text)
     assert word_hashes(text).tolist() == expected
     assert word_count(text) == len(expected)
+
+
+@given(st.text(max_size=300) | WORDY_TEXT)
+def test_normalised_text_hash_is_the_words_joined_by_spaces(text):
+    raw = normalized_bytes(text)[0].tobytes()
+    flags = _reference_word_flags(raw)
+    words, current = [], bytearray()
+    for byte, flag in zip(raw, flags):
+        if flag:
+            current.append(byte)
+        elif current:
+            words.append(bytes(current))
+            current = bytearray()
+    if current:
+        words.append(bytes(current))
+    assert normalized_text_sha256(text) == hashlib.sha256(b" ".join(words)).hexdigest()

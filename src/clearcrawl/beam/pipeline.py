@@ -33,6 +33,7 @@ from clearcrawl.beam.transforms import (
     ReadRobotsCaptures,
     ReadShards,
 )
+from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
 from clearcrawl.registry.load import load_registry
@@ -133,7 +134,8 @@ def _counter(result, name: str) -> int:
     return sum(_counter_value(counter) for counter in counters)
 
 
-def run(argv: list[str] | None = None) -> RunResult:
+def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
+    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
     args, beam_args = build_parser().parse_known_args(argv)
     inputs = expand_inputs(args.input)
     robots_inputs = expand_inputs(args.robots, "--robots") if args.robots else []
@@ -153,7 +155,7 @@ def run(argv: list[str] | None = None) -> RunResult:
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
-    pipeline, options, is_local = make_pipeline(beam_args)
+    pipeline, options, is_local = make_pipeline(beam_args, pool)
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -324,10 +326,10 @@ def _errors_by_kind(root: str, manifest: dict) -> dict:
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = run(argv)
+        result = run(argv, pool)
     except UsageError as exc:
         print(f"clearcrawl run: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
+from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
@@ -120,7 +121,8 @@ def _changes(before: list[dict], after: list[dict]) -> list[dict]:
     return changed
 
 
-def refilter(argv: list[str] | None = None) -> RunResult:
+def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
+    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
     parser = argparse.ArgumentParser(prog="clearcrawl refilter", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--previous", required=True, metavar="DIR")
@@ -156,7 +158,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
-    pipeline, _, is_local = make_pipeline(beam_args)
+    pipeline, _, is_local = make_pipeline(beam_args, pool)
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -195,10 +197,10 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     return RunResult(root, result)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = refilter(argv)
+        result = refilter(argv, pool)
     except UsageError as exc:
         print(f"clearcrawl refilter: {exc}", file=sys.stderr)
         return 2
