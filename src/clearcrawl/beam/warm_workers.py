@@ -38,6 +38,7 @@ CLIENT = Path(__file__).with_name("warm_worker_client.py")
 _LOCAL_RUNNERS = {None, "", "DirectRunner", "directrunner", "direct", "FnApiRunner"}
 _HEADER = struct.Struct(">I")
 _STATUS = struct.Struct(">i")
+_REQUEST_TIMEOUT_S = 30.0
 
 
 def wanted(beam_args: list[str]) -> bool:
@@ -88,12 +89,6 @@ class WarmWorkerPool:
                 self._process.kill()
                 self._process.wait()
             _remove(self.socket_path, self._folder)
-
-    def __enter__(self) -> WarmWorkerPool:
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.close()
 
 
 def _remove(socket_path: str, folder: str) -> None:
@@ -157,11 +152,13 @@ def _fork_on_request(listener: socket.socket) -> None:
         if not ready:
             continue
         conn, _ = listener.accept()
+        conn.settimeout(_REQUEST_TIMEOUT_S)  # a client that never writes blocks no other
         try:
             environment = _read_request(conn)
-        except (ConnectionError, ValueError):
+        except (OSError, ValueError):  # closed early, timed out, or not JSON
             conn.close()
             continue
+        conn.settimeout(None)
         pid = os.fork()
         if pid == 0:
             events.close()
