@@ -15,6 +15,8 @@ import sys
 import time
 
 CONNECT_WAIT_S = 5.0
+# warm_workers._HEADER and _STATUS, spelt out: this script imports no clearcrawl.
+_HEADER, _STATUS = ">I", ">i"
 
 
 def _connect(path: str):
@@ -37,7 +39,7 @@ def main(path: str) -> int:
         os.execv(sys.executable, [sys.executable, "-m",
                                   "apache_beam.runners.worker.sdk_worker_main"])
     request = json.dumps(dict(os.environ)).encode()
-    conn.sendall(struct.pack(">I", len(request)) + request)
+    conn.sendall(struct.pack(_HEADER, len(request)) + request)
     status = b""
     while len(status) < 4:
         chunk = conn.recv(4 - len(status))
@@ -45,7 +47,7 @@ def main(path: str) -> int:
             print("clearcrawl: a forked Beam worker ended without a status", file=sys.stderr)
             return 1
         status += chunk
-    return struct.unpack(">i", status)[0]
+    return struct.unpack(_STATUS, status)[0]
 
 
 if __name__ == "__main__":

@@ -34,8 +34,11 @@ import tempfile
 from pathlib import Path
 
 CLIENT = Path(__file__).with_name("warm_worker_client.py")
-# Beam's runner names that stay local (runner.LOCAL_RUNNERS, without importing Beam).
-_LOCAL_RUNNERS = {None, "", "DirectRunner", "directrunner", "direct", "FnApiRunner"}
+# Runner names that run here, on Beam's FnApiRunner (see runner.py); defined here so
+# that wanted() needs no Beam import.
+LOCAL_RUNNERS = {None, "", "DirectRunner", "directrunner", "direct", "FnApiRunner"}
+# The wire format, which warm_worker_client.py (standard library only) spells out too:
+# a request is its length then JSON; the reply is the worker's exit status.
 _HEADER = struct.Struct(">I")
 _STATUS = struct.Struct(">i")
 _REQUEST_TIMEOUT_S = 30.0
@@ -48,7 +51,7 @@ def wanted(beam_args: list[str]) -> bool:
     parser.add_argument("--direct_running_mode")
     parser.add_argument("--direct_num_workers", type=int, default=1)
     known, _ = parser.parse_known_args(beam_args)
-    return (sys.platform == "linux" and known.runner in _LOCAL_RUNNERS
+    return (sys.platform == "linux" and known.runner in LOCAL_RUNNERS
             and known.direct_running_mode == "multi_processing"
             and known.direct_num_workers != 1)
 
