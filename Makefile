@@ -44,8 +44,9 @@ lint: $(STAMP)
 # SIZE=large: the pipeline on about 1 GB of WARC in 8 files, and one 1 GiB WARC for its
 # peak RSS (about 20 minutes).
 SIZE ?= default
+QUICK ?=
 bench: $(STAMP)
-	BENCH_SIZE=$(SIZE) $(BIN)/python bench/run.py
+	BENCH_SIZE=$(SIZE) QUICK=$(QUICK) $(BIN)/python bench/run.py
 
 clean:
 	rm -rf build .pytest_cache

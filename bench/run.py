@@ -27,54 +27,17 @@ from timing import best_time
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CLEARCRAWL_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "bench" / "results" / "latest.json"
-LOOKUPS_PER_FILE = 1000
-ROBOTS_FILES = 150
-
-
-def _robots_corpus(rng: random.Random) -> list[bytes]:
-    folder = SHARED / "robots-corpus" / "protego-top-sites-2019" / "robots"
-    if folder.is_dir():
-        files = sorted(folder.iterdir())
-        return [p.read_bytes() for p in rng.sample(files, min(ROBOTS_FILES, len(files)))]
-    print("note: shared robots corpus absent; using generated robots.txt files", file=sys.stderr)
-    return [("User-agent: *\n" + "".join(f"Disallow: /p{i}/{j}*\n" for j in range(40)))
-            .encode() for i in range(ROBOTS_FILES)]
-
-
-def _urls(rng: random.Random, n: int) -> list[str]:
-    words = ["news", "search", "admin", "wp-admin", "cart", "api", "user", "p", "img", "docs"]
-    return [f"https://example.com/{rng.choice(words)}/{rng.choice(words)}-{i}?q={i % 7}"
-            for i in range(n)]
 
 
 def bench_robots(rng: random.Random) -> dict:
-    from protego import Protego
+    """The whole real corpus by size class (bench/robots_corpus.py); without the shared
+    data, generated files in one class."""
+    import robots_corpus
 
-    from clearcrawl.core.robots import RobotsTxt
-
-    bodies = _robots_corpus(rng)
-    urls = _urls(rng, LOOKUPS_PER_FILE)
-    agents = ["GPTBot", "CCBot", "Googlebot"]
-    texts = [b.decode("utf-8", "replace") for b in bodies]
-
-    def ours():
-        for body in bodies:
-            robots = RobotsTxt(body)
-            for i, url in enumerate(urls):
-                robots.allowed(agents[i % 3], url)
-
-    def protego():
-        for text in texts:
-            parser = Protego.parse(text)
-            for i, url in enumerate(urls):
-                parser.can_fetch(url, agents[i % 3])
-
-    t_ours = best_time(ours)
-    t_protego = best_time(protego)
-    files = len(bodies)
-    return {"files": files, "ours_s": t_ours, "protego_s": t_protego,
-            "ours_files_per_s": files / t_ours, "protego_files_per_s": files / t_protego,
-            "ratio": t_protego / t_ours}
+    if robots_corpus.corpus_folder(SHARED).is_dir():
+        return robots_corpus.bench_robots_corpus(SHARED)
+    print("note: shared robots corpus absent; robots.txt bench skipped", file=sys.stderr)
+    return None
 
 
 def bench_domain_rules(rng: random.Random, n_urls: int = 1_000_000) -> dict:
@@ -112,7 +75,7 @@ def bench_domain_rules(rng: random.Random, n_urls: int = 1_000_000) -> dict:
 
 
 def bench_warc_framing() -> dict:
-    from warcio.archiveiterator import ArchiveIterator
+    from references import fastwarc_iteration, warcio_iteration
 
     from clearcrawl.io.warc import iter_records
     from clearcrawl.synth import generate
@@ -126,15 +89,13 @@ def bench_warc_framing() -> dict:
             with open(path, "rb") as fh:
                 return sum(len(r.payload) for r in iter_records(fh))
 
-        def warcio():
-            with open(path, "rb") as fh:
-                return sum(len(r.content_stream().read()) for r in ArchiveIterator(fh)
-                           if r.rec_type == "response")
-
-        t_ours, t_warcio = best_time(ours), best_time(warcio)
+        t_ours = best_time(ours)
+        t_warcio = best_time(lambda: warcio_iteration([path]))
+        t_fastwarc = best_time(lambda: fastwarc_iteration([path]))
     return {"records": 3000, "ours_records_per_s": 3000 / t_ours,
-            "warcio_records_per_s": 3000 / t_warcio, "mb_per_s": megabytes / t_ours,
-            "ratio": t_warcio / t_ours}
+            "warcio_records_per_s": 3000 / t_warcio,
+            "fastwarc_records_per_s": 3000 / t_fastwarc, "mb_per_s": megabytes / t_ours,
+            "ratio": t_warcio / t_ours, "ratio_fastwarc": t_fastwarc / t_ours}
 
 
 def _version(version, name: str) -> str | None:
@@ -145,8 +106,52 @@ def _version(version, name: str) -> str | None:
 
 
 def main() -> int:
+    """`QUICK=1`: MinHash signatures only (the ratios CI-sized machines can afford in
+    under two minutes); otherwise every stage, the whole pipeline, and with
+    `BENCH_SIZE=large` more pages and one 1 GiB WARC."""
     sys.path.insert(0, str(REPO / "bench"))
     import content
+
+    from clearcrawl.synth_text import planted_corpus
+
+    quick = os.environ.get("QUICK", "") not in ("", "0")
+    _, planted = planted_corpus(seed=17)
+    texts = [d.text for d in planted]
+    # Quick: a quarter of the documents, so the slow references finish in time.
+    signatures = content.bench_signatures(texts[:len(texts) // 4] if quick else texts)
+    result = {"stages": {"minhash_signatures": {"docs_per_s": signatures["ours_docs_per_s"],
+                                                "mb_per_s": signatures["ours_mb_per_s"]}},
+              "pipeline": None,
+              "ratios": {"minhash_vs_datasketch_update": signatures["vs_update"],
+                         "minhash_vs_datasketch_update_batch": signatures["vs_update_batch"],
+                         "minhash_vs_datatrove": signatures["vs_datatrove"]},
+              "details": {"minhash": signatures}, "machine": _machine(), "quick": quick}
+    if not quick:
+        _full(result, content)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print("| stage | clearcrawl | reference | ratio |")
+    print("|---|---|---|---|")
+    if not quick:
+        _print_stages(result["details"])
+    _print_signatures(signatures)
+    if not quick:
+        _print_pipeline(result["details"])
+    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+def _machine() -> dict:
+    from importlib.metadata import version
+
+    return {"cores": os.cpu_count(), "python": platform.python_version(),
+            "versions": {n: _version(version, n) for n in (
+                "protego", "warcio", "fastwarc", "resiliparse", "datasketch", "datatrove",
+                "numpy", "numba", "pyarrow", "apache-beam")}}
+
+
+def _full(result: dict, content) -> None:
+    import pipeline as pipeline_bench
     import stages as stage_bench
 
     rng = random.Random(20261128)
@@ -154,70 +159,59 @@ def main() -> int:
     robots = bench_robots(rng)
     domains = bench_domain_rules(rng)
     warc = bench_warc_framing()
-    from clearcrawl.synth_text import planted_corpus
-
-    _, planted = planted_corpus(seed=17)
-    signatures = content.bench_signatures([d.text for d in planted])
     n_works = int(os.environ.get("BENCH_WORKS", 1_000_000))
     lsh = content.bench_lsh(n_works)
     quality = content.bench_planted_quality()
-    import pipeline as pipeline_bench
-
     large = os.environ.get("BENCH_SIZE", "default") == "large"
     default_pages = 226_000 if large else 48_000
     pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", default_pages)),
                                          files=8)
     one_gib = pipeline_bench.bench_one_gib_file() if large else None
-    from importlib.metadata import version
+    stages = result["stages"]
+    if robots:
+        stages["robots_parse_and_lookups"] = {
+            "docs_per_s": robots["files"] / robots["ours_s"], "mb_per_s": None}
+    stages.update({
+        "domain_rules_match": {"docs_per_s": domains["urls_per_s"], "mb_per_s": None},
+        "warc_parse": {"docs_per_s": warc["ours_records_per_s"], "mb_per_s": warc["mb_per_s"]},
+        "read_records_to_documents": single["read"],
+        "html_to_text": single["html_to_text"],
+        "rules_and_signals": single["rules_and_signals"],
+        "parquet_write": single["parquet_write"],
+        "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
+    })
+    result["pipeline"] = {"docs_per_s": pipe["docs_per_s"], "mb_per_s": pipe["mb_per_s"],
+                          "peak_rss_mb": pipe["peak_rss_mb"], "one_gib_file": one_gib}
+    result["ratios"].update({
+        "robots_vs_protego": robots["ratio"] if robots else None,
+        "robots_vs_protego_slowest_class": robots["slowest_class_ratio"] if robots else None,
+        "pipeline_vs_warcio_iter": pipe["vs_warcio"],
+        "pipeline_vs_fastwarc_iter": pipe["vs_fastwarc"],
+        "warc_framing_vs_warcio_iter": warc["ratio"],
+        "warc_framing_vs_fastwarc_iter": warc["ratio_fastwarc"],
+        "read_vs_datatrove_warc_reader": single.get("read_vs_datatrove"),
+        "lsh_query_vs_datasketch": lsh["query_ratio"],
+        "lsh_memory_vs_datasketch": lsh["memory_ratio"]})
+    result["details"].update({"stages": single, "robots": robots, "domain_rules": domains,
+                              "warc": warc, "lsh": lsh, "planted_quality": quality,
+                              "pipeline": pipe, "one_gib_file": one_gib})
 
-    result = {
-        "stages": {
-            "robots_parse_1000_lookups": {"docs_per_s": robots["ours_files_per_s"],
-                                          "mb_per_s": None},
-            "domain_rules_match": {"docs_per_s": domains["urls_per_s"], "mb_per_s": None},
-            "warc_parse": {"docs_per_s": warc["ours_records_per_s"], "mb_per_s": warc["mb_per_s"]},
-            "read_records_to_documents": single["read"],
-            "html_to_text": single["html_to_text"],
-            "rules_and_signals": single["rules_and_signals"],
-            "parquet_write": single["parquet_write"],
-            "minhash_signatures": {"docs_per_s": signatures["ours_docs_per_s"],
-                                   "mb_per_s": signatures["ours_mb_per_s"]},
-            "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
-        },
-        "pipeline": {"docs_per_s": pipe["docs_per_s"], "mb_per_s": pipe["mb_per_s"],
-                     "peak_rss_mb": pipe["peak_rss_mb"],
-                     "one_gib_file": one_gib},
-        "ratios": {"robots_vs_protego": robots["ratio"],
-                   "pipeline_vs_warcio_iter": pipe["vs_warcio"],
-                   "warc_framing_vs_warcio_iter": warc["ratio"],
-                   "minhash_vs_datasketch_update": signatures["vs_update"],
-                   "minhash_vs_datasketch_update_batch": signatures["vs_update_batch"],
-                   "minhash_vs_datatrove": signatures["vs_datatrove"],
-                   "read_vs_datatrove_warc_reader": single.get("read_vs_datatrove"),
-                   "lsh_query_vs_datasketch": lsh["query_ratio"],
-                   "lsh_memory_vs_datasketch": lsh["memory_ratio"]},
-        "details": {"stages": single, "robots": robots, "domain_rules": domains, "warc": warc,
-                    "minhash": signatures, "lsh": lsh, "planted_quality": quality,
-                    "pipeline": pipe},
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "versions": {n: _version(version, n) for n in (
-                        "protego", "warcio", "resiliparse", "datasketch", "datatrove", "numpy",
-                        "numba", "pyarrow", "apache-beam")}},
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print("| stage | clearcrawl | reference | ratio |")
-    print("|---|---|---|---|")
-    print(f"| robots.txt parse + {LOOKUPS_PER_FILE} lookups ({robots['files']} real files) | "
-          f"{robots['ours_files_per_s']:.1f} files/s | Protego {robots['protego_files_per_s']:.1f}"
-          f" files/s | {robots['ratio']:.2f}x |")
+
+def _print_stages(details: dict) -> None:
+    robots, domains, warc, st = (details["robots"], details["domain_rules"], details["warc"],
+                                 details["stages"])
+    if robots:
+        for name, c in robots["classes"].items():
+            print(f"| robots.txt parse + lookups, {name} ({c['files']:,} real files, "
+                  f"{c['lookups']:,} lookups) | {c['ours_files_per_s']:,.1f} files/s | Protego "
+                  f"{c['protego_files_per_s']:,.1f} files/s | {c['ratio']:.2f}x |")
     print(f"| domain rules: {domains['urls']:,} URLs vs {domains['rules']:,} rules | "
           f"{domains['urls_per_s']:,.0f} URLs/s, rules {domains['rules_memory_mb']:.0f} MB, "
           f"built in {domains['index_build_s']:.2f} s | - | - |")
     print(f"| WARC framing (gzip, per-record members) | {warc['ours_records_per_s']:,.0f} rec/s, "
-          f"{warc['mb_per_s']:.1f} MB/s | warcio {warc['warcio_records_per_s']:,.0f} rec/s | "
-          f"{warc['ratio']:.2f}x |")
-    st = single
+          f"{warc['mb_per_s']:.1f} MB/s | warcio {warc['warcio_records_per_s']:,.0f} rec/s; "
+          f"fastwarc {warc['fastwarc_records_per_s']:,.0f} rec/s | {warc['ratio']:.2f}x; "
+          f"{warc['ratio_fastwarc']:.2f}x |")
     dt_reader = st["datatrove_warc_reader"]
     print(f"| read: WARC records to documents with text ({st['pages']:,} pages, "
           f"{st['gzip_mb']:.0f} MB gzip) | {st['read']['docs_per_s']:,.0f} docs/s, "
@@ -231,7 +225,9 @@ def main() -> int:
           f"{st['rules_and_signals']['docs_per_s']:,.0f} docs/s | - | - |")
     print(f"| Parquet write (staged rows, zstd) | {st['parquet_write']['docs_per_s']:,.0f} "
           f"docs/s, {st['parquet_write']['mb_per_s']:.0f} MB/s of text | - | - |")
-    sig = signatures
+
+
+def _print_signatures(sig: dict) -> None:
     datatrove_sig = (f", datatrove MinhashDedupSignature {sig['datatrove_mb_per_s']:.2f} MB/s"
                      if sig["datatrove_mb_per_s"] else "")
     datatrove_ratio = f", {sig['vs_datatrove']:.1f}x" if sig["vs_datatrove"] else ""
@@ -240,6 +236,10 @@ def main() -> int:
           f"update {sig['datasketch_update_mb_per_s']:.2f} MB/s, update_batch "
           f"{sig['datasketch_update_batch_mb_per_s']:.2f} MB/s{datatrove_sig} | "
           f"{sig['vs_update']:.0f}x, {sig['vs_update_batch']:.1f}x{datatrove_ratio} |")
+
+
+def _print_pipeline(details: dict) -> None:
+    lsh, q, pipe = details["lsh"], details["planted_quality"], details["pipeline"]
     ours, ds = lsh["ours"], lsh["datasketch"]
     print(f"| LSH search + verify vs {ours['works']:,} works ({ours['bands']} bands) | "
           f"{ours['queries_per_s']:,.0f} docs/s, index {ours['index_mb']:,.0f} MB, built in "
@@ -247,7 +247,6 @@ def main() -> int:
           f"{ds['queries_per_s']:,.0f} docs/s, {ds['index_mb']:,.0f} MB, built in "
           f"{ds['build_s']:.0f} s | {lsh['query_ratio']:.1f}x faster, "
           f"{lsh['memory_ratio']:.1f}x less memory |")
-    q = quality
     print(f"| planted corpus ({q['documents']} docs): recall at true Jaccard >= 0.8 | "
           f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
           f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
@@ -255,13 +254,14 @@ def main() -> int:
           f"gzip WARC) | 1 process {pipe['one_process_docs_per_s']:,.0f} pages/s; 2 workers "
           f"{pipe['two_workers_docs_per_s']:,.0f} pages/s ({pipe['speedup_two_workers']:.2f}x); "
           f"peak RSS {pipe['peak_rss_mb']:,.0f} MB | bare warcio iteration "
-          f"{pipe['warcio_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x |")
+          f"{pipe['warcio_docs_per_s']:,.0f} pages/s; fastwarc "
+          f"{pipe['fastwarc_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x; "
+          f"{pipe['vs_fastwarc']:.2f}x |")
+    one_gib = details["one_gib_file"]
     if one_gib:
         print(f"| one {one_gib['gzip_gib']:.2f} GiB WARC ({one_gib['pages']:,} pages), "
               f"1 process | {one_gib['docs_per_s']:,.0f} pages/s, peak RSS "
               f"{one_gib['peak_rss_mb']:,.0f} MB | - | - |")
-    print(f"\nwrote {RESULTS.relative_to(REPO)}")
-    return 0
 
 
 if __name__ == "__main__":
