@@ -24,6 +24,9 @@ from clearcrawl.registry.source import RegistrySource
 
 FORMAT = "clearcrawl-registry-snapshot/2"  # 2: works as fingerprints, [matching]
 SNAPSHOT_FILE = "snapshot.json.gz"
+# A broadcast worker's peak while it loads the works, fitted to bench/works_memory.py.
+WORKER_BYTES_PER_SHINGLE = 60
+WORKER_BYTES_PER_WORK = 1024
 
 
 class InvalidRegistry(ValueError):
@@ -134,9 +137,10 @@ class Snapshot:
         return WorkMatcher(self.works, self.policy.near_duplicate_threshold)
 
     def works_bytes(self) -> int:
-        """Memory the broadcast index needs, roughly: signatures, shingles, band keys."""
-        params = self.matching
-        return sum(12 * 64 + 4 * params.num_perm + 8 * w["shingle_count"]
+        """A worker's peak memory for the works in broadcast matching: decoding the
+        snapshot's JSON, the decoded fingerprints and the index (bench/works_memory.py
+        measures it; the shingle sets dominate)."""
+        return sum(WORKER_BYTES_PER_WORK + WORKER_BYTES_PER_SHINGLE * w["shingle_count"]
                    for w in self.content["works"])
 
     @cached_property
