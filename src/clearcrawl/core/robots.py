@@ -7,6 +7,10 @@ percent-encoded and their escapes upper-cased; `/robots.txt` is not exempt.
 
     is_allowed(robots_txt, user_agent, url) -> bool
 
+The reference parser expects its caller to pass a URL %-encoded per RFC 3986. The
+pipeline does: `normalized_verdict` matches a path normalised by
+`urls.normalize_path` against patterns normalised the same way.
+
 Behind it, `RobotsTxt` parses once and answers many lookups: the rules that
 apply to an agent are resolved once per agent, then each URL costs one pass
 over those rules.
@@ -22,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from clearcrawl.core.urls import normalize_path
 
 # RFC 9309 2.5 sets a floor (500 KiB), not a ceiling, and the reference parser reads the
 # whole body: rules past 500 KiB are the site's too (docs.oracle.com: 853 KB, hermes.com:
@@ -157,15 +163,16 @@ class AgentRules:
     ordered: tuple[tuple[str | None, object, bool, Line], ...] = ()
 
 
-def _ordered_rules(lines: list[Line]) -> tuple:
+def _ordered_rules(lines: list[Line], normalized: bool = False) -> tuple:
     ranked = []
     for line in lines:
         if line.kind not in (ALLOW, DISALLOW) or not line.value:
             continue
-        patterns = [line.value]
-        slash = line.value.rfind("/")
-        if line.kind == ALLOW and slash >= 0 and line.value[slash:].startswith("/index.htm"):
-            patterns.append(line.value[:slash + 1] + "$")
+        value = normalize_path(line.value, dot_segments=False) if normalized else line.value
+        patterns = [value]
+        slash = value.rfind("/")
+        if line.kind == ALLOW and slash >= 0 and value[slash:].startswith("/index.htm"):
+            patterns.append(value[:slash + 1] + "$")
         for pattern in patterns:
             literal = pattern if "*" not in pattern and not pattern.endswith("$") else None
             matcher = None if literal is not None else _compile(pattern).match
@@ -211,6 +218,7 @@ class RobotsTxt:
             self.lines.append(Line(number, kind, value))
         self.groups = _groups(self.lines)
         self._agents: dict[tuple[str, bool], AgentRules] = {}
+        self._normalized: dict[tuple[str, bool], tuple] = {}
 
     def rules_for(self, agent: str, token_digits: bool = False) -> AgentRules:
         """The lines of the groups that apply to one agent, as the reference parser picks them.
@@ -242,11 +250,32 @@ class RobotsTxt:
         return rules
 
     def verdict(self, agent: str, url: str, token_digits: bool = False) -> Verdict:
-        rules = self.rules_for(agent, token_digits)
+        """The reference parser's answer: the URL's path is matched as given."""
         path = path_params_query(url)
         if not path.isascii():  # compare bytes, as the reference parser does
             path = path.encode("utf-8", "surrogatepass").decode("latin-1")
-        for literal, matcher, is_allow, line in rules.ordered:
+        return self._first_match(self.rules_for(agent, token_digits).ordered, path)
+
+    def normalized_verdict(self, agent: str, path: str, token_digits: bool = False) -> Verdict:
+        """The answer for a path already normalised by `urls.normalize_path`, with every
+        pattern normalised the same way: `/%7Eprivate/x`, `/caf%c3%a9/` and `/café/` all
+        meet `Disallow: /~private/` and `Disallow: /café/`. This is RFC 3986 equivalence,
+        which the reference parser leaves to its caller (robots.h asks for a URL
+        %-encoded per RFC 3986); the pipeline decides with it."""
+        return self._first_match(self.normalized_rules(agent, token_digits), path)
+
+    def normalized_rules(self, agent: str, token_digits: bool = False) -> tuple:
+        """`AgentRules.ordered` with every pattern normalised by `urls.normalize_path`."""
+        key = (agent, token_digits)
+        ordered = self._normalized.get(key)
+        if ordered is None:
+            ordered = _ordered_rules(list(self.rules_for(agent, token_digits).rules), True)
+            self._normalized[key] = ordered
+        return ordered
+
+    @staticmethod
+    def _first_match(ordered: tuple, path: str) -> Verdict:
+        for literal, matcher, is_allow, line in ordered:
             if (path.startswith(literal) if literal is not None else matcher(path)):
                 return Verdict(is_allow, line)
         return Verdict(True, None)
