@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
+
 KEEP, REMOVE = "keep", "remove"
 ROBOTS_CRAWL, ROBOTS_NOW, TDM, NOAI, AITXT, USAGE, URL = (
     "robots_crawl_time", "robots_current", "tdmrep", "noai", "ai_txt", "content_usage",
@@ -38,6 +40,19 @@ class Page:
     @property
     def host(self) -> str:
         return self.url.split("/")[2].split(":")[0].lower()
+
+
+HTML = "<html><head>{head}<title>t</title></head><body><p>Page {url}</p></body></html>"
+
+
+def page_record(page: Page) -> bytes:
+    """The page as a gzipped WARC response record, as a crawl holds it."""
+    headers = list(page.headers)
+    if page.content_type:
+        headers.insert(0, ("Content-Type", page.content_type))
+    body = HTML.format(head=page.head, url=page.url).encode()
+    return gzip_member(warc_record("response", http_response(body, headers),
+                                   target_uri=page.url))
 
 
 def _robots(*lines: str) -> str:

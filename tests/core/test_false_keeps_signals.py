@@ -22,22 +22,9 @@ from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.urls import normalize_path
 from clearcrawl.io.documents import document_from_warc
 from clearcrawl.io.warc import WarcRecord, iter_records
-from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
 from clearcrawl.records import Document
 from tests.conftest import BUNDLED_REGISTRY
-from tests.false_keeps_cases import PAGES, Page
-
-HTML = "<html><head>{head}<title>t</title></head><body><p>Page {url}</p></body></html>"
-
-
-def page_record(page: Page) -> bytes:
-    """The page as a gzipped WARC response record (the e2e test writes the same bytes)."""
-    headers = list(page.headers)
-    if page.content_type:
-        headers.insert(0, ("Content-Type", page.content_type))
-    body = HTML.format(head=page.head, url=page.url).encode()
-    return gzip_member(warc_record("response", http_response(body, headers),
-                                   target_uri=page.url))
+from tests.false_keeps_cases import PAGES, Page, page_record
 
 
 def _document(page: Page) -> Document:
