@@ -39,7 +39,8 @@ class Document(FastPickle):
     host: str
     registered_domain: str
     fetch_time: dt.datetime | None
-    # Lower-cased HTTP header names -> value (repeated headers joined with ", ").
+    # (lower-cased HTTP header name, value), one pair per header line in the order sent:
+    # a repeated header keeps its boundaries (each value is decided on its own).
     headers: tuple[tuple[str, str], ...]
     http_status: int | None
     content_type: str
@@ -54,11 +55,13 @@ class Document(FastPickle):
     meta: tuple[tuple[str, str], ...] = ()
     license_links: tuple[str, ...] = ()
 
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+    def header_values(self, name: str) -> list[str]:
+        return header_values(self.headers, name)
+
+
+def header_values(headers: tuple[tuple[str, str], ...], name: str) -> list[str]:
+    """Every value of the (lower-cased) header `name`, one per header line, in order."""
+    return [value for key, value in headers if key == name]
 
 
 @fast_pickle

@@ -69,7 +69,7 @@ def test_datadiligence_x_robots_tag_cases(shared_data):
 def test_tdmrep_spec_examples(shared_data):
     examples = shared_data / "tdmrep" / "examples"
     site = json.loads((examples / "01-sec-tdm-file-example.json").read_text())
-    finding = tdmrep.match_site_file(site, "https://publisher.example/any/path")
+    finding = tdmrep.match_site_file(site, "/any/path")
     assert finding.reservation == 1 and finding.carrier == "tdmrep.json"
     second = json.loads((examples / "02-sec-tdm-file-example.json").read_text())
     assert isinstance(second, list) and all("location" in rule for rule in second)
@@ -78,7 +78,7 @@ def test_tdmrep_spec_examples(shared_data):
                                   .replace(b"\n", b"\r\n"))
         doc = _doc(headers=response.headers)
         evidence, _ = evaluate(doc, _ctx(), None)
-        raw = dict(response.headers).get("tdm-reservation")
+        raw = doc.header_values("tdm-reservation")[0]
         expected = [reasons.TDMREP] if tdmrep.reservation_value(raw) == 1 else []
         assert [e.kind for e in evidence] == expected, name
     html = (examples / "05-sec-tdm-html-meta.html").read_text()
@@ -90,14 +90,14 @@ def test_tdmrep_spec_examples(shared_data):
 def test_tdmrep_first_match_and_precedence():
     rules = [{"location": "/open/*", "tdm-reservation": 0},
              {"location": "/*", "tdm-reservation": 1}]
-    assert tdmrep.match_site_file(rules, "https://s.example/open/x").reservation == 0
-    assert tdmrep.match_site_file(rules, "https://s.example/closed").reservation == 1
+    assert tdmrep.match_site_file(rules, "/open/x").reservation == 0
+    assert tdmrep.match_site_file(rules, "/closed").reservation == 1
     # a later carrier overrides; unset or malformed values never reset
-    reserved_site = tdmrep.match_site_file(rules, "https://s.example/closed")
-    assert tdmrep.resolve(reserved_site, "0", None, None, None).reservation == 0
-    assert tdmrep.resolve(reserved_site, "yes", None, "2", None).reservation == 1
-    assert tdmrep.resolve(None, "1", None, "0", None).reservation == 0
-    assert tdmrep.resolve(None, None, None, "", None) is None
+    reserved_site = tdmrep.match_site_file(rules, "/closed")
+    assert tdmrep.resolve(reserved_site, ["0"], None, [], None).reservation == 0
+    assert tdmrep.resolve(reserved_site, ["yes"], None, ["2"], None).reservation == 1
+    assert tdmrep.resolve(None, ["1"], None, ["0"], None).reservation == 0
+    assert tdmrep.resolve(None, [], None, [""], None) is None
     ctx = _ctx(site=rules)
     assert _kinds(_doc("https://s.example/open/x"), ctx) == []
     assert _kinds(_doc("https://s.example/closed"), ctx) == [reasons.TDMREP]
@@ -139,7 +139,16 @@ def test_ai_txt_real_spawning_file_and_extensions(shared_data):
                                             for e in text_exts.split(","))
     assert _kinds(_doc("https://site.example/paper.pdf"), _ctx(aitxt=generated)) == [
         reasons.AI_TXT]
-    assert _kinds(_doc("https://site.example/gallery/"), _ctx(aitxt=generated)) == []
+    # A text page is of a text type wherever it lives (file-type rules: issue 17 item 7);
+    # an image-only ai.txt leaves it alone.
+    assert _kinds(_doc("https://site.example/gallery/"), _ctx(aitxt=generated)) == [
+        reasons.AI_TXT]
+    image_exts = next(o["value"] for o in options if o["label"] == "Images")
+    images = "User-agent: *\n" + "".join(f"Disallow: {e.strip()}\n"
+                                         for e in image_exts.split(","))
+    assert _kinds(_doc("https://site.example/gallery/"), _ctx(aitxt=images)) == []
+    assert _kinds(_doc("https://site.example/gallery/a.JPG"), _ctx(aitxt=images)) == [
+        reasons.AI_TXT]
 
 
 def test_robots_policies_and_evidence_detail():

@@ -24,9 +24,15 @@ from clearcrawl.core.minhash import (
     word_count,
     word_hashes,
 )
-from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed
+from clearcrawl.core.robots import MAX_ROBOTS_BYTES, RobotsTxt, is_allowed, path_params_query
 from clearcrawl.core.tdmrep import match_site_file, reservation_value, resolve
-from clearcrawl.core.urls import normalize_host, normalize_url, registered_domain, split_url
+from clearcrawl.core.urls import (
+    normalize_host,
+    normalize_path,
+    normalize_url,
+    registered_domain,
+    split_url,
+)
 from clearcrawl.io.warc import RecordFailure, WarcRecord, iter_records
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
 
@@ -88,8 +94,9 @@ def test_tdmrep_value_is_zero_one_or_unset(raw):
     "location": st.text(max_size=20), "tdm-reservation": JSON_VALUES}), max_size=8), URLS,
     st.one_of(st.none(), st.text(max_size=5)), st.one_of(st.none(), st.text(max_size=5)))
 def test_tdmrep_site_file_and_precedence_never_raise(rules, url, header, meta):
-    found = match_site_file(rules, url)
-    final = resolve(found, header, None, meta, None)
+    found = match_site_file(rules, normalize_path(path_params_query(url)))
+    final = resolve(found, [header] if header is not None else [], None,
+                    [meta] if meta is not None else [], None)
     assert final is None or final.reservation in (0, 1)
     if reservation_value(meta) is not None:  # meta always wins when set
         assert final.carrier == "html-meta"

@@ -13,7 +13,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from clearcrawl import reasons
-from clearcrawl.core.urls import host_ancestors, normalize_host, normalize_path, split_url
+from clearcrawl.core.urls import (
+    host_ancestors,
+    non_default_port,
+    normalize_host,
+    normalize_path,
+    split_url,
+)
 from clearcrawl.records import Evidence
 
 RULE_KINDS = ("optout", "piracy")
@@ -56,8 +62,9 @@ def host_syntax_error(host: str) -> str | None:
 
 def normalize_pattern(pattern: str) -> tuple[str | None, str | None]:
     """(normalised pattern, error). Hosts are normalised; URL prefixes become
-    `host` + normalised path with the scheme and default port dropped, since the
-    same page is served over http and https."""
+    `host[:port]` + normalised path (`urls.normalize_path`: escapes, dot segments). The
+    scheme and a default port are dropped, since the same page is served over http and
+    https; a non-default port is kept, and then the rule covers that port only."""
     pattern = pattern.strip()
     if "://" in pattern:
         parts = split_url(pattern)
@@ -66,7 +73,9 @@ def normalize_pattern(pattern: str) -> tuple[str | None, str | None]:
         error = host_syntax_error(parts.host)
         if error:
             return None, error
-        return parts.host + normalize_path(parts.path), None
+        port = non_default_port(parts)
+        return (parts.host + (f":{port}" if port else "") + normalize_path(parts.path),
+                None)
     if "/" in pattern:
         return None, f"{pattern!r}: a URL prefix needs its scheme (https://...)"
     host = normalize_host(pattern)
@@ -79,11 +88,13 @@ class DomainRuleIndex:
 
     def __init__(self, rules: list[DomainRule]):
         self._by_host: dict[str, list[DomainRule]] = defaultdict(list)
-        self._prefixes: dict[str, list[tuple[str, DomainRule]]] = defaultdict(list)
+        # host -> (port, or None for the scheme's default; path prefix; rule)
+        self._prefixes: dict[str, list[tuple[int | None, str, DomainRule]]] = defaultdict(list)
         for rule in rules:
             if rule.is_url_prefix:
-                host, _, path = rule.pattern.partition("/")
-                self._prefixes[host].append(("/" + path, rule))
+                host_port, _, path = rule.pattern.partition("/")
+                host, _, port = host_port.partition(":")
+                self._prefixes[host].append((int(port) if port else None, "/" + path, rule))
             else:
                 self._by_host[rule.pattern].append(rule)
         self._by_host = dict(self._by_host)
@@ -108,9 +119,10 @@ class DomainRuleIndex:
                                           f"host {host} under rule {rule.pattern}"))
         prefixes = self._prefixes.get(host)
         if prefixes:
-            path = normalize_path((parts or split_url(url)).path)
-            for prefix, rule in prefixes:
-                if path.startswith(prefix):
+            parts = parts or split_url(url)
+            path, port = normalize_path(parts.path), non_default_port(parts)
+            for rule_port, prefix, rule in prefixes:
+                if rule_port == port and path.startswith(prefix):
                     found.append(Evidence(rule.reason_kind, rule.entry_id,
                                           f"url under prefix {rule.pattern}"))
         return found

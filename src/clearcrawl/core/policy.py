@@ -10,23 +10,47 @@ from clearcrawl import reasons
 from clearcrawl.records import Evidence
 
 # AI *training* crawlers whose robots.txt rules count as a TDM reservation by
-# default. Search engines and user-triggered fetchers are deliberately absent.
+# default: the tokens of ai.robots.txt's robots.json whose stated purpose is training
+# models or building training data sets. Search engines, user-triggered fetchers and
+# agents are deliberately absent; optout_registry/README.md gives the reason for every
+# catalogue token left out. A catalogue name of several words counts by the product
+# token a robots.txt parser reads from it ("Kangaroo Bot" -> Kangaroo).
 DEFAULT_ROBOTS_AGENTS: tuple[str, ...] = (
     "GPTBot",
     "CCBot",
     "ClaudeBot",
     "anthropic-ai",
     "Google-Extended",
+    "CloudVertexBot",
     "Applebot-Extended",
     "Meta-ExternalAgent",
+    "FacebookBot",
     "Bytespider",
+    "TikTokSpider",
     "cohere-training-data-crawler",
     "Amazonbot",
     "AI2Bot",
+    "Ai2Bot-Dolma",
+    "DeepSeekBot",
     "Diffbot",
     "omgili",
+    "omgilibot",
+    "Webzio-Extended",
     "PanguBot",
     "img2dataset",
+    "LAIONDownloader",
+    "Timpibot",
+    "ICC-Crawler",
+    "Cotoyogi",
+    "SBIntuitionsBot",
+    "Kangaroo",
+    "Brightbot",
+    "Factset_spyderbot",
+    "FriendlyCrawler",
+    "ISSCyberRiskCrawler",
+    "VelenPublicWebCrawler",
+    "Linguee",
+    "Sidetrade",
 )
 
 

@@ -7,13 +7,18 @@ percent-encoded and their escapes upper-cased; `/robots.txt` is not exempt.
 
     is_allowed(robots_txt, user_agent, url) -> bool
 
+The reference parser expects its caller to pass a URL %-encoded per RFC 3986. The
+pipeline does: `normalized_verdict` matches a path normalised by
+`urls.normalize_path` against patterns normalised the same way.
+
 Behind it, `RobotsTxt` parses once and answers many lookups: the rules that
 apply to an agent are resolved once per agent, then each URL costs one pass
 over those rules.
 
 Besides allow/disallow, the parser keeps the lines that carry AI preferences
 (`Content-Usage`, Cloudflare's `Content-Signal`) with the group they belong to,
-and `License` lines (RSL) as provenance. Unknown lines never end a group.
+and `License` lines (RSL) as provenance. Only Allow/Disallow lines close a run of
+User-agent lines: other lines never split a group.
 """
 
 from __future__ import annotations
@@ -22,8 +27,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Parse at least 500 KiB (RFC 9309 2.5); beyond that, content is ignored to bound memory.
-MAX_ROBOTS_BYTES = 512 * 1024
+from clearcrawl.core.urls import normalize_path
+
+# RFC 9309 2.5 sets a floor (500 KiB), not a ceiling, and the reference parser reads the
+# whole body: rules past 500 KiB are the site's too (docs.oracle.com: 853 KB, hermes.com:
+# 1.4 MB). Read up to 8 MiB, a bound for memory only; beyond it, content is ignored.
+MAX_ROBOTS_BYTES = 8 * 1024 * 1024
 # The reference parser truncates longer lines.
 MAX_LINE_BYTES = 2083 * 8 - 1
 
@@ -34,7 +43,6 @@ _TOKEN = re.compile(r"[A-Za-z_-]*")
 _TOKEN_WITH_DIGITS = re.compile(r"[A-Za-z0-9_-]*")
 
 USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL, LICENSE, OTHER = range(7)
-_GROUP_MEMBERS = (ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL)
 
 
 def _key_type(key: bytes) -> int:
@@ -155,15 +163,16 @@ class AgentRules:
     ordered: tuple[tuple[str | None, object, bool, Line], ...] = ()
 
 
-def _ordered_rules(lines: list[Line]) -> tuple:
+def _ordered_rules(lines: list[Line], normalized: bool = False) -> tuple:
     ranked = []
     for line in lines:
         if line.kind not in (ALLOW, DISALLOW) or not line.value:
             continue
-        patterns = [line.value]
-        slash = line.value.rfind("/")
-        if line.kind == ALLOW and slash >= 0 and line.value[slash:].startswith("/index.htm"):
-            patterns.append(line.value[:slash + 1] + "$")
+        value = normalize_path(line.value, dot_segments=False) if normalized else line.value
+        patterns = [value]
+        slash = value.rfind("/")
+        if line.kind == ALLOW and slash >= 0 and value[slash:].startswith("/index.htm"):
+            patterns.append(value[:slash + 1] + "$")
         for pattern in patterns:
             literal = pattern if "*" not in pattern and not pattern.endswith("$") else None
             matcher = None if literal is not None else _compile(pattern).match
@@ -207,10 +216,12 @@ class RobotsTxt:
             elif kind == OTHER:
                 continue
             self.lines.append(Line(number, kind, value))
+        self.groups = _groups(self.lines)
         self._agents: dict[tuple[str, bool], AgentRules] = {}
+        self._normalized: dict[tuple[str, bool], tuple] = {}
 
     def rules_for(self, agent: str, token_digits: bool = False) -> AgentRules:
-        """Replay the reference parser's group state machine for one agent.
+        """The lines of the groups that apply to one agent, as the reference parser picks them.
 
         The reference parser reads the token of `User-agent: AI2Bot` as `AI`, so an
         agent with digits only ever gets the `*` rules. `token_digits=True` (used by
@@ -225,32 +236,46 @@ class RobotsTxt:
         with_digits = token_digits and any(c.isdigit() for c in agent)
         specific: list[Line] = []
         global_: list[Line] = []
-        seen_global = seen_specific = ever_specific = separator = False
-        for line in self.lines:
-            if line.kind == USER_AGENT:
-                if separator:
-                    seen_global = seen_specific = separator = False
-                value = line.value
-                if value[:1] == "*" and (len(value) == 1 or value[1].isspace()):
-                    seen_global = True
-                elif _agent_token(value, with_digits) == wanted:
-                    seen_specific = ever_specific = True
-                continue
-            if not (seen_global or seen_specific):
-                continue
-            separator = True
-            (specific if seen_specific else global_).append(line)
+        ever_specific = False  # a named group, even one without rules, hides the `*` groups
+        for agents, members in self.groups:
+            if any(not _is_global(value) and _agent_token(value, with_digits) == wanted
+                   for value in agents):
+                ever_specific = True
+                specific += members
+            elif any(_is_global(value) for value in agents):
+                global_ += members
         chosen = specific if ever_specific else global_
         rules = AgentRules(tuple(chosen), ever_specific, _ordered_rules(chosen))
         self._agents[key] = rules
         return rules
 
     def verdict(self, agent: str, url: str, token_digits: bool = False) -> Verdict:
-        rules = self.rules_for(agent, token_digits)
+        """The reference parser's answer: the URL's path is matched as given."""
         path = path_params_query(url)
         if not path.isascii():  # compare bytes, as the reference parser does
             path = path.encode("utf-8", "surrogatepass").decode("latin-1")
-        for literal, matcher, is_allow, line in rules.ordered:
+        return self._first_match(self.rules_for(agent, token_digits).ordered, path)
+
+    def normalized_verdict(self, agent: str, path: str, token_digits: bool = False) -> Verdict:
+        """The answer for a path already normalised by `urls.normalize_path`, with every
+        pattern normalised the same way: `/%7Eprivate/x`, `/caf%c3%a9/` and `/café/` all
+        meet `Disallow: /~private/` and `Disallow: /café/`. This is RFC 3986 equivalence,
+        which the reference parser leaves to its caller (robots.h asks for a URL
+        %-encoded per RFC 3986); the pipeline decides with it."""
+        return self._first_match(self.normalized_rules(agent, token_digits), path)
+
+    def normalized_rules(self, agent: str, token_digits: bool = False) -> tuple:
+        """`AgentRules.ordered` with every pattern normalised by `urls.normalize_path`."""
+        key = (agent, token_digits)
+        ordered = self._normalized.get(key)
+        if ordered is None:
+            ordered = _ordered_rules(list(self.rules_for(agent, token_digits).rules), True)
+            self._normalized[key] = ordered
+        return ordered
+
+    @staticmethod
+    def _first_match(ordered: tuple, path: str) -> Verdict:
+        for literal, matcher, is_allow, line in ordered:
             if (path.startswith(literal) if literal is not None else matcher(path)):
                 return Verdict(is_allow, line)
         return Verdict(True, None)
@@ -261,6 +286,38 @@ class RobotsTxt:
     def extension_lines(self, agent: str, kind: int, token_digits: bool = False) -> list[Line]:
         """Content-Usage / Content-Signal lines in the groups that apply to `agent`."""
         return [line for line in self.rules_for(agent, token_digits).rules if line.kind == kind]
+
+
+def _groups(lines: list[Line]) -> list[tuple[tuple[str, ...], list[Line]]]:
+    """(user-agent values, member lines) of each group, as the reference parser forms them.
+
+    Consecutive User-agent lines open one group; only an Allow or Disallow rule
+    closes the run of agents, so a following User-agent starts a new group. Other
+    lines (Content-Usage, Content-Signal, Sitemap, Crawl-delay, unknown) never do
+    (RFC 9309 2.2.4, Google's robots.cc): `User-agent: a / Content-Signal: ... /
+    User-agent: b / Disallow: /` is one group for a and b. Lines before the first
+    User-agent belong to no group.
+    """
+    groups: list[tuple[tuple[str, ...], list[Line]]] = []
+    agents: list[str] = []
+    members: list[Line] = []
+    has_rule = False
+    for line in lines:
+        if line.kind == USER_AGENT:
+            if has_rule:
+                groups.append((tuple(agents), members))
+                agents, members, has_rule = [], [], False
+            agents.append(line.value)
+        elif agents:
+            members.append(line)
+            has_rule = has_rule or line.kind in (ALLOW, DISALLOW)
+    if agents:
+        groups.append((tuple(agents), members))
+    return groups
+
+
+def _is_global(value: str) -> bool:
+    return value[:1] == "*" and (len(value) == 1 or value[1].isspace())
 
 
 def _agent_token(value: str, with_digits: bool) -> str:

@@ -14,16 +14,21 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from clearcrawl import reasons
-from clearcrawl.core import tdmrep
+from clearcrawl.core import aipref, aitxt, tdmrep
 from clearcrawl.core.policy import Policy
 from clearcrawl.core.robots import CONTENT_SIGNAL, CONTENT_USAGE, RobotsTxt, path_params_query
 from clearcrawl.core.robots import pattern_matches as robots_pattern_matches
+from clearcrawl.core.urls import normalize_path
 from clearcrawl.records import Document, Evidence
 
 GLOBAL_AGENT = "*"
 _NOAI = {"noai", "noimageai"}
-_TRAIN_KEYS = {"train-ai", "train-genai"}
-_NO = {"n", "no", "false", "0", "disallow", "disallowed"}
+_NO = {"n", "no", "false", "0", "disallow", "disallowed"}  # Content-Signal values
+# X-Robots-Tag: a product token before a colon is an agent prefix, unless it is one of
+# the directives that take a value after a colon.
+_AGENT_PREFIX = re.compile(r"[a-z0-9_.-]+")
+_VALUED_DIRECTIVES = {"unavailable_after", "max-snippet", "max-image-preview",
+                      "max-video-preview"}
 _LINK_LICENSE = re.compile(r"<([^>]*)>\s*;[^,]*\brel\s*=\s*\"?[^\",;]*\blicense\b", re.I)
 
 
@@ -54,9 +59,9 @@ class SignalContext:
         return frozenset(a.lower() for a in self.agents)
 
 
-def robots_evidence(capture: RobotsCapture, url: str, agents: tuple[str, ...], kind: str,
+def robots_evidence(capture: RobotsCapture, path: str, agents: tuple[str, ...], kind: str,
                     label: str) -> list[Evidence]:
-    """Evidence when any counted agent (or `*`) may not fetch the URL."""
+    """Evidence when any counted agent (or `*`) may not fetch the (normalised) path."""
     status = capture.status
     if status is None or status >= 500:
         return [Evidence(kind, capture.source_id,
@@ -66,7 +71,7 @@ def robots_evidence(capture: RobotsCapture, url: str, agents: tuple[str, ...], k
         return []  # 4xx (and unfollowed 3xx): no restriction
     blocked: dict[tuple[int, str], list[str]] = {}
     for agent in agents:
-        verdict = capture.robots.verdict(agent, url, token_digits=True)
+        verdict = capture.robots.normalized_verdict(agent, path, token_digits=True)
         if not verdict.allowed and verdict.line is not None:
             key = (verdict.line.number, verdict.line.value)
             blocked.setdefault(key, []).append(agent)
@@ -79,27 +84,28 @@ def robots_evidence(capture: RobotsCapture, url: str, agents: tuple[str, ...], k
     return out[:1]  # one piece of evidence per robots.txt: the first deciding line
 
 
-def robots_content_signals(capture: RobotsCapture, url: str, agents: tuple[str, ...]
+def robots_content_signals(capture: RobotsCapture, path: str, agents: tuple[str, ...]
                            ) -> list[Evidence]:
-    """`Content-Signal: ai-train=no` and `Content-Usage: [path] train-ai=n` in robots.txt."""
+    """`Content-Signal: ai-train=no` and `Content-Usage: <path> <preferences>` in robots.txt.
+
+    Content-Usage (aipref-attach s.3): the longest matching path wins, compared on the
+    normalised path like Allow/Disallow; preferences of equally long paths combine, so
+    a denial among them wins (vocab s.7.1).
+    """
     if capture.status is None or not 200 <= capture.status < 300:
         return []
-    path = path_params_query(url)
     for agent in agents:
         for line in capture.robots.extension_lines(agent, CONTENT_SIGNAL, token_digits=True):
-            prefs = _preferences(line.value)
-            if prefs.get("ai-train") in _NO:
+            if _content_signal(line.value).get("ai-train") in _NO:
                 return [Evidence(reasons.CONTENT_USAGE, capture.source_id,
                                  f"robots.txt line {line.number} Content-Signal: {line.value}")]
-        best = None  # longest matching path wins; restrictive on a tie
+        best = None
         for line in capture.robots.extension_lines(agent, CONTENT_USAGE, token_digits=True):
-            scope, _, rest = line.value.partition(" ")
-            if not scope.startswith("/"):
-                scope, rest = "/", line.value
+            scope, expression = aipref.robots_rule(line.value)
+            scope = normalize_path(scope, dot_segments=False)
             if not robots_pattern_matches(path, scope):
                 continue
-            denied = any(_preferences(rest).get(k) in _NO for k in _TRAIN_KEYS)
-            rank = (len(scope), denied)
+            rank = (len(scope), aipref.denies_training(aipref.preferences(expression)))
             if best is None or rank > best[0]:
                 best = (rank, line)
         if best and best[0][1]:
@@ -109,7 +115,8 @@ def robots_content_signals(capture: RobotsCapture, url: str, agents: tuple[str, 
     return []
 
 
-def _preferences(value: str) -> dict[str, str]:
+def _content_signal(value: str) -> dict[str, str]:
+    """Cloudflare's `Content-Signal: search=yes, ai-train=no` (its own, looser syntax)."""
     prefs = {}
     for part in re.split(r"[,;]", value):
         key, sep, val = part.partition("=")
@@ -121,29 +128,32 @@ def _preferences(value: str) -> dict[str, str]:
 def noai_directives(value: str, agents: AbstractSet[str], noarchive: bool) -> list[str]:
     """The directives of an X-Robots-Tag / robots meta value that opt out of AI use.
 
-    Parts are comma-separated; `agent: directive` counts only for agents in
-    `agents` (lower-case), a bare directive for everyone.
+    Parts are comma-separated. An agent prefix (`otherbot: noindex, noai`) scopes every
+    directive after it, up to the next prefix, to that agent (Google's documented
+    syntax), and then they count only for agents in `agents` (lower-case); directives
+    before any prefix count for everyone. Valued directives (`max-snippet: 20`,
+    `unavailable_after: ...`) are not prefixes.
     """
     found = []
     counted = _NOAI | ({"noarchive"} if noarchive else set())
+    scope = None
     for part in value.split(","):
-        scope, sep, directive = part.partition(":")
-        if sep:
-            if scope.strip().lower() not in agents:
-                continue
+        head, sep, rest = part.partition(":")
+        name = head.strip().lower()
+        if sep and name not in _VALUED_DIRECTIVES and _AGENT_PREFIX.fullmatch(name):
+            scope, directive = name, rest
         else:
-            directive = scope
+            directive = part
         directive = directive.strip().lower()
-        if directive in counted:
-            found.append(part.strip())
+        if directive in counted and (scope is None or scope in agents):
+            found.append(f"{scope}: {directive}" if scope else directive)
     return found
 
 
 def licenses_of(doc: Document, robots_licenses: list[str]) -> str | None:
     """Declared licences (rel=license links, Link headers, robots.txt License:)."""
     found = list(doc.license_links)
-    link = doc.header("link")
-    if link:
+    for link in doc.header_values("link"):
         found += [m.group(1).strip() for m in _LINK_LICENSE.finditer(link)]
     found += robots_licenses
     unique = list(dict.fromkeys(u for u in found if u))
@@ -155,33 +165,37 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
     """(evidence for every opt-out signal found, declared licence or None)."""
     evidence: list[Evidence] = []
     agents, agent_set = ctx.agents, ctx.agent_set
+    # Normalised once; every path match below (robots.txt, Content-Usage, TDMRep,
+    # ai.txt) compares it with patterns normalised the same way.
+    path = normalize_path(path_params_query(doc.url))
     robots_licenses: list[str] = []
     if crawl_capture is not None:
-        evidence += robots_evidence(crawl_capture, doc.url, agents, reasons.ROBOTS_CRAWL_TIME,
+        evidence += robots_evidence(crawl_capture, path, agents, reasons.ROBOTS_CRAWL_TIME,
                                     "robots.txt")
-        evidence += robots_content_signals(crawl_capture, doc.url, agents)
+        evidence += robots_content_signals(crawl_capture, path, agents)
         robots_licenses += crawl_capture.robots.licenses
     current = ctx.current_robots(doc.host) if doc.host else None
     if current is not None:
-        if ctx.policy.robots_current:
-            evidence += robots_evidence(current, doc.url, agents, reasons.ROBOTS_CURRENT,
+        if ctx.policy.robots_current:  # today's file, every line of it: the policy decides
+            evidence += robots_evidence(current, path, agents, reasons.ROBOTS_CURRENT,
                                         "current robots.txt")
-        evidence += robots_content_signals(current, doc.url, agents)
+            evidence += robots_content_signals(current, path, agents)
         robots_licenses += current.robots.licenses
     # TDMRep: site file < header < meta.
     rules = ctx.site_tdmrep(doc.host) if doc.host else None
-    site = tdmrep.match_site_file(rules, doc.url) if rules else None
-    meta = dict(doc.meta)
-    finding = tdmrep.resolve(site, doc.header("tdm-reservation"), doc.header("tdm-policy"),
-                             meta.get("tdm-reservation"), meta.get("tdm-policy"))
+    site = tdmrep.match_site_file(rules, path) if rules else None
+    meta_values = [content for name, content in doc.meta if name == "tdm-reservation"]
+    meta_policy = next((c for name, c in doc.meta if name == "tdm-policy"), None)
+    finding = tdmrep.resolve(site, doc.header_values("tdm-reservation"),
+                             next(iter(doc.header_values("tdm-policy")), None),
+                             meta_values, meta_policy)
     if finding is not None and finding.reservation == 1:
         entry = f"tdmrep/{doc.host}.json" if finding.carrier == "tdmrep.json" else finding.carrier
         policy = f" tdm-policy={finding.policy}" if finding.policy else ""
         evidence.append(Evidence(reasons.TDMREP, entry, finding.detail + policy))
-    # noai: X-Robots-Tag header and robots meta tags (generic or agent-named).
+    # noai: X-Robots-Tag headers (each on its own) and robots meta tags.
     noarchive = ctx.policy.noarchive_is_optout
-    header = doc.header("x-robots-tag")
-    if header:
+    for header in doc.header_values("x-robots-tag"):
         hits = noai_directives(header, agent_set, noarchive)
         if hits:
             evidence.append(Evidence(reasons.NOAI, "http-header",
@@ -192,16 +206,17 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
             if hits:
                 evidence.append(Evidence(reasons.NOAI, "html-meta",
                                          f"meta {name}={', '.join(hits)}"))
-    # IETF AI preferences header.
-    usage = doc.header("content-usage")
-    if usage and any(_preferences(usage).get(k) in _NO for k in _TRAIN_KEYS):
-        evidence.append(Evidence(reasons.CONTENT_USAGE, "http-header",
-                                 f"header Content-Usage: {usage}"))
-    # ai.txt (Spawning): robots-like rules, per-extension patterns included.
-    aitxt = ctx.aitxt(doc.host) if doc.host else None
-    if aitxt is not None:
+    # IETF AI preferences header: each field line is a statement of its own.
+    for usage in doc.header_values("content-usage"):
+        if aipref.denies_training(aipref.preferences(usage)):
+            evidence.append(Evidence(reasons.CONTENT_USAGE, "http-header",
+                                     f"header Content-Usage: {usage}"))
+    # ai.txt (Spawning): robots-like rules, file-type rules counted against the document.
+    aitxt_file = ctx.aitxt(doc.host) if doc.host else None
+    if aitxt_file is not None:
+        types = aitxt.file_types(path, doc.content_type)
         for agent in agents:
-            verdict = aitxt.verdict(agent, doc.url, token_digits=True)
+            verdict = aitxt.verdict(aitxt_file, agent, path, types)
             if not verdict.allowed and verdict.line is not None:
                 evidence.append(Evidence(reasons.AI_TXT, f"aitxt/{doc.host}.txt",
                                          f"ai.txt line {verdict.line.number} Disallow: "

@@ -21,6 +21,7 @@ _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_t
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x20]")
 
 
 class SplitUrl(NamedTuple):
@@ -120,9 +121,19 @@ def host_ancestors(host: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels))]
 
 
-def normalize_path(path: str) -> str:
-    """Percent-encoding normalised path: unreserved escapes decoded, other escapes
-    upper-cased, non-ASCII and spaces encoded. Two spellings of one path compare equal."""
+def normalize_path(path: str, dot_segments: bool = True) -> str:
+    """One spelling of a path (with its `;params` and `?query`), so that two spellings of
+    one resource compare equal (RFC 3986 6.2.2). Every path match uses it, on both sides:
+    robots.txt, Content-Usage and ai.txt patterns, TDMRep locations, URL-prefix rules.
+
+    - percent-escapes of unreserved characters are decoded (`%7E` -> `~`, 2.3), the
+      others upper-cased (`%c3%a9` -> `%C3%A9`, 6.2.2.1);
+    - non-ASCII characters are encoded as UTF-8 escapes, as are spaces and control bytes;
+    - with `dot_segments`, `.` and `..` segments of the path (not of the query) are
+      removed (5.2.4): `/free/../premium/x` -> `/premium/x`. Patterns keep theirs.
+    """
+    if path.isascii() and "%" not in path and not _NEEDS_ESCAPE.search(path):
+        return _remove_dot_segments_of(path) if dot_segments else path
     raw = path.encode("utf-8", "surrogatepass")
 
     def _fix(match: re.Match) -> bytes:
@@ -138,7 +149,43 @@ def normalize_path(path: str) -> str:
             out += b"%%%02X" % byte
         else:
             out.append(byte)
-    return out.decode("ascii")
+    text = out.decode("ascii")
+    return _remove_dot_segments_of(text) if dot_segments else text
+
+
+def _remove_dot_segments_of(path: str) -> str:
+    """RFC 3986 5.2.4 on the path part (before `?`) of a path-and-query."""
+    cut = path.find("?")
+    head, tail = (path, "") if cut < 0 else (path[:cut], path[cut:])
+    if "." not in head:
+        return path
+    return remove_dot_segments(head) + tail
+
+
+def remove_dot_segments(path: str) -> str:
+    """The algorithm of RFC 3986 5.2.4, step by step."""
+    rest, out = path, []
+    while rest:
+        if rest.startswith("../"):
+            rest = rest[3:]
+        elif rest.startswith("./"):
+            rest = rest[2:]
+        elif rest.startswith("/./"):
+            rest = rest[2:]
+        elif rest == "/.":
+            rest = "/"
+        elif rest.startswith("/../") or rest == "/..":
+            rest = "/" + rest[4:]
+            if out:
+                out.pop()
+        elif rest in (".", ".."):
+            rest = ""
+        else:
+            end = rest.find("/", 1)
+            end = len(rest) if end < 0 else end
+            out.append(rest[:end])
+            rest = rest[end:]
+    return "".join(out)
 
 
 def origin_key(url: str) -> str:
@@ -152,5 +199,10 @@ def normalize_url(url: str) -> str:
     """Canonical URL for prefix rules: lower-case scheme and host, default port
     dropped, path percent-encoding normalised, fragment dropped."""
     parts = split_url(url)
-    port = "" if parts.port in (None, _DEFAULT_PORTS.get(parts.scheme)) else f":{parts.port}"
-    return f"{parts.scheme}://{parts.host}{port}{normalize_path(parts.path)}"
+    port = non_default_port(parts)
+    return f"{parts.scheme}://{parts.host}{f':{port}' if port else ''}{normalize_path(parts.path)}"
+
+
+def non_default_port(parts: SplitUrl) -> int | None:
+    """The URL's port, or None when it is its scheme's default (80 for http, 443 for https)."""
+    return None if parts.port in (None, _DEFAULT_PORTS.get(parts.scheme)) else parts.port

@@ -11,7 +11,7 @@ from clearcrawl.core.ids import doc_id_for
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord
-from clearcrawl.records import Document, ReadFailure
+from clearcrawl.records import Document, ReadFailure, header_values
 
 _CRAWL = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+html")
@@ -75,8 +75,7 @@ def document_from_warc(record: WarcRecord, source_uri: str) -> Document | ReadFa
     if record.record_type == "conversion":
         return make_document(text=decode_text(record.payload, "utf-8"), **common)
     response = parse_response(record.payload)
-    header_map = dict(response.headers)
-    content_type = (header_map.get("content-type")
+    content_type = (next(iter(header_values(response.headers, "content-type")), "")
                     or record.headers.get("warc-identified-payload-type") or "").strip()
     media_type = content_type.split(";")[0].strip().lower()
     body = response.body

@@ -5,13 +5,16 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from clearcrawl.records import header_values
+
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # decompression-bomb bound for encoded bodies
 
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int | None
-    headers: tuple[tuple[str, str], ...]  # lower-cased names, repeats joined by ", "
+    # (lower-cased name, value) per header line, in order: repeated headers stay apart
+    headers: tuple[tuple[str, str], ...]
     body: bytes
 
 
@@ -33,21 +36,20 @@ def parse_response(payload: bytes) -> HttpResponse:
     status = None
     if len(status_parts) > 1 and status_parts[1][:3].isdigit():
         status = int(status_parts[1][:3])
-    merged: dict[str, str] = {}
+    headers: list[tuple[str, str]] = []
     for raw in lines[1:]:
         name, colon, value = raw.rstrip(b"\r").partition(b":")
         if not colon:
             continue
-        key = name.strip().lower().decode("latin-1")
-        text = value.strip().decode("utf-8", "replace")
-        merged[key] = f"{merged[key]}, {text}" if key in merged else text
+        headers.append((name.strip().lower().decode("latin-1"),
+                        value.strip().decode("utf-8", "replace")))
     body = payload[end + sep:]
-    if "chunked" in merged.get("transfer-encoding", "").lower():
+    if any("chunked" in v.lower() for v in header_values(headers, "transfer-encoding")):
         body = _dechunk(body)
-    encoding = merged.get("content-encoding", "").strip().lower()
+    encoding = ", ".join(header_values(headers, "content-encoding")).strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate", "br"):
         body = _decode_body(body, encoding)
-    return HttpResponse(status, tuple(merged.items()), body)
+    return HttpResponse(status, tuple(headers), body)
 
 
 def _dechunk(body: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import uuid
+from collections.abc import Mapping, Sequence
 
 
 def warc_record(record_type: str, payload: bytes, *, target_uri: str | None = None,
@@ -28,12 +29,16 @@ def warc_record(record_type: str, payload: bytes, *, target_uri: str | None = No
     return head.encode("utf-8") + payload + b"\r\n\r\n"
 
 
-def http_response(body: bytes, headers: dict[str, str] | None = None, status: int = 200) -> bytes:
+def http_response(body: bytes, headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+                  status: int = 200) -> bytes:
+    """An HTTP/1.1 response. `headers` as a mapping, or as (name, value) pairs where a
+    name may repeat (one header line each). Content-Type defaults to HTML."""
     reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "OK")
-    lines = [f"HTTP/1.1 {status} {reason}"]
-    merged = {"Content-Type": "text/html; charset=utf-8", **(headers or {})}
-    merged["Content-Length"] = str(len(body))
-    lines += [f"{k}: {v}" for k, v in merged.items()]
+    pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+    if not any(name.lower() == "content-type" for name, _ in pairs):
+        pairs.insert(0, ("Content-Type", "text/html; charset=utf-8"))
+    pairs.append(("Content-Length", str(len(body))))
+    lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in pairs]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
 
 
