@@ -13,9 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearcrawl import reasons
+from clearcrawl.core.domainlist import parse_domain_list
 from clearcrawl.core.domains import DomainRule, DomainRuleIndex, normalize_pattern
 from clearcrawl.core.urls import (
     host_of,
+    is_public_suffix,
     normalize_host,
     registered_domain,
     split_url,
@@ -89,6 +91,38 @@ REGISTRABLE = [
     ("192.0.2.1", "192.0.2.1", "an IP address is its own domain"),
 ]
 
+# Registry rules on public suffixes: (pattern, refused?, standard)
+SUFFIX_RULES = [
+    ("co.uk", True, "PSL ICANN section"),
+    ("github.io", True, "PSL PRIVATE section"),
+    ("*.github.io", False, "not a host: the list parser strips `*.` first (see LIST_LINES)"),
+    ("user.github.io", False, "a registrable domain under a private suffix"),
+    ("example.co.uk", False, "a registrable domain"),
+    ("https://github.io/docs/", False, "a URL prefix covers one host only"),
+]
+
+# 17.11: (domain list line, hosts read, problem expected?, format)
+LIST_LINES = [
+    ("*.wild.example", ["wild.example"], False, "wildcard: the host and its subdomains"),
+    (".dot.example", ["dot.example"], False, "leading dot (squid, dnsmasq style)"),
+    ("||adblock.example^", ["adblock.example"], False, "AdGuard/Adblock domain anchor"),
+    ("||adblock.example^$third-party", ["adblock.example"], False, "Adblock with options"),
+    ("server=/dnsmasq.example/", ["dnsmasq.example"], False, "dnsmasq (Block List Project)"),
+    ("address=/dnsmasq.example/0.0.0.0", ["dnsmasq.example"], False, "dnsmasq address"),
+    ("server=/a.example/b.example/", ["a.example", "b.example"], False, "dnsmasq, two names"),
+    ("0.0.0.0 hosts.example", ["hosts.example"], False, "hosts file (Block List Project)"),
+    ("faß.de", ["xn--fa-hia.de"], False, "UTS-46 in lists too"),
+    ("! Title: a list", [], False, "Adblock comment"),
+    ("[Adblock Plus 2.0]", [], False, "Adblock header"),
+    ("example.com##.banner", [], True, "Adblock element hiding: not a host rule"),
+    ("@@||allowed.example^", [], True, "Adblock exception: not a removal"),
+    ("||prefix.exam", [], True, "Adblock prefix without ^: not a host"),
+    ("/banner[0-9]+/", [], True, "Adblock regular expression"),
+    ("*.co.uk", [], True, "PSL: a wildcard on a public suffix"),
+    ("storage.yandexcloud.net", [], True, "PSL PRIVATE (a real UT1 filehosting line)"),
+]
+
+
 def _index(*patterns: str) -> DomainRuleIndex:
     rules = []
     for number, pattern in enumerate(patterns):
@@ -123,6 +157,33 @@ def test_a_rule_covers_the_odd_urls_of_its_host():
 @pytest.mark.parametrize(("host", "domain", "standard"), REGISTRABLE)
 def test_registered_domain_uses_the_private_psl(host, domain, standard):
     assert registered_domain(host) == domain, standard
+
+
+@pytest.mark.parametrize(("pattern", "refused", "standard"), SUFFIX_RULES)
+def test_public_suffixes_are_refused_as_host_rules(pattern, refused, standard):
+    normalized, error = normalize_pattern(pattern)
+    if refused:
+        assert normalized is None and "public suffix" in error, standard
+        assert is_public_suffix(normalize_host(pattern))
+    elif not pattern.startswith("*"):
+        assert error is None and normalized, standard
+
+
+@pytest.mark.parametrize(("line", "hosts", "problem", "form"), LIST_LINES)
+def test_domain_list_lines(line, hosts, problem, form):
+    text = f"# a list\n{line}\n"
+    found, problems = parse_domain_list(text)
+    assert found == hosts, form
+    assert [number for number, _ in problems] == ([2] if problem else []), (form, problems)
+
+
+def test_a_wildcard_line_covers_the_host_and_its_subdomains():
+    hosts, _ = parse_domain_list("*.wild.example\n||ad.example^\n")
+    index = DomainRuleIndex([DomainRule(f"l:{h}", "piracy", h) for h in hosts])
+    for url in ("https://wild.example/", "https://a.b.wild.example/x", "https://ad.example/",
+                "https://cdn.ad.example/x"):
+        assert index.match(url), url
+    assert not index.match("https://notwild.example/")
 
 
 # A host normalisation that is its own fixpoint, for odd input too.
