@@ -51,12 +51,18 @@ def _registry_build(args) -> int:
     from clearcrawl.registry.source import load_source
 
     source = load_source(args.path)
-    for warning in source.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if source.problems:
-        for problem in source.problems:
+    # `validate` is the strict check: a line of a synced list that is not a host rule is
+    # an error there. `build` skips it with a warning, so a list with a few odd lines
+    # stays usable (`sync` already refuses a body that is mostly not a domain list).
+    strict = args.command == "validate"
+    problems = source.problems + (source.warnings if strict else [])
+    if not strict:
+        for warning in source.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if problems:
+        for problem in problems:
             print(problem, file=sys.stderr)
-        print(f"{len(source.problems)} problem(s) in {args.path}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {args.path}", file=sys.stderr)
         return 2
     try:
         snapshot = Snapshot.from_source(source)

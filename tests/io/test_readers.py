@@ -81,3 +81,29 @@ def test_not_parquet_is_one_failure(tmp_path):
     path.write_bytes(b"definitely not parquet")
     items = _read(path)
     assert len(items) == 1 and items[0].error_kind == "bad_parquet"
+
+
+# (url field of a JSONL record, host of the Document, or None for a `no_host` failure)
+HOSTLESS_ROWS = [
+    ("https://torrent-index.example:99999/x", "torrent-index.example"),  # WHATWG: host kept
+    ("http://[torrent-index.example/x", "torrent-index.example"),
+    ("https://faß.de/", "xn--fa-hia.de"),                                # UTS-46
+    ("", None),                                                          # no URL at all
+    ("/relative/only", None),                                            # no scheme
+    ("https://?q=1", None),                                              # empty host
+    ("mailto:editor@torrent-index.example", None),                       # no authority
+]
+
+
+def test_a_record_without_a_host_is_a_no_host_failure(tmp_path):
+    path = tmp_path / "hosts.jsonl"
+    path.write_text("".join(json.dumps({"url": url, "text": "t"}) + "\n"
+                            for url, _ in HOSTLESS_ROWS), encoding="utf-8")
+    items = _read(path)
+    assert len(items) == len(HOSTLESS_ROWS)
+    for item, (url, host) in zip(items, HOSTLESS_ROWS):
+        if host is None:
+            assert isinstance(item, ReadFailure) and item.error_kind == "no_host", url
+            assert item.url == (url or None) and "no host" in item.message
+        else:
+            assert isinstance(item, Document) and item.host == host, url

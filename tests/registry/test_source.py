@@ -152,3 +152,21 @@ def test_snapshot_with_another_minhash_scheme_is_refused():
     forged = Snapshot(content, hashlib.sha256(canonical_json(content)).hexdigest())
     with pytest.raises(InvalidRegistry, match="rebuild the snapshot"):
         Snapshot.from_bytes(forged.to_bytes())
+
+
+def test_public_suffix_rules_are_refused_naming_file_and_line(tmp_path, capsys):
+    from clearcrawl.cli import main
+
+    root = _copy(tmp_path)
+    (root / "domains" / "hosting.csv").write_text(
+        "entry_id,kind,pattern,rights_holder,added,source,note\n"
+        "own-1,optout,user.github.io,,,,\n"        # 2: a registrable domain: fine
+        "psl-1,optout,co.uk,,,,\n"                 # 3: ICANN suffix
+        "psl-2,piracy,GitHub.IO.,,,,\n"            # 4: private suffix, odd spelling
+        "own-2,optout,https://github.io/docs/,,,,\n")  # 5: a URL prefix: one host only
+    assert main(["registry", "validate", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "domains/hosting.csv:3: bad pattern: 'co.uk' is a public suffix" in err, err
+    assert "domains/hosting.csv:4: bad pattern: 'github.io' is a public suffix" in err, err
+    assert ":2:" not in err and ":5:" not in err
+    assert "2 problem(s)" in err

@@ -251,3 +251,33 @@ def test_real_robots_json_catalogue_syncs(tmp_path, server, shared_data):
     [bad] = sync_registry(root, SyncLimits(max_bytes=10 * 2**20))
     assert bad.status == "failed" and "invalid robots-json" in bad.message
     assert (root / "synced" / "agents.json").read_bytes() == body
+
+
+# An AdGuard-format list (as the Block List Project publishes them) with two lines that are
+# not host rules: line 5 hides page elements, line 7 names a public suffix.
+ADGUARD_LIST = (b"! Title: test piracy list (AdGuard)\n[Adblock Plus 2.0]\n"
+                b"||pirate-one.example^\n||pirate-two.example^$important\n"
+                b"pirate-one.example##.download-button\n*.wild-mirror.example\n||github.io^\n"
+                + b"".join(b"||pirate-%d.example^\n" % i for i in range(20)))
+
+
+def test_a_synced_list_with_odd_lines_stays_usable_and_validate_names_each_line(
+        tmp_path, server, capsys):
+    root = _registry(tmp_path, server)
+    server.routes["/list.txt"] = [(200, {}, ADGUARD_LIST, 0)]
+    [result] = sync_registry(root, FAST)
+    assert result.status == "updated", result
+
+    assert cli_main(["registry", "build", str(root), "--output", str(tmp_path / "snap")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: synced/piracy-list.txt:5: not a host rule" in err, err
+    rules = {r.pattern for r in load_source(root).domain_rules}
+    assert {"pirate-one.example", "pirate-two.example", "wild-mirror.example",
+            "pirate-19.example"} <= rules
+    assert "github.io" not in rules
+
+    assert cli_main(["registry", "validate", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "synced/piracy-list.txt:5: not a host rule" in err and "page-element" in err, err
+    assert "synced/piracy-list.txt:7: not a host rule" in err and "public suffix" in err, err
+    assert "2 problem(s)" in err and "warning:" not in err

@@ -33,6 +33,12 @@ SIGNAL_NAMES = {
 }
 
 
+# How `registered_domain` is computed (core.urls.registered_domain), stated in the summary.
+DOMAIN_BASIS = ("registrable domain by the Public Suffix List, its private part included, "
+                "so sites under a shared hosting suffix are told apart (user.github.io, "
+                "not github.io)")
+
+
 def top_domain_count(distinct: int, sme: bool) -> int:
     """How many domains the template asks for: the top 10 %, or for SMEs the top 5 %
     or 1,000, whichever is more (never more than there are)."""
@@ -77,6 +83,7 @@ def summarize(manifest: dict, rows: list[dict], snapshot, sme: bool = False,
         "top_domains_rule": ("top 5 % or 1,000 domains, whichever is more (SME)" if sme
                              else "top 10 % of domains"),
         "distinct_domains": len(ranked),
+        "domain_basis": DOMAIN_BASIS,
         "optout_measures": [{"kind": kind, "protocol": SIGNAL_NAMES[kind],
                              "removed": optout.get(kind, 0)}
                             for kind in reasons.ALL_KINDS if kind in SIGNAL_NAMES],
@@ -125,7 +132,8 @@ def to_markdown(summary: dict) -> str:
         f"- Documents: {s['documents']['read']:,} read, {s['documents']['kept']:,} kept, "
         f"{s['documents']['removed']:,} removed, {s['documents']['error']:,} unreadable.",
         f"- Most relevant domain names ({s['top_domains_rule']} of "
-        f"{s['distinct_domains']:,} registrable domains, by bytes of kept text):",
+        f"{s['distinct_domains']:,} registrable domains, by bytes of kept text; "
+        f"{s.get('domain_basis', DOMAIN_BASIS)}):",
         "",
         "| # | domain | bytes of kept text |",
         "|---|---|---|",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from clearcrawl import reasons
 from clearcrawl.core.urls import (
     host_ancestors,
+    is_public_suffix,
     non_default_port,
     normalize_host,
     normalize_path,
@@ -80,6 +81,9 @@ def normalize_pattern(pattern: str) -> tuple[str | None, str | None]:
         return None, f"{pattern!r}: a URL prefix needs its scheme (https://...)"
     host = normalize_host(pattern)
     error = host_syntax_error(host)
+    if not error and is_public_suffix(host):
+        error = (f"{host!r} is a public suffix (Public Suffix List): a rule on it would "
+                 "remove every site registered under it; name the site's own domain")
     return (None, error) if error else (host, None)
 
 

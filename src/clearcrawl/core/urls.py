@@ -1,8 +1,10 @@
 """URL and host normalisation, and registrable domains (offline Public Suffix List).
 
-Rules match on hosts, never on raw strings: a host is lower-cased, stripped of
-trailing dots, user info and port, and IDNA-encoded, so `EXAMPLE.com.`,
-`exämple.com` and `xn--exmple-cua.com` compare as the same host.
+Rules match on hosts, never on raw strings. Hosts are read from URLs as a browser
+does (WHATWG URL standard), then lower-cased, stripped of trailing dots and port,
+and IDNA-encoded with UTS-46 non-transitional processing (IDNA2008, as browsers and
+registries do), so `EXAMPLE.com.`, `exämple.com` and `xn--exmple-cua.com` compare as
+the same host, and `faß.de` is `xn--fa-hia.de`, never `fass.de` (IDNA2003).
 """
 
 from __future__ import annotations
@@ -11,14 +13,27 @@ import functools
 import ipaddress
 import re
 from typing import NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
+import idna
 import tldextract
 
 # Bundled suffix list only: the pipeline never touches the network (no PSL fetch).
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+# The private part counts too: `user.github.io` is its own registrable domain.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True,
+                                 include_psl_private_domains=True)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# WHATWG special schemes (their authority ends at a backslash too); `file` has no host.
+_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_SPECIAL_AUTHORITY_END = re.compile(r"[/\\?#]")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_C0_SPACE = "".join(map(chr, range(0x21)))
+# WHATWG "ends in a number": the last label is decimal or 0x-hex, so the host is IPv4.
+_ENDS_IN_NUMBER = re.compile(r"(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$")
+_IPV4_PART = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x20]")
@@ -33,12 +48,12 @@ class SplitUrl(NamedTuple):
 
 @functools.lru_cache(maxsize=65536)
 def normalize_host(host: str) -> str:
-    """Canonical form of a host: lower-case ASCII (IDNA), no port, no trailing dot.
+    """Canonical form of a host: lower-case ASCII (UTS-46 IDNA), no port, no trailing dot.
 
-    Lenient: whatever cannot be IDNA-encoded is returned lower-cased, so odd web
-    input never raises. Odd input can need more than one pass (a bracketed name,
-    an IDNA form ending in a dot): passes repeat until nothing changes, so that a
-    normalised host normalises to itself.
+    The one host normalisation for rules and URLs alike. Lenient: whatever cannot
+    be IDNA-encoded is returned lower-cased, so odd web input never raises. Odd
+    input can need more than one pass (a bracketed name, an IDNA form ending in a
+    dot): passes repeat until nothing changes, so a normalised host normalises to itself.
     """
     for _ in range(8):
         once = _normalize_host_once(host)
@@ -54,30 +69,127 @@ def _normalize_host_once(host: str) -> str:
         host = host.rsplit("@", 1)[1]
     if host.startswith("["):  # IPv6 literal, maybe with a port
         end = host.find("]")
-        return host[1:end].lower() if end > 0 else host.lower()
+        if end < 0:
+            return host[1:]  # unclosed: what follows is still the name the URL meant
+        try:
+            return ipaddress.IPv6Address(host[1:end]).compressed
+        except ValueError:
+            return host[1:end].lower()
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
-    host = host.rstrip(".").lower()
-    if not host.isascii():
+    if "%" in host:  # the WHATWG host parser percent-decodes before IDNA
         try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+            host = unquote(host, errors="strict")
+        except UnicodeDecodeError:
             pass
-    return host
+    host = host.rstrip(".")
+    if host.isascii():
+        host = host.lower()
+        if _ENDS_IN_NUMBER.search(host):
+            host = _ipv4_numbers(host)
+        return host
+    return _to_ascii(host)
+
+
+def _ipv4_numbers(host: str) -> str:
+    """WHATWG IPv4 parser: `0x7f.1` and `2130706433` are 127.0.0.1 to a browser.
+    A host that is not a valid number form is returned unchanged."""
+    labels = host.split(".")
+    if len(labels) > 4 or not all(_IPV4_PART.fullmatch(label) for label in labels):
+        return host
+    numbers = []
+    for label in labels:
+        if label.startswith("0x"):
+            numbers.append(int(label[2:] or "0", 16))
+        elif len(label) > 1 and label.startswith("0"):
+            if not set(label) <= set("01234567"):
+                return host
+            numbers.append(int(label, 8))
+        else:
+            numbers.append(int(label))
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return host
+    value = numbers[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]))
+    return str(ipaddress.IPv4Address(value))
+
+
+def _to_ascii(host: str) -> str:
+    """UTS-46 ToASCII, non-transitional (`ß`, `ς` and ZWJ kept, as IDNA2008 requires).
+
+    Labels that IDNA2008 refuses (symbols such as `☃`) are still mapped and
+    Punycode-encoded, as browsers do (they skip the IDNA2008 code point checks), so
+    a rule and a URL naming such a host still meet.
+    """
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        pass
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return host.lower()
+    labels = []
+    for label in mapped.split("."):
+        if label.isascii():
+            labels.append(label)
+        else:
+            try:
+                labels.append("xn--" + label.encode("punycode").decode("ascii"))
+            except UnicodeError:
+                labels.append(label)
+    return ".".join(labels)
 
 
 def split_url(url: str) -> SplitUrl:
-    """Split a URL leniently; a URL that cannot be parsed gives an empty host."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-        host = normalize_host(parts.hostname or "")
-    except ValueError:
+    """Split a URL leniently, finding its host as a browser's URL parser (WHATWG) does.
+
+    Backslashes end the authority of http(s) URLs, `user@` is dropped at the last
+    `@` of the authority, and the host is kept even where a browser would refuse
+    the URL for another reason (a port out of range or not a number, an unclosed
+    `[`): the host is what the page's owner is known by. A URL without an
+    authority (relative, `mailto:`) gives an empty host.
+    """
+    url = url.strip(_C0_SPACE).translate(_TAB_NEWLINE)
+    scheme_match = _SCHEME.match(url)
+    if not scheme_match:
         return SplitUrl("", "", None, "/")
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return SplitUrl(parts.scheme.lower(), host, port, path)
+    scheme = scheme_match.group()[:-1].lower()
+    rest = url[scheme_match.end():]
+    special = scheme in _SPECIAL_SCHEMES
+    if special:
+        rest = rest.lstrip("/\\")  # WHATWG "special authority ignore slashes" state
+        end = _SPECIAL_AUTHORITY_END.search(rest)
+    elif rest.startswith("//"):
+        rest = rest[2:]
+        end = _AUTHORITY_END.search(rest)
+    else:
+        return SplitUrl(scheme, "", None, "/")
+    authority, tail = (rest[:end.start()], rest[end.start():]) if end else (rest, "")
+    host, port = _host_and_port(authority.rpartition("@")[2])
+    tail = tail.partition("#")[0]
+    if special:
+        tail = tail.replace("\\", "/")
+    path, _, query = tail.partition("?")
+    path = path or "/"
+    if query:
+        path = f"{path}?{query}"
+    return SplitUrl(scheme, normalize_host(host), port, path)
+
+
+def _host_and_port(hostport: str) -> tuple[str, int | None]:
+    """(raw host, port or None when absent or invalid) of `host[:port]`."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end >= 0:
+            host, after = hostport[:end + 1], hostport[end + 1:]
+            port = after[1:] if after.startswith(":") else ""
+        else:  # unclosed IPv6 bracket: the name after it is the host
+            host, _, port = hostport[1:].partition(":")
+    else:
+        host, _, port = hostport.partition(":")
+    if port.isascii() and port.isdigit() and int(port) <= 65535:
+        return host, int(port)
+    return host, None
 
 
 def host_of(url: str) -> str:
@@ -98,6 +210,8 @@ def is_ip(host: str) -> bool:
 def registered_domain(host: str) -> str:
     """Registrable domain (eTLD+1) of a normalised host, e.g. `a.b.example.co.uk` -> `example.co.uk`.
 
+    The Public Suffix List's private part counts too, so `a.user.github.io` ->
+    `user.github.io`: sites of different owners under one hosting suffix stay apart.
     IP addresses are their own registrable domain. A host under a suffix that the
     Public Suffix List does not know (such as the reserved `.example`) falls back
     to its last two labels, so every document still has a domain to report.
@@ -115,8 +229,20 @@ def registered_domain(host: str) -> str:
     return ".".join(labels[-2:])
 
 
+@functools.lru_cache(maxsize=4096)
+def is_public_suffix(host: str) -> bool:
+    """Whether a normalised host is a public suffix (ICANN or private part of the PSL),
+    such as `co.uk` or `github.io`: a rule on it would cover unrelated registrants."""
+    if not host or is_ip(host):
+        return False
+    ext = _EXTRACT(host)
+    return bool(ext.suffix) and not ext.domain
+
+
 def host_ancestors(host: str) -> list[str]:
-    """The host and every parent: `a.b.c` -> [`a.b.c`, `b.c`, `c`]."""
+    """The host and every parent: `a.b.c` -> [`a.b.c`, `b.c`, `c`]; an IP address only itself."""
+    if is_ip(host):
+        return [host]
     labels = host.split(".")
     return [".".join(labels[i:]) for i in range(len(labels))]
 

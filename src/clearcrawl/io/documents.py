@@ -13,6 +13,7 @@ from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord
 from clearcrawl.records import Document, ReadFailure, header_values
 
+NO_HOST = "no_host"  # error_kind of a record whose URL names no host
 _CRAWL = re.compile(r"CC-MAIN-\d{4}-\d{2}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+html")
 _TEXT_TYPES = ("text/plain", "text/markdown")
@@ -39,8 +40,15 @@ def parse_time(value: str | None) -> dt.datetime | None:
 def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal: int = 0,
                   fetch_time: dt.datetime | None = None, headers=(), status=None,
                   content_type: str = "text/plain", meta=(), license_links=(),
-                  doc_id: str | None = None) -> Document:
+                  doc_id: str | None = None) -> Document | ReadFailure:
+    """A Document, or a ReadFailure of kind `no_host` when no host can be found in
+    the URL: host rules and per-host signals could not be checked, so the record
+    is an error row, never a silent keep."""
     host = split_url(url).host
+    if not host:
+        return ReadFailure(doc_id or doc_id_for(source_uri, offset, ordinal), source_uri, offset,
+                           NO_HOST, f"no host in URL {url[:500]!r}: host rules and per-host "
+                           "opt-outs cannot be checked", url or None)
     encoded = text.encode("utf-8", "surrogatepass")
     return Document(
         doc_id=doc_id or doc_id_for(source_uri, offset, ordinal),

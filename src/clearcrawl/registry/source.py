@@ -415,7 +415,7 @@ def _load_synced(reg: RegistrySource, source: RemoteSource, seen_ids: dict) -> N
     else:
         hosts, problems = parse_domain_list(body.decode("utf-8", errors="replace"))
         rel = path.relative_to(reg.root).as_posix()
-        reg.warnings.extend(Problem(rel, number, f"skipped: {message}")
+        reg.warnings.extend(Problem(rel, number, f"not a host rule, skipped: {message}")
                             for number, message in problems)
         for host in hosts:
             reg.domain_rules.append(DomainRule(f"{source.name}:{host}", source.kind, host, "",
