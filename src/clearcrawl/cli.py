@@ -242,17 +242,12 @@ def _pipeline(command: str, argv: list[str]) -> int:
             pool.close()
 
 
-def _exit(code: int) -> None:
-    """Exit without collecting the heap first: with Beam loaded, the interpreter's
-    shutdown collections take ~0.3 s, for objects that die with the process anyway."""
-    import gc
-
-    gc.freeze()
-    sys.exit(code)
-
-
 def entry_point() -> None:
-    _exit(main())
+    """The console script: ends the process through clearcrawl.exiting, so that a
+    finished command exits with its status, not an abort in interpreter teardown."""
+    from clearcrawl.exiting import run_and_exit
+
+    run_and_exit(main)
 
 
 if __name__ == "__main__":

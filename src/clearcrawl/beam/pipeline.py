@@ -315,13 +315,13 @@ def _breakdown(by_kind: dict) -> str:
 
 
 def _errors_by_kind(root: str, manifest: dict) -> dict:
-    import pyarrow.parquet as pq
+    from clearcrawl.io.parquet import read_table
 
     counts: dict[str, int] = {}
     for f in manifest["outputs"]:
         if f["path"].startswith("errors/") and f["rows"]:
             with open_uri(outputs.join(root, f["path"])) as fh:
-                for kind in pq.read_table(fh, columns=["error_kind"]).column(0).to_pylist():
+                for kind in read_table(fh, columns=["error_kind"]).column(0).to_pylist():
                     counts[kind] = counts.get(kind, 0) + 1
     return counts
 

@@ -1,4 +1,4 @@
-"""Reading Parquet files a row group at a time, in bounded memory."""
+"""Reading Parquet files: whole, or a row group at a time in bounded memory."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def read_table(source, columns: list[str] | None = None) -> pa.Table:
+    """The whole file (a path or an open binary file) as one table.
+
+    Through ParquetFile, which reads synchronously, not `pq.read_table`: given a Python
+    file object, that one goes through the dataset scanner, whose pool threads can
+    still hold the file after it returns and release it when the interpreter exits,
+    which aborts the process (see clearcrawl/exiting.py)."""
+    return pq.ParquetFile(source).read(columns=columns)
 
 
 def iter_row_groups(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
