@@ -9,13 +9,13 @@ import pyarrow.parquet as pq
 
 
 def read_table(source, columns: list[str] | None = None) -> pa.Table:
-    """The whole file (a path or an open binary file) as one table.
+    """The whole file (a path or an open binary file) as one table, read on this thread.
 
-    Through ParquetFile, which reads synchronously, not `pq.read_table`: given a Python
-    file object, that one goes through the dataset scanner, whose pool threads can
-    still hold the file after it returns and release it when the interpreter exits,
-    which aborts the process (see clearcrawl/exiting.py)."""
-    return pq.ParquetFile(source).read(columns=columns)
+    Not `pq.read_table`: given a Python file object, that one goes through the dataset
+    scanner, whose pool threads still hold the file after it returns, and pyarrow's
+    pool threads read it when use_threads is on. A pool thread that drops the last
+    reference while the interpreter exits aborts the process (see exiting.py)."""
+    return pq.ParquetFile(source).read(columns=columns, use_threads=False)
 
 
 def iter_row_groups(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
