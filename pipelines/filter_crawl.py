@@ -2,7 +2,8 @@
 
 import sys
 
-from clearcrawl.beam.pipeline import main
+from clearcrawl.cli import main
+from clearcrawl.exiting import run_and_exit
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_and_exit(lambda: main(["run", *sys.argv[1:]]))

@@ -1,32 +1,132 @@
-"""Command line: `clearcrawl run | registry ... | audit ... | synth`.
+"""Command line: one argparse tree, `clearcrawl run | refilter | registry ... | audit ...
+| synth`.
 
-Exit codes: 0 success; 1 a failed run or check; 2 bad usage or invalid input
-files, with a one-line reason naming the file (and line, for registry files).
+Each command group registers itself with an `_add_<group>(commands)` function that adds
+its parsers and sets `handler(args, rest)`, so a new group is one function and one line
+in COMMAND_GROUPS. Parsers import nothing heavy (no Beam, no pyarrow): `--help` at any
+level is instant; handlers import what they need.
+
+Exit codes: 0 success (and --help, --version); 1 a failed run or check; 2 bad usage or
+invalid input files, with a one-line reason naming the file (and line, for registry
+files). `run` and `refilter` pass the flags they do not know to Beam.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 
 
-def _registry(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="clearcrawl registry")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a suggestion for a mistyped command or choice."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {value!r} (choose from {', '.join(choices)}){hint}")
+        super()._check_value(action, value)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clearcrawl")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from clearcrawl import __version__
+
+        return __version__
+
+
+def _subcommands(parser: argparse.ArgumentParser, title: str):
+    return parser.add_subparsers(dest="command", metavar=title, required=True)
+
+
+# ---------------------------------------------------------------- run, refilter
+
+def _add_run(commands) -> None:
+    from clearcrawl.beam.arguments import RUN_DESCRIPTION, add_run_arguments
+
+    parser = commands.add_parser("run", help="filter crawl shards against an opt-out registry",
+                                 description=RUN_DESCRIPTION, allow_abbrev=False)
+    add_run_arguments(parser)
+    parser.set_defaults(handler=_pipeline, beam_flags=True)
+
+
+def _add_refilter(commands) -> None:
+    from clearcrawl.beam.arguments import REFILTER_DESCRIPTION, add_refilter_arguments
+
+    parser = commands.add_parser(
+        "refilter", help="apply a newer registry to an output, without the crawl",
+        description=REFILTER_DESCRIPTION, allow_abbrev=False)
+    add_refilter_arguments(parser)
+    parser.set_defaults(handler=_pipeline, beam_flags=True)
+
+
+def _pipeline(args, rest: list[str]) -> int:
+    """`rest`: every token after the command, Beam's flags included, which the
+    pipeline parses again with the same parser."""
+    from clearcrawl.beam.arguments import (
+        REFILTER_WORKER_PATHS,
+        RUN_WORKER_PATHS,
+        local_worker_path,
+    )
+    from clearcrawl.beam.warm_workers import WarmWorkerPool, wanted
+
+    # Checked again by the pipeline; here, before seconds of importing Beam.
+    refusal = local_worker_path(args, args.beam_args, RUN_WORKER_PATHS
+                                if args.command == "run" else REFILTER_WORKER_PATHS)
+    if refusal:
+        print(f"clearcrawl {args.command}: {refusal}", file=sys.stderr)
+        return 2
+    # Started before this process imports Beam, so that the workers' imports and
+    # ours run side by side.
+    pool = WarmWorkerPool() if wanted(rest) else None
+    try:
+        if args.command == "run":
+            from clearcrawl.beam.pipeline import main as run_main
+
+            return run_main(rest, pool)
+        from clearcrawl.beam.refilter import main as refilter_main
+
+        return refilter_main(rest, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+# ---------------------------------------------------------------- registry
+
+def _add_registry(commands) -> None:
+    registry = commands.add_parser("registry", help="validate | build | sync | add-optout",
+                                   description="The opt-out registry: validate, build a "
+                                               "snapshot, sync remote sources, add a request.")
+    sub = _subcommands(registry, "{validate,build,sync,add-optout}")
     validate = sub.add_parser("validate", help="report every problem as file:line: message")
     validate.add_argument("path")
+    validate.set_defaults(handler=_registry_build)
     build = sub.add_parser("build", help="compile a content-addressed snapshot")
     build.add_argument("path")
     build.add_argument("--output", required=True, metavar="SNAPSHOT_DIR")
+    build.set_defaults(handler=_registry_build)
     sync = sub.add_parser("sync", help="fetch the remote [[sources]] of registry.toml")
     sync.add_argument("path")
     sync.add_argument("--source", action="append", metavar="NAME",
                       help="sync only this source (repeatable)")
-    sync.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
-    sync.add_argument("--retries", type=int, default=3)
-    sync.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS")
+    sync.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                      help="per request, and for all retries of a source together "
+                           "(default %(default)s)")
+    sync.add_argument("--retries", type=int, default=3,
+                      help="retries of a failed request (default %(default)s)")
+    sync.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS",
+                      help="backoff factor between retries (default %(default)s)")
     sync.add_argument("--max-mb", type=float, default=64.0)
+    sync.set_defaults(handler=_registry_sync)
     add = sub.add_parser("add-optout", help="record a rights-holder request; prints the receipt")
     add.add_argument("path")
     what = add.add_mutually_exclusive_group(required=True)
@@ -38,15 +138,10 @@ def _registry(argv: list[str]) -> int:
     add.add_argument("--title", default="", help="title of the work (default: file name)")
     add.add_argument("--note", default="")
     add.add_argument("--date", help="date of the request, YYYY-MM-DD (default: today)")
-    args = parser.parse_args(argv)
-    if args.command == "sync":
-        return _registry_sync(args)
-    if args.command == "add-optout":
-        return _registry_add(args)
-    return _registry_build(args)
+    add.set_defaults(handler=_registry_add)
 
 
-def _registry_build(args) -> int:
+def _registry_build(args, _rest) -> int:
     from clearcrawl.registry.snapshot import InvalidRegistry, Snapshot
     from clearcrawl.registry.source import load_source
 
@@ -77,7 +172,7 @@ def _registry_build(args) -> int:
     return 0
 
 
-def _registry_sync(args) -> int:
+def _registry_sync(args, _rest) -> int:
     from clearcrawl.registry.sync import SyncError, SyncLimits, sync_registry
 
     limits = SyncLimits(timeout_s=args.timeout, retries=max(0, args.retries),
@@ -97,7 +192,7 @@ def _registry_sync(args) -> int:
     return 0
 
 
-def _registry_add(args) -> int:
+def _registry_add(args, _rest) -> int:
     from pathlib import Path
 
     from clearcrawl.registry.add import BadRequest, add_optout
@@ -123,21 +218,12 @@ def _registry_add(args) -> int:
     return 0
 
 
-def _file_access(root: str):
-    """(opener, lister, writer): plain files for local folders, so audits need no Beam;
-    Beam's file systems for gs:// and other remote folders."""
-    if "://" in root and not root.startswith("file://"):
-        from clearcrawl.beam.outputs import list_files, open_uri, write_bytes
+# ---------------------------------------------------------------- audit
 
-        return open_uri, list_files, write_bytes
-    from clearcrawl.localfiles import list_local_files, write_atomically
-
-    return (lambda path: open(path, "rb")), list_local_files, write_atomically
-
-
-def _audit(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="clearcrawl audit")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_audit(commands) -> None:
+    audit = commands.add_parser("audit", help="verify | eu-summary | lookup | report",
+                                description="Check and report on a finished output folder.")
+    sub = _subcommands(audit, "{verify,eu-summary,lookup,report}")
     verify = sub.add_parser("verify", help="recompute hashes, counts and ids of an output")
     verify.add_argument("dir")
     summary = sub.add_parser("eu-summary", help="sections of the EU AI Act public summary")
@@ -155,8 +241,23 @@ def _audit(argv: list[str]) -> int:
     report = sub.add_parser("report", help="an HTML report readable offline")
     report.add_argument("dir")
     report.add_argument("--output", help="HTML file to write (default DIR/report.html)")
-    args = parser.parse_args(argv)
+    for parser in (verify, summary, look, report):
+        parser.set_defaults(handler=_audit)
 
+
+def _file_access(root: str):
+    """(opener, lister, writer): plain files for local folders, so audits need no Beam;
+    Beam's file systems for gs:// and other remote folders."""
+    if "://" in root and not root.startswith("file://"):
+        from clearcrawl.beam.outputs import list_files, open_uri, write_bytes
+
+        return open_uri, list_files, write_bytes
+    from clearcrawl.localfiles import list_local_files, write_atomically
+
+    return (lambda path: open(path, "rb")), list_local_files, write_atomically
+
+
+def _audit(args, _rest) -> int:
     from clearcrawl.audit import auditing
 
     root = args.dir.rstrip("/")
@@ -201,64 +302,66 @@ def _audit(argv: list[str]) -> int:
     return 0
 
 
-def _synth(argv: list[str]) -> int:
-    from clearcrawl.synth import main as synth_main
+# ---------------------------------------------------------------- synth
 
-    return synth_main(argv)
+def _add_synth(commands) -> None:
+    from clearcrawl.synth import DESCRIPTION, add_synth_arguments, run_synth
+
+    parser = commands.add_parser("synth", help="generate a seeded Common-Crawl-like sample crawl",
+                                 description=DESCRIPTION)
+    add_synth_arguments(parser)
+    parser.set_defaults(handler=lambda args, _rest: run_synth(args))
+
+
+# ---------------------------------------------------------------- the tree
+
+COMMAND_GROUPS = (_add_run, _add_refilter, _add_registry, _add_audit, _add_synth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="clearcrawl",
+                     description="Filter web crawls for AI training: honour every "
+                                 "machine-readable opt-out and keep a provenance ledger.",
+                     epilog="`clearcrawl COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = _subcommands(parser, "COMMAND")
+    for add_group in COMMAND_GROUPS:
+        add_group(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "refilter", "registry", "audit", "synth"}
-    if not argv or argv[0] not in commands:
-        print("usage: clearcrawl {run,refilter,registry,audit,synth} ...\n"
-              "  run       filter crawl shards against an opt-out registry\n"
-              "  refilter  apply a newer registry to an output, without the crawl\n"
-              "  registry  validate | build | sync | add-optout\n"
-              "  audit     verify | eu-summary | lookup | report\n"
-              "  synth     generate a seeded Common-Crawl-like sample crawl",
-              file=sys.stderr)
-        return 2
-    command, rest = argv[0], argv[1:]
-    if command in ("run", "refilter"):
-        return _pipeline(command, rest)
-    if command == "registry":
-        return _registry(rest)
-    if command == "audit":
-        return _audit(rest)
-    return _synth(rest)
-
-
-def _pipeline(command: str, argv: list[str]) -> int:
-    from clearcrawl.beam.warm_workers import WarmWorkerPool, wanted
-
-    # Started before this process imports Beam, so that the workers' imports and
-    # ours run side by side.
-    pool = WarmWorkerPool() if wanted(argv) else None
+    parser = build_parser()
     try:
-        if command == "run":
-            from clearcrawl.beam.pipeline import main as run_main
+        args, unknown = parser.parse_known_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    if unknown and not getattr(args, "beam_flags", False):
+        return _usage_error(parser, argv, f"unrecognized arguments: {' '.join(unknown)}")
+    args.beam_args = unknown
+    # Tokens after the command word (the top level's options all exit): a pipeline
+    # parses them again, Beam's flags included.
+    rest = argv[argv.index(args.command) + 1:] if args.command in argv else []
+    return args.handler(args, rest)
 
-            return run_main(argv, pool)
-        from clearcrawl.beam.refilter import main as refilter_main
 
-        return refilter_main(argv, pool)
-    finally:
-        if pool is not None:
-            pool.close()
-
-
-def _exit(code: int) -> None:
-    """Exit without collecting the heap first: with Beam loaded, the interpreter's
-    shutdown collections take ~0.3 s, for objects that die with the process anyway."""
-    import gc
-
-    gc.freeze()
-    sys.exit(code)
+def _usage_error(parser: argparse.ArgumentParser, argv: list[str], message: str) -> int:
+    """argparse's own report of the error (usage line, reason), exit status 2."""
+    try:
+        parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def entry_point() -> None:
-    _exit(main())
+    """The console script: ends the process through clearcrawl.exiting, so that a
+    finished command exits with its status, not an abort in interpreter teardown."""
+    from clearcrawl.exiting import run_and_exit
+
+    run_and_exit(main)
 
 
 if __name__ == "__main__":

@@ -222,8 +222,10 @@ def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7
             "expected_removed": sum(r["decision"] == "remove" for r in truth)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="clearcrawl synth", description=__doc__.split("\n")[0])
+DESCRIPTION = __doc__.split("\n")[0]
+
+
+def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True)
     parser.add_argument("--pages", type=int, default=600)
     parser.add_argument("--files", type=int, default=2)
@@ -231,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mean-html-bytes", type=int, default=9000)
     parser.add_argument("--registry", default="optout_registry",
                         help="plant copies of this registry's works (default %(default)s)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_synth(args: argparse.Namespace) -> int:
     works = None
     if Path(args.registry, "registry.toml").is_file():
         from clearcrawl.registry.source import load_source

@@ -155,7 +155,8 @@ def test_existing_output_is_refused_without_overwrite(synthetic_crawl, tmp_path,
     _check_manifest(tmp_path / "o")
 
 
-def test_console_script_and_launcher_run(synthetic_crawl, tmp_path):
+def test_launcher_script_runs(synthetic_crawl, tmp_path):
+    # The console script itself: tests/e2e/test_exit_status.py.
     out = tmp_path / "o"
     proc = subprocess.run([sys.executable, str(REPO / "pipelines" / "filter_crawl.py"),
                            "--input", str(synthetic_crawl / "*.warc.gz"), "--registry",

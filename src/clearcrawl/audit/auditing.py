@@ -6,9 +6,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pyarrow.parquet as pq
-
 from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, read_ledger_rows
+from clearcrawl.io.parquet import read_table
 
 
 class NotAnOutput(Exception):
@@ -39,7 +38,7 @@ class Run:
         found: set[str] = set()
         for path in self.paths("data"):
             with self.opener(f"{self.root}/{path}") as fh:
-                found.update(c for c in pq.read_table(fh, columns=["crawl"]).column(0)
+                found.update(c for c in read_table(fh, columns=["crawl"]).column(0)
                              .to_pylist() if c)
         return sorted(found)
 

@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from clearcrawl import __version__, reasons
 from clearcrawl.audit.hashing import merkle_root, plain_rows, row_leaf
+from clearcrawl.io.parquet import read_table
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 MANIFEST = "manifest.json"
@@ -52,7 +52,7 @@ def read_ledger_rows(root: str, rel_paths: list[str], opener: Callable) -> list[
     rows: list[dict] = []
     for rel in rel_paths:
         with opener(f"{root}/{rel}") as fh:
-            rows.extend(pq.read_table(fh).to_pylist())
+            rows.extend(read_table(fh).to_pylist())
     return rows
 
 

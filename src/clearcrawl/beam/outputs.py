@@ -27,6 +27,7 @@ from clearcrawl.audit.manifest import (
     read_receipt,
     receipt_table,
 )
+from clearcrawl.io.parquet import read_table
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
@@ -103,7 +104,7 @@ def read_receipts(root: str) -> dict[str, tuple[dict[str, dict], LedgerTally]]:
     found = {}
     for path in list_files(join(root, STAGING, RECEIPTS)):
         with open_uri(path) as fh:
-            found[path.rsplit("/", 1)[-1]] = read_receipt(pq.read_table(fh))
+            found[path.rsplit("/", 1)[-1]] = read_receipt(read_table(fh))
     return found
 
 

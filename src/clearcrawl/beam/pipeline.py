@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import glob
 import logging
 import os
@@ -25,6 +24,7 @@ from clearcrawl.audit.manifest import (
 )
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
+from clearcrawl.beam.arguments import RUN_WORKER_PATHS, build_parser, local_worker_path
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
@@ -35,7 +35,6 @@ from clearcrawl.beam.transforms import (
 )
 from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
-from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
 
@@ -51,36 +50,6 @@ class UsageError(Exception):
 class RunResult:
     output: str
     manifest: dict
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="clearcrawl run",
-        description="Filter crawl shards against an opt-out registry. Unknown flags are "
-                    "passed to Apache Beam (e.g. --runner DataflowRunner --project ...).")
-    parser.add_argument("--input", action="append", required=True, metavar="GLOB",
-                        help="crawl shards: .warc(.gz), .wet(.gz), .jsonl(.gz|.zst), .parquet "
-                             "(repeatable; ** recurses)")
-    parser.add_argument("--robots", action="append", default=[], metavar="GLOB",
-                        help="robots.txt capture WARCs (Common Crawl robotstxt/ segments)")
-    parser.add_argument("--registry", required=True, metavar="PATH",
-                        help="registry source folder or built snapshot")
-    parser.add_argument("--output", required=True, metavar="DIR")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing complete output in DIR")
-    parser.add_argument("--match-strategy", choices=["auto", "broadcast", "join"],
-                        default="auto",
-                        help="registered works: in-memory index on every worker (broadcast) "
-                             "or a band-key join (join); auto picks join above 1 GiB of "
-                             "fingerprints (default %(default)s)")
-    parser.add_argument("--no-propagate", action="store_true",
-                        help="do not remove near-duplicates of removed documents")
-    parser.add_argument("--match-shards", type=int, default=64,
-                        help="key shards of the band-key joins (default %(default)s); a "
-                             "local run joins for propagation in one group")
-    parser.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 2**20,
-                        help="records larger than this become error rows (default %(default)s)")
-    return parser
 
 
 def expand_inputs(patterns: list[str], flag: str = "--input") -> list[dict]:
@@ -137,6 +106,9 @@ def _counter(result, name: str) -> int:
 def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
     """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
     args, beam_args = build_parser().parse_known_args(argv)
+    refusal = local_worker_path(args, beam_args, RUN_WORKER_PATHS)
+    if refusal:
+        raise UsageError(refusal)
     inputs = expand_inputs(args.input)
     robots_inputs = expand_inputs(args.robots, "--robots") if args.robots else []
     if any(format_of(r["uri"]) != "warc" for r in robots_inputs):
@@ -315,13 +287,13 @@ def _breakdown(by_kind: dict) -> str:
 
 
 def _errors_by_kind(root: str, manifest: dict) -> dict:
-    import pyarrow.parquet as pq
+    from clearcrawl.io.parquet import read_table
 
     counts: dict[str, int] = {}
     for f in manifest["outputs"]:
         if f["path"].startswith("errors/") and f["rows"]:
             with open_uri(outputs.join(root, f["path"])) as fh:
-                for kind in pq.read_table(fh, columns=["error_kind"]).column(0).to_pylist():
+                for kind in read_table(fh, columns=["error_kind"]).column(0).to_pylist():
                     counts[kind] = counts.get(kind, 0) + 1
     return counts
 

@@ -61,7 +61,7 @@ class ProgressReporter(threading.Thread):
     """Prints `files done/total, records, records/s` until stopped."""
 
     def __init__(self, folder: str, total_files: int, stream=None):
-        super().__init__(daemon=True)
+        super().__init__(name="clearcrawl-progress", daemon=True)
         self._folder = Path(folder)
         self._total = total_files
         self._stream = stream or sys.stderr
@@ -86,7 +86,7 @@ class ProgressReporter(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(timeout=2)
+        self.join()  # at most one pass of reading the small count files
         if self._tty:
             self._stream.write("\r" + self.line() + "\n")
             self._stream.flush()

@@ -10,7 +10,6 @@ previous run and lists every document whose decision or reasons changed.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -23,6 +22,11 @@ from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
+from clearcrawl.beam.arguments import (
+    REFILTER_WORKER_PATHS,
+    build_refilter_parser,
+    local_worker_path,
+)
 from clearcrawl.beam.dofns import load_snapshot
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
@@ -123,13 +127,10 @@ def _changes(before: list[dict], after: list[dict]) -> list[dict]:
 
 def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
     """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
-    parser = argparse.ArgumentParser(prog="clearcrawl refilter", description=__doc__.split(
-        "\n")[0])
-    parser.add_argument("--previous", required=True, metavar="DIR")
-    parser.add_argument("--registry", required=True, metavar="PATH")
-    parser.add_argument("--output", required=True, metavar="DIR2")
-    parser.add_argument("--overwrite", action="store_true")
-    args, beam_args = parser.parse_known_args(argv)
+    args, beam_args = build_refilter_parser().parse_known_args(argv)
+    refusal = local_worker_path(args, beam_args, REFILTER_WORKER_PATHS)
+    if refusal:
+        raise UsageError(refusal)
     previous_root = args.previous.rstrip("/")
     problems = verify_output(previous_root, open_uri, outputs.list_files)
     if problems:

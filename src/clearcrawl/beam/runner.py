@@ -17,7 +17,7 @@ from apache_beam.runners.portability.fn_api_runner import fn_runner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from clearcrawl.beam import warm_workers
-from clearcrawl.beam.warm_workers import LOCAL_RUNNERS
+from clearcrawl.beam.arguments import LOCAL_RUNNERS
 
 
 def _provision(options: PipelineOptions):

@@ -33,10 +33,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from clearcrawl.beam.arguments import LOCAL_RUNNERS
+
 CLIENT = Path(__file__).with_name("warm_worker_client.py")
-# Runner names that run here, on Beam's FnApiRunner (see runner.py); defined here so
-# that wanted() needs no Beam import.
-LOCAL_RUNNERS = {None, "", "DirectRunner", "directrunner", "direct", "FnApiRunner"}
 # The wire format, which warm_worker_client.py (standard library only) spells out too:
 # a request is its length then JSON; the reply is the worker's exit status.
 _HEADER = struct.Struct(">I")

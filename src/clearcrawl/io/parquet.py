@@ -1,4 +1,4 @@
-"""Reading Parquet files a row group at a time, in bounded memory."""
+"""Reading Parquet files: whole, or a row group at a time in bounded memory."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def read_table(source, columns: list[str] | None = None) -> pa.Table:
+    """The whole file (a path or an open binary file) as one table, read on this thread.
+
+    Not `pq.read_table`: given a Python file object, that one goes through the dataset
+    scanner, whose pool threads still hold the file after it returns, and pyarrow's
+    pool threads read it when use_threads is on. A pool thread that drops the last
+    reference while the interpreter exits aborts the process (see exiting.py)."""
+    return pq.ParquetFile(source).read(columns=columns, use_threads=False)
 
 
 def iter_row_groups(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
