@@ -203,14 +203,18 @@ def _synth(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["portal"]:  # the rights-holder portal (its own parser; `portal` extra)
+        from clearcrawl.portal.cli import main as portal_main
+        return portal_main(argv[1:])
     commands = {"run", "refilter", "registry", "audit", "synth"}
     if not argv or argv[0] not in commands:
-        print("usage: clearcrawl {run,refilter,registry,audit,synth} ...\n"
+        print("usage: clearcrawl {run,refilter,registry,audit,synth,portal} ...\n"
               "  run       filter crawl shards against an opt-out registry\n"
               "  refilter  apply a newer registry to an output, without the crawl\n"
               "  registry  validate | build | sync | add-optout\n"
               "  audit     verify | eu-summary | lookup | report\n"
-              "  synth     generate a seeded Common-Crawl-like sample crawl",
+              "  synth     generate a seeded Common-Crawl-like sample crawl\n"
+              "  portal    serve | add-operator: the rights-holder portal",
               file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
