@@ -25,7 +25,7 @@ pytest.importorskip("flask", reason="the portal's tests need the 'portal' extra"
 
 from clearcrawl.portal import auth  # noqa: E402
 from clearcrawl.portal.app import build  # noqa: E402
-from clearcrawl.portal.server import make_server  # noqa: E402
+from clearcrawl.portal.server import make_server, stop  # noqa: E402
 
 OPERATOR, PASSWORD = "alice", "correct horse battery staple"
 
@@ -128,8 +128,9 @@ def serve(registry: Path, db_url: str, outputs: list[str] = (), **options):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        stop(server)
         thread.join(10)
+        assert not thread.is_alive()
         portal.sessions.kw["bind"].dispose()
 
 
@@ -154,6 +155,38 @@ class Operator:
         if csrf:
             headers["X-CSRF-Token"] = self.csrf
         return requests.post(self.base + path, json=body or {}, headers=headers, timeout=60)
+
+
+def get(url: str, **options) -> requests.Response:
+    return requests.get(url, timeout=60, **options)
+
+
+def post(url: str, **options) -> requests.Response:
+    return requests.post(url, timeout=60, **options)
+
+
+class Browser:
+    """Keeps cookies as Chromium does on http://127.0.0.1, a secure context where Secure
+    cookies are sent back; Python's cookie jar sends them over https only. Redirects are
+    not followed, so every answer's cookies are seen."""
+
+    def __init__(self):
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **options) -> requests.Response:
+        headers = dict(options.pop("headers", {}))
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        answer = requests.request(method, url, headers=headers, allow_redirects=False,
+                                  timeout=60, **options)
+        self.cookies.update({cookie.name: cookie.value for cookie in answer.cookies})
+        return answer
+
+    def get(self, url: str, **options) -> requests.Response:
+        return self.request("GET", url, **options)
+
+    def post(self, url: str, **options) -> requests.Response:
+        return self.request("POST", url, **options)
 
 
 WORK_TEXT = ("The ferryman kept a ledger of every crossing, the weight of each cart and the "

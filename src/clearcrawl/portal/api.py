@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, g, request, url_for
 
 from clearcrawl.portal import auth, flows
 from clearcrawl.portal.flows import Refused
+from clearcrawl.portal.models import iso
 from clearcrawl.portal.openapi import schema
 from clearcrawl.portal.web import address, operator_session, set_session_cookie
 
@@ -59,7 +60,7 @@ def login():
     cookie, session = flows.login(g.db, _portal(), body.get("username"), body.get("password"),
                                   address())
     response = current_app.json.response({"csrf_token": session.csrf_token,
-                                          "expires_at": session.expires_at.isoformat() + "Z"})
+                                          "expires_at": iso(session.expires_at)})
     set_session_cookie(response, cookie)
     return response
 

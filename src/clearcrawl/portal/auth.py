@@ -1,6 +1,6 @@
 """Operators' passwords and sessions, CSRF tokens, and per-address rate limits.
 
-- Passwords: Argon2id (argon2-cffi's defaults); an unknown user name costs one hash too,
+- Passwords: Argon2id (OWASP's parameters); an unknown user name costs one hash too,
   so timing does not tell which names exist.
 - Sessions: a random id in a Secure, HttpOnly, SameSite=Strict cookie; the database keeps
   its sha256, the operator, its CSRF token and an expiry. Logging out deletes the row.
@@ -35,7 +35,8 @@ SESSION_COOKIE = "cc_operator"
 ANON_COOKIE = "cc_csrf"
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
-_hasher = PasswordHasher()
+# OWASP's Password Storage Cheat Sheet, first Argon2id setting: 19 MiB, 2 passes, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 

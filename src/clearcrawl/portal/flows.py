@@ -31,6 +31,7 @@ from clearcrawl.portal.models import (
     TITLE_MAX,
     VALUE_MAX,
     OptoutRequest,
+    iso,
     utcnow,
 )
 from clearcrawl.registry.add import BadRequest, add_optout, plan_optout
@@ -150,7 +151,7 @@ def status(portal: Portal, row: OptoutRequest) -> dict:
     """What the rights holder sees: the decision, proof of control, effects on outputs."""
     answer = {"id": row.id, "kind": row.kind, "status": row.status,
               "status_label": STATUS_LABELS[row.status], "rights_holder": row.rights_holder,
-              "created_at": row.created_at.isoformat() + "Z"}
+              "created_at": iso(row.created_at)}
     answer.update({"value": row.value, "pattern": row.pattern} if row.kind != "work"
                   else {"title": row.title, "text_sha256": row.text_sha256})
     if row.status == ACCEPTED:
@@ -163,7 +164,7 @@ def status(portal: Portal, row: OptoutRequest) -> dict:
             "publish_at": verification.candidate_urls(row.kind, row.value, row.pattern),
             "verified": row.verified_at is not None,
             "verified_url": row.verified_url,
-            "verified_at": row.verified_at.isoformat() + "Z" if row.verified_at else None}
+            "verified_at": iso(row.verified_at)}
     answer["outputs"] = portal.outputs.effects(row.kind, row.pattern, row.entry_id)
     return answer
 
@@ -252,11 +253,11 @@ def queue_item(row: OptoutRequest) -> dict:
     item = {"id": row.id, "kind": row.kind, "status": row.status, "value": row.value,
             "pattern": row.pattern, "title": row.title, "rights_holder": row.rights_holder,
             "contact_name": row.contact_name, "email": row.email,
-            "created_at": row.created_at.isoformat() + "Z", "created_from": row.created_from,
+            "created_at": iso(row.created_at), "created_from": row.created_from,
             "verified": row.verified_at is not None, "verified_url": row.verified_url,
             "entry_id": row.entry_id, "registry_id": row.registry_id, "reason": row.reason,
             "decided_by": row.decided_by,
-            "decided_at": row.decided_at.isoformat() + "Z" if row.decided_at else None}
+            "decided_at": iso(row.decided_at)}
     if row.kind == "work":
         text = row.text or ""
         item.update(text_sha256=row.text_sha256, text_words=len(text.split()),
@@ -285,6 +286,6 @@ def login(db: Session, portal: Portal, username, password, address: str
 
 def audit_log(db: Session, limit: int = 500) -> list[dict]:
     events = db.scalars(select(auth.AuditEvent).order_by(auth.AuditEvent.id.desc()).limit(limit))
-    return [{"at": e.at.isoformat() + "Z", "actor": e.actor, "action": e.action,
+    return [{"at": iso(e.at), "actor": e.actor, "action": e.action,
              "request_id": e.request_id, "address": e.address, "detail": e.detail}
             for e in events]

@@ -1,4 +1,4 @@
-"""The portal's tables (SQLAlchemy 2). Times are naive UTC, the same on SQLite and
+"""The portal's tables (SQLAlchemy 2). Times are naive UTC (microseconds kept: they order the queue), the same on SQLite and
 PostgreSQL. Secrets (status tokens, session ids) are stored as sha256 digests only."""
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ KINDS = ("domain", "url_prefix", "work")
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """How times are shown and answered: ISO 8601 UTC to the second."""
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
 
 
 class Base(DeclarativeBase):
