@@ -23,6 +23,8 @@ from tests.portal.conftest import OPERATOR, PASSWORD, serve
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is in the dev extra")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 ARTIFACTS = REPO / "build" / "test-artifacts" / "portal"
 _WORDS = ("harbour lantern copper meadow whistle orchard pebble saddle thimble ember "
@@ -68,6 +70,7 @@ def chrome(tmp_path):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(60)
+    driver.implicitly_wait(20)  # find_element waits for a page still loading
     try:
         yield driver
     finally:
@@ -87,6 +90,12 @@ class Pages:
         assert self.driver.save_screenshot(str(path))
         self.shots.append(path)
 
+    def submit(self, css: str) -> None:
+        """Click a submit button and wait until the next page has replaced this one."""
+        old = self.find("html")
+        self.find(css).click()
+        WebDriverWait(self.driver, 60).until(staleness_of(old))
+
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
@@ -105,7 +114,7 @@ class Pages:
         self.find(f"#kind-{kind}").click()
         self.type(fields)
         self.shot(f"file-{name}")
-        self.find("#submit").click()
+        self.submit("#submit")
         assert self.text("h1") == "Request received", self.driver.page_source[:2000]
         assert self.text("#status") == "received"
         self.shot(f"receipt-{name}")
@@ -152,14 +161,14 @@ def test_rights_holder_and_operator_flows_in_chromium(chrome, crawl, registry, s
         pages.open("/operator/login")
         pages.type({"username": OPERATOR, "password": PASSWORD})
         pages.shot("login")
-        pages.find("#login").click()
+        pages.submit("#login")
         assert pages.text("h1") == "Review queue"
         cards = chrome.find_elements(By.CSS_SELECTOR, "section.request")
         assert len(cards) == 2 and "Blog Collective <b>&</b>" in cards[0].text
         pages.shot("queue")
         for link in (domain_link, work_link):
             request_id = link.split("/status/")[1].split("?")[0]
-            pages.find(f"#approve-{request_id}").click()
+            pages.submit(f"#approve-{request_id}")
             assert "accepted as registry entry" in pages.text(".notice")
         assert [state.text for state in
                 chrome.find_elements(By.CSS_SELECTOR, "section.request .state")] == [

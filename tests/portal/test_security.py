@@ -118,6 +118,10 @@ def test_uploads_over_the_limit_are_refused_with_413(base):
                                                    "csrf_token": forms.hidden["csrf_token"]},
                          files={"work_file": ("big.txt", six_mb.encode(), "text/plain")})
     assert upload.status_code == 413 and "larger than the portal accepts" in upload.text
+    latin1 = client.post(f"{base}/requests", data={**DOMAIN_FORM, "kind": "work",
+                                                   "csrf_token": forms.hidden["csrf_token"]},
+                         files={"work_file": ("w.txt", "caf\xe9 ".encode("latin-1") * 50, "text/plain")})
+    assert latin1.status_code == 422 and "not UTF-8 text" in latin1.text
     # Within the body limit but over 5 MB of text: refused by the work's own limit.
     just_over = file(base, kind="work", text="x" * (5 * 2**20 + 1))
     assert just_over.status_code == 413

@@ -84,8 +84,11 @@ def _form_fields() -> dict:
               ("kind", "value", "title", "text", "rights_holder", "contact_name", "email")}
     upload = request.files.get("work_file")
     if fields["kind"] == "work" and upload is not None and upload.filename:
+        data = upload.read(flows.MAX_WORK_BYTES + 1)
+        if len(data) > flows.MAX_WORK_BYTES:
+            raise Refused(413, f"the work is larger than {flows.MAX_WORK_BYTES // 2**20} MB")
         try:
-            fields["text"] = upload.read(flows.MAX_WORK_BYTES + 1).decode("utf-8-sig")
+            fields["text"] = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Refused(422, "the uploaded work is not UTF-8 text") from None
         fields["title"] = fields["title"] or Path(upload.filename).stem[:300]

@@ -109,6 +109,7 @@ def start_session(db: Session, operator: Operator, address: str) -> tuple[str, O
     """(cookie value, session row)."""
     session_id = new_token()
     now = utcnow()
+    db.execute(delete(OperatorSession).where(OperatorSession.expires_at <= now))
     row = OperatorSession(id_sha256=digest(session_id), operator_id=operator.id,
                           csrf_token=new_token(), created_at=now,
                           expires_at=now + dt.timedelta(hours=SESSION_HOURS), address=address)

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
                        "(default: a SQLite file beside the registry folder)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--outputs", nargs="+", default=[], metavar="DIR",
+    serve.add_argument("--outputs", nargs="+", action="extend", default=[], metavar="DIR",
                        help="output folders whose runs the status pages report on")
     add = sub.add_parser("add-operator", help="create an operator, or set its password "
                          "(read from stdin)")
