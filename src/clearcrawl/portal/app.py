@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from clearcrawl.portal import auth, flows, security
+from clearcrawl.portal.api import api
 from clearcrawl.portal.effects import OutputFolders
 from clearcrawl.portal.flows import Portal, Refused
 from clearcrawl.portal.web import (
@@ -73,7 +74,6 @@ def create_app(portal: Portal) -> Flask:
         return {"anon_csrf": anon_token(), "operator": g.get("operator"),
                 "csrf": g.get("operator_csrf", "")}
 
-    from clearcrawl.portal.api import api
     app.register_blueprint(api)
     _pages(app, portal)
     return app
