@@ -149,6 +149,13 @@ def test_invalid_requests_get_a_message_and_change_nothing(registry, db_url):
         assert not_object.status_code == 400
         form = requests.post(f"{base}/api/v1/requests", data={"kind": "domain"}, timeout=30)
         assert form.status_code == 415
+        # NUL characters (which PostgreSQL's text refuses) are answered, not crashed on.
+        nul_login = requests.post(f"{base}/api/v1/operator/login", timeout=30,
+                                  json={"username": "ali\x00ce", "password": "x" * 12})
+        assert nul_login.status_code == 401
+        assert status(base, "0123456789abcde%00", "x").status_code == 404
+        assert file(base, kind="domain", value="ok.example",
+                    title="a\x00b").json()["error"] == "title must not contain control characters"
         queue = Operator(base).get("/api/v1/operator/requests").json()["requests"]
     assert queue == []
 

@@ -39,6 +39,7 @@ from clearcrawl.registry.snapshot import InvalidRegistry, Snapshot
 from clearcrawl.registry.source import load_source
 
 MAX_WORK_BYTES = 5 * 2**20
+_REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 # registry.add speaks in CLI flags; the portal names its form fields.
 _FIELD_NAMES = {"--domain": "domain", "--url-prefix": "URL prefix",
@@ -137,11 +138,16 @@ def file_request(db: Session, portal: Portal, fields: dict, address: str
     return row, token
 
 
-def for_token(db: Session, request_id: str, token: str | None) -> OptoutRequest:
-    """The request, if `token` is its status token: 404 unknown id, 403 wrong token."""
-    row = db.get(OptoutRequest, request_id[:32])
+def _request(db: Session, request_id: str) -> OptoutRequest:
+    row = db.get(OptoutRequest, request_id) if _REQUEST_ID.match(request_id) else None
     if row is None:
         raise Refused(404, "no such request")
+    return row
+
+
+def for_token(db: Session, request_id: str, token: str | None) -> OptoutRequest:
+    """The request, if `token` is its status token: 404 unknown id, 403 wrong token."""
+    row = _request(db, request_id)
     if not token or not auth.same(auth.digest(token), row.token_sha256):
         raise Refused(403, "this request's status needs its token (the link in the receipt)")
     return row
@@ -189,9 +195,7 @@ def verify(db: Session, portal: Portal, row: OptoutRequest, actor: str,
 
 
 def _undecided(db: Session, request_id: str) -> OptoutRequest:
-    row = db.get(OptoutRequest, request_id[:32])
-    if row is None:
-        raise Refused(404, "no such request")
+    row = _request(db, request_id)
     if row.status != RECEIVED:
         raise Refused(409, f"request {row.id} is already {row.status}")
     return row
@@ -273,9 +277,11 @@ def login(db: Session, portal: Portal, username, password, address: str
         raise Refused(429, "too many failed logins from your address; try again later")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
         raise Refused(422, "username and password must be strings")
-    operator = auth.check_password(db, username, password)
+    # A name that cannot be an operator's (control characters) is looked up as no one.
+    operator = auth.check_password(db, username if username.isprintable() else "", password)
     if operator is None:
-        auth.record(db, f"login:{username[:64]}", "login_failed", address)
+        shown = username[:64] if username.isprintable() else repr(username[:32])[1:-1]
+        auth.record(db, f"login:{shown}", "login_failed", address)
         db.commit()
         raise Refused(401, "wrong user name or password")
     cookie, row = auth.start_session(db, operator, address)
