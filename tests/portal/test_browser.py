@@ -23,7 +23,6 @@ from tests.portal.conftest import OPERATOR, PASSWORD, serve
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is in the dev extra")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 ARTIFACTS = REPO / "build" / "test-artifacts" / "portal"
@@ -91,10 +90,11 @@ class Pages:
         self.shots.append(path)
 
     def submit(self, css: str) -> None:
-        """Click a submit button and wait until the next page has replaced this one."""
-        old = self.find("html")
+        """Click a submit button and wait for the next page: every form here posts to
+        another URL than the page it is on (find_element then waits for the load)."""
+        before = self.driver.current_url
         self.find(css).click()
-        WebDriverWait(self.driver, 60).until(staleness_of(old))
+        WebDriverWait(self.driver, 60).until(lambda driver: driver.current_url != before)
 
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
