@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint install clean browser fuzz
+.PHONY: demo test bench lint install clean browser portal-packages fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/clearcrawl synth --output build/demo/crawl --pages 600 --files 2 --seed 7
 	$(BIN)/clearcrawl run --input 'build/demo/crawl/*.warc.gz' --registry optout_registry \
 		--robots 'build/demo/crawl/robots/*.warc.gz' --output build/demo/out
+	@echo "Rights-holder portal on the demo registry: $(BIN)/clearcrawl portal add-operator --registry optout_registry --username admin, then $(BIN)/clearcrawl portal serve --registry optout_registry --outputs build/demo/out (http://127.0.0.1:8080/)"
 
 # Headless Chromium renders the HTML audit report in a test (Debian's package; the
 # test skips with a reason where it cannot be installed).
@@ -30,7 +31,18 @@ browser:
 		    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 		echo "note: chromium is not installed; the report screenshot test will skip"
 
-test: $(STAMP) browser
+# The portal's tests drive Debian's chromium through chromium-driver and start a throwaway
+# server from Debian's postgresql; without them those tests skip with a reason.
+PORTAL_PACKAGES := chromium chromium-driver postgresql
+portal-packages:
+	@{ command -v chromedriver >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PORTAL_PACKAGES) >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && \
+		    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PORTAL_PACKAGES) >/dev/null 2>&1; }; }; } || \
+		echo "note: chromium-driver or postgresql is not installed; the portal's browser and PostgreSQL tests will skip"
+
+test: $(STAMP) browser portal-packages
 	$(BIN)/python -m pytest
 
 # The property tests and the corruption battery with a long budget (20,000 examples a

@@ -1,5 +1,5 @@
 """Command line: one argparse tree, `clearcrawl run | refilter | registry ... | audit ...
-| synth`.
+| synth | portal ...`.
 
 Each command group registers itself with an `_add_<group>(commands)` function that adds
 its parsers and sets `handler(args, rest)`, so a new group is one function and one line
@@ -313,9 +313,20 @@ def _add_synth(commands) -> None:
     parser.set_defaults(handler=lambda args, _rest: run_synth(args))
 
 
+# ---------------------------------------------------------------- portal
+
+def _add_portal(commands) -> None:
+    from clearcrawl.portal.cli import add_arguments, run
+
+    parser = commands.add_parser("portal", help="serve | add-operator: the rights-holder "
+                                 "portal (the `portal` extra)")
+    add_arguments(parser)
+    parser.set_defaults(handler=lambda args, _rest: run(args))
+
+
 # ---------------------------------------------------------------- the tree
 
-COMMAND_GROUPS = (_add_run, _add_refilter, _add_registry, _add_audit, _add_synth)
+COMMAND_GROUPS = (_add_run, _add_refilter, _add_registry, _add_audit, _add_synth, _add_portal)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -316,6 +316,14 @@ def parse_domains_csv(reg: RegistrySource, path: Path | str, body: bytes, seen_i
                                                source or source_name))
 
 
+def work_text_problem(text: str) -> str | None:
+    """Why a work's text cannot be registered (too short to match as content), or None."""
+    if word_count(text) < MIN_WORK_WORDS:
+        return (f"text too short to match as content: at least {MIN_WORK_WORDS} "
+                "words (register short items as URL or domain rules)")
+    return None
+
+
 def _load_works(reg: RegistrySource, path: Path, seen_ids: dict) -> None:
     text = path.read_text(encoding="utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), start=1):
@@ -339,9 +347,8 @@ def _load_works(reg: RegistrySource, path: Path, seen_ids: dict) -> None:
             errors.append(f"unknown kind {obj.get('kind')!r} (expected optout or piracy)")
         if not isinstance(obj.get("text"), str) or not obj["text"].strip():
             errors.append("missing field 'text' (the work's full text)")
-        elif word_count(obj["text"]) < MIN_WORK_WORDS:
-            errors.append(f"text too short to match as content: at least {MIN_WORK_WORDS} "
-                          "words (register short items as URL or domain rules)")
+        elif problem := work_text_problem(obj["text"]):
+            errors.append(problem)
         for key in ("title", "rights_holder"):
             if key in obj and not isinstance(obj[key], str):
                 errors.append(f"{key} must be a string")
