@@ -25,14 +25,11 @@ from clearcrawl.audit.manifest import (
 )
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
+from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedirects
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import (
-    DecideDocuments,
-    ReadRobotsCaptures,
-    ReadShards,
-)
+from clearcrawl.beam.transforms import DecideDocuments, ReadShards
 from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
@@ -210,7 +207,8 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, stagin
         if robots_inputs:
             captures = (pipeline
                         | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
-                        | "ReadRobotsCaptures" >> ReadRobotsCaptures())
+                        | "ReadRobotsCaptures" >> ReadRobotsCaptures()
+                        | "ResolveRobotsRedirects" >> ResolveRobotsRedirects())
         _ = docs | "DecideDocuments" >> DecideDocuments(
             snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
             shards=args.match_shards, local=is_local)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.dofns import (
     KEYS,
     DecideFn,
     FinalizeStagedFn,
-    ReadRobotsCapturesFn,
     ReadShardFn,
     StageDecidedFn,
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
-from clearcrawl.io.robots_captures import latest
 from clearcrawl.records import ReadFailure
 
 
@@ -36,16 +35,6 @@ class ReadShards(beam.PTransform):
                                                            self._progress_dir)))
 
 
-class ReadRobotsCaptures(beam.PTransform):
-    """PCollection[str robots WARC URI] -> (origin, capture): the latest per scope."""
-
-    def expand(self, uris):
-        return (uris
-                | "SpreadRobotsShards" >> beam.Reshuffle()
-                | "ReadCaptures" >> beam.ParDo(ReadRobotsCapturesFn())
-                | "LatestPerOrigin" >> beam.CombinePerKey(latest))
-
-
 class DecideDocuments(beam.PTransform):
     """PCollection[list[Document]] -> the URIs of their ledger files: match rules,
     signals and content, decide, and write ledger, data and signatures files to the
@@ -53,7 +42,8 @@ class DecideDocuments(beam.PTransform):
 
     Documents travel in batches (ReadShards makes them): fingerprints and the works
     search are vectorised over a batch, and Beam's cost per element is paid once.
-    `captures`, if given, is the (origin, capture) PCollection of crawl-time robots.txt.
+    `captures`, if given, is the (origin, Resolved) PCollection of crawl-time robots.txt
+    captures (crawl_robots.ResolveRobotsRedirects), joined with the documents by origin.
     `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
     registries too big for memory) or "none"; `propagate` removes near-duplicates of
     removed documents (one hop, band-key join over `shards` key shards). `staging` is
@@ -73,12 +63,10 @@ class DecideDocuments(beam.PTransform):
         self._local = local
 
     def expand(self, batches):
-        fn = DecideFn(self._snapshot_uri, self._works, self._propagate)
-        if self._captures is None:
-            pardo = beam.ParDo(fn)
-        else:
-            pardo = beam.ParDo(fn, captures=beam.pvalue.AsDict(self._captures))
-        decided = batches | "Decide" >> pardo
+        if self._captures is not None:
+            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(self._captures)
+        decided = batches | "Decide" >> beam.ParDo(
+            DecideFn(self._snapshot_uri, self._works, self._propagate))
         if self._works == "join":
             # The distributed works join pairs single documents with works by doc_id.
             single = decided | "Unbatch" >> beam.FlatMap(lambda batch: batch)
