@@ -40,6 +40,9 @@ from clearcrawl.records import (
 from clearcrawl.registry.snapshot import Snapshot
 
 KEYS = "keys"
+READS = "reads"  # records read per input file, for the commit's accounting
+LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
+_DRAIN_LEAVES = 100_000
 STAGED = "staged"  # staging folder of decided documents, before propagation
 KEY_BLOCKS = "keyblocks"  # staging folder of their band keys, for the propagation join
 _ROW_GROUP_ROWS = 4096
@@ -115,7 +118,9 @@ class ReadShardFn(beam.DoFn):
     """str (shard URI) -> batches of up to `batch` records read: Documents, and a
     ReadFailure for each record that could not be read (they share one path to the
     ledger). Batches, not single records, travel on: Beam's DirectRunner costs tens
-    of microseconds an element, as much as parsing a page."""
+    of microseconds an element, as much as parsing a page. Tagged `reads`: the
+    number of records read from the file, once it is read (the commit's count;
+    the counters are progress only)."""
 
     def __init__(self, max_record_bytes: int, progress_dir: str | None = None,
                  batch: int = 64):
@@ -130,15 +135,19 @@ class ReadShardFn(beam.DoFn):
 
     def process(self, uri: str):
         batch: list[Document | ReadFailure] = []
+        read = 0
         for item in read_shard(uri, open_uri, self._max_record_bytes):
             batch.append(item)
             if len(batch) == self._batch:
                 self._count(len(batch))
+                read += len(batch)
                 yield batch
                 batch = []
         if batch:
             self._count(len(batch))
+            read += len(batch)
             yield batch
+        yield beam.pvalue.TaggedOutput(READS, read)
         self._files.inc()
         self._progress.add(files=1)
 
@@ -323,7 +332,7 @@ class FinalizeStagedFn(beam.DoFn):
     """URI of a staged file -> its ledger, data, signatures and errors Parquet files and
     their receipt, written under the staging folder one row group at a time, named
     after the staged file (so a retried bundle rewrites the same files). Yields the
-    ledger file's URI.
+    receipt, and tagged `leaves` the ledger rows' Merkle leaves by bucket.
 
     Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
     document shares a band key with; a dict locally, a multimap on distributed
@@ -356,4 +365,8 @@ class FinalizeStagedFn(beam.DoFn):
                         self._removed.inc(kind)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
+            for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
+                yield beam.pvalue.TaggedOutput(LEAVES, item)
+        for item in files.drain_leaves():
+            yield beam.pvalue.TaggedOutput(LEAVES, item)
         yield files.close()

@@ -23,9 +23,10 @@ from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
+from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
 from clearcrawl.beam.dofns import load_snapshot
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
+from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.beam.warm_workers import WarmWorkerPool
@@ -189,11 +190,14 @@ def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) 
                                                    for c in changed),
                             "documents": changed}}
 
-    result = commit(root, manifest["inputs"], snapshot, run_id, options,
-                    manifest["counts"]["read"],
-                    timing={"started": started, "finished": time.time()},
-                    execution={"match_strategy": "broadcast", "refilter": True},
-                    extra=describe_changes)
+    # Refilter still commits here, in the launcher: its manifest lists the changed
+    # documents, read from both ledgers (see README, refilter).
+    plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
+                      snapshot.policy.as_dict(), manifest["inputs"], options,
+                      {"match_strategy": "broadcast", "refilter": True}, started)
+    receipts = outputs.read_receipts(root)
+    result = commit(plan, receipts, staged_ledger_buckets(root, receipts),
+                    manifest["counts"]["read"], extra=describe_changes)
     return RunResult(root, result)
 
 

@@ -7,6 +7,8 @@ import apache_beam as beam
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.dofns import (
     KEYS,
+    LEAVES,
+    READS,
     DecideFn,
     FinalizeStagedFn,
     ReadShardFn,
@@ -17,7 +19,8 @@ from clearcrawl.records import ReadFailure
 
 
 class ReadShards(beam.PTransform):
-    """PCollection[str shard URI] -> PCollection[list[Document | ReadFailure]].
+    """PCollection[str shard URI] -> {"records": PCollection[list[Document |
+    ReadFailure]], "reads": PCollection[int], records read per file}.
 
     The shard list is reshuffled so workers share the files; each file is then
     streamed record by record (constant memory whatever its size).
@@ -29,16 +32,18 @@ class ReadShards(beam.PTransform):
         self._progress_dir = progress_dir
 
     def expand(self, uris):
-        return (uris
+        read = (uris
                 | "SpreadShards" >> beam.Reshuffle()
                 | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes,
-                                                           self._progress_dir)))
+                                                           self._progress_dir)).with_outputs(
+                    READS, main="records"))
+        return {"records": read.records, "reads": read[READS]}
 
 
 class DecideDocuments(beam.PTransform):
-    """PCollection[list[Document]] -> the URIs of their ledger files: match rules,
-    signals and content, decide, and write ledger, data and signatures files to the
-    staging folder (see FinishDocuments).
+    """PCollection[list[Document]] -> {"receipts", "leaves"} of the files written (see
+    FinishDocuments): match rules, signals and content, decide, and write ledger,
+    data and signatures files to the staging folder.
 
     Documents travel in batches (ReadShards makes them): fingerprints and the works
     search are vectorised over a batch, and Beam's cost per element is paid once.
@@ -87,9 +92,9 @@ class DecideDocuments(beam.PTransform):
 
 class FinishDocuments(beam.PTransform):
     """PCollection[list[Decided | ReadFailure]] -> their ledger, data, signatures and
-    errors Parquet files in
-    the staging folder (a PCollection of the ledger files' URIs), after spreading
-    removals to near-duplicates of removed documents (if `propagate`).
+    errors Parquet files in the staging folder, after spreading removals to
+    near-duplicates of removed documents (if `propagate`); {"receipts": a receipt
+    per file set, "leaves": (bucket, [(doc_id, leaf)]) of the ledger rows}.
 
     Decided documents are staged to Parquet as they come (StageDecidedFn), so only
     band keys wait for propagation, whatever the crawl's size. The band-key join
@@ -124,4 +129,5 @@ class FinishDocuments(beam.PTransform):
             pardo = beam.ParDo(fn, near=side)
         else:
             pardo = beam.ParDo(fn)
-        return staged.files | "Finalize" >> pardo
+        finalized = staged.files | "Finalize" >> pardo.with_outputs(LEAVES, main="receipts")
+        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES]}
