@@ -224,22 +224,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _pipeline(command: str, argv: list[str]) -> int:
-    from clearcrawl.beam.warm_workers import WarmWorkerPool, wanted
+    if command == "run":
+        from clearcrawl.beam.pipeline import main as run_main
 
-    # Started before this process imports Beam, so that the workers' imports and
-    # ours run side by side.
-    pool = WarmWorkerPool() if wanted(argv) else None
-    try:
-        if command == "run":
-            from clearcrawl.beam.pipeline import main as run_main
+        return run_main(argv)
+    from clearcrawl.beam.refilter import main as refilter_main
 
-            return run_main(argv, pool)
-        from clearcrawl.beam.refilter import main as refilter_main
-
-        return refilter_main(argv, pool)
-    finally:
-        if pool is not None:
-            pool.close()
+    return refilter_main(argv)
 
 
 def _exit(code: int) -> None:

@@ -24,7 +24,6 @@ from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import DecideDocuments, ReadShards
-from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.io.warc import DEFAULT_MAX_RECORD_BYTES
 from clearcrawl.registry.load import load_registry
@@ -138,7 +137,7 @@ class PreparedRun:
     files: int
 
 
-def prepare(argv: list[str] | None = None, pool: WarmWorkerPool | None = None
+def prepare(argv: list[str] | None = None
             ) -> PreparedRun:
     """Check the arguments, prepare the output folder, build the graph."""
     args, beam_args = build_parser().parse_known_args(argv)
@@ -160,7 +159,7 @@ def prepare(argv: list[str] | None = None, pool: WarmWorkerPool | None = None
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
-    pipeline, options, is_local = make_pipeline(beam_args, pool)
+    pipeline, options, is_local = make_pipeline(beam_args, len(inputs))
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -185,9 +184,8 @@ def prepare(argv: list[str] | None = None, pool: WarmWorkerPool | None = None
     return PreparedRun(pipeline, plan, is_local, dry_run, progress_dir, len(inputs))
 
 
-def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
-    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
-    prepared = prepare(argv, pool)
+def run(argv: list[str] | None = None) -> RunResult:
+    prepared = prepare(argv)
     reporter = None
     if prepared.progress_dir is not None:
         reporter = ProgressReporter(prepared.progress_dir, prepared.files)
@@ -283,10 +281,10 @@ def _errors_by_kind(root: str, manifest: dict) -> dict:
     return counts
 
 
-def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = run(argv, pool)
+        result = run(argv)
     except UsageError as exc:
         print(f"clearcrawl run: {exc}", file=sys.stderr)
         return 2

@@ -29,7 +29,6 @@ from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
-from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
@@ -122,8 +121,7 @@ def _changes(before: list[dict], after: list[dict]) -> list[dict]:
     return changed
 
 
-def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
-    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
+def refilter(argv: list[str] | None = None) -> RunResult:
     parser = argparse.ArgumentParser(prog="clearcrawl refilter", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--previous", required=True, metavar="DIR")
@@ -159,7 +157,7 @@ def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) 
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
-    pipeline, _, is_local = make_pipeline(beam_args, pool)
+    pipeline, _, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -201,10 +199,10 @@ def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) 
     return RunResult(root, result)
 
 
-def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = refilter(argv, pool)
+        result = refilter(argv)
     except UsageError as exc:
         print(f"clearcrawl refilter: {exc}", file=sys.stderr)
         return 2
