@@ -76,7 +76,7 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
                            works=load_source(REPO / "optout_registry").works)
         megabytes = summary["bytes"] / 1e6
         warcio_s = best_time(lambda: _warcio_iteration(summary["files"]))
-        one_s, one_rss = _best_run(f"{tmp}/crawl", f"{tmp}/one")
+        one_s, one_rss = _best_run(f"{tmp}/crawl", f"{tmp}/one", "--direct_num_workers", "1")
         two_s, two_rss = _best_run(f"{tmp}/crawl", f"{tmp}/two", "--direct_num_workers", "2",
                                    "--direct_running_mode", "multi_processing")
     return {"pages": pages, "files": files, "gzip_mb": megabytes,
