@@ -76,7 +76,6 @@ def _pipeline(args, rest: list[str]) -> int:
         RUN_WORKER_PATHS,
         local_worker_path,
     )
-    from clearcrawl.beam.warm_workers import WarmWorkerPool, wanted
 
     # Checked again by the pipeline; here, before seconds of importing Beam.
     refusal = local_worker_path(args, args.beam_args, RUN_WORKER_PATHS
@@ -84,20 +83,13 @@ def _pipeline(args, rest: list[str]) -> int:
     if refusal:
         print(f"clearcrawl {args.command}: {refusal}", file=sys.stderr)
         return 2
-    # Started before this process imports Beam, so that the workers' imports and
-    # ours run side by side.
-    pool = WarmWorkerPool() if wanted(rest) else None
-    try:
-        if args.command == "run":
-            from clearcrawl.beam.pipeline import main as run_main
+    if args.command == "run":
+        from clearcrawl.beam.pipeline import main as run_main
 
-            return run_main(rest, pool)
-        from clearcrawl.beam.refilter import main as refilter_main
+        return run_main(rest)
+    from clearcrawl.beam.refilter import main as refilter_main
 
-        return refilter_main(rest, pool)
-    finally:
-        if pool is not None:
-            pool.close()
+    return refilter_main(rest)
 
 
 # ---------------------------------------------------------------- registry

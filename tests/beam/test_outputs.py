@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clearcrawl.audit.hashing import plain_rows, row_leaf
-from clearcrawl.audit.manifest import LedgerTally
+from clearcrawl.audit.hashing import BucketedRoot, bucket_of, plain_rows, row_leaf, top_root
+from clearcrawl.audit.manifest import LedgerTally, receipt_tally
 from clearcrawl.beam import outputs
 from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
 
@@ -33,20 +35,25 @@ def test_receipt_states_what_was_written(tmp_path):
     files.write("ledger", ledger.slice(0, 6))
     files.write("ledger", ledger.slice(6))
     files.write("errors", ERRORS_SCHEMA.empty_table())
-    files.close()
+    leaves = files.drain_leaves()
+    assert files.drain_leaves() == []  # handed on once
+    returned = files.close()
 
-    [(name, (described, tally))] = outputs.read_receipts(str(tmp_path)).items()
-    assert name == "unit.parquet"
+    [(name, receipt_)] = outputs.read_receipts(str(tmp_path)).items()
+    assert name == "unit.parquet" and receipt_ == returned
+    described = receipt_["files"]
     for folder, receipt in described.items():
         path = tmp_path / ".staging" / folder / name
         assert receipt["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert receipt["rows"] == pq.ParquetFile(path).metadata.num_rows
     assert described["ledger"]["rows"] == 10 and described["data"]["rows"] == 0
-    # The leaves are those of the rows as they read back from the file.
+    # The leaves are those of the rows as they read back from the file, by bucket.
     back = pq.read_table(tmp_path / ".staging" / "ledger" / name).to_pylist()
-    assert sorted(tally.keyed) == sorted((r["doc_id"], row_leaf(r)) for r in back)
-    assert tally.counts()["removed"] == 6 and tally.counts()["removed_by_kind"] == {
-        "domain_optout": 6}
+    assert sorted(p for _, pairs in leaves for p in pairs) == sorted(
+        (r["doc_id"], row_leaf(r)) for r in back)
+    assert all(bucket_of(doc_id) == b for b, pairs in leaves for doc_id, _ in pairs)
+    counts = receipt_tally(receipt_).counts()
+    assert counts["removed"] == 6 and counts["removed_by_kind"] == {"domain_optout": 6}
 
 
 def test_leaf_rows_format_times_like_python_at_any_year():
@@ -83,15 +90,49 @@ def test_commit_promotes_receipted_files_only(tmp_path):
 
 
 def test_ledger_leaves_and_root_keep_their_definition():
-    """sha256(0x00 + canonical JSON of the row) leaves, Merkle root by doc_id: the values
-    the previous implementation gave (recomputed by `audit verify` and by workers alike,
-    so a change here would go unnoticed by comparing the two)."""
-    table = pa.Table.from_pylist(_ledger_rows(3), schema=LEDGER_SCHEMA)
-    tally = LedgerTally()
+    """sha256(0x00 + canonical JSON of the row) leaves (the values of every earlier
+    version), bucketed root as README defines it: golden values, and the auditor's
+    script (docs/recompute_ledger_root.py, no clearcrawl code) gives the same root."""
+    rows = _ledger_rows(40)
+    table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+    leaves = BucketedRoot()
+    tally = LedgerTally(leaves)
     tally.add_table(table)
-    assert [row_leaf(r).hex()[:16] for r in plain_rows(table)] == [
+    assert [row_leaf(r).hex()[:16] for r in plain_rows(table.slice(0, 3))] == [
         "6db584e528242ac1", "5bf797a4bc6e962d", "b1021d3a2dfe05f0"]
-    assert tally.root() == "35c39125192f90d595fb4a9fe0bdc02537bb54cfc57df3a36986af35d287c097"
+    root = top_root({b: r for b, (r, _, _) in leaves.buckets().items()})
+    assert root == GOLDEN_ROOT
+    assert _auditor_script().ledger_root(table.to_pylist()) == GOLDEN_ROOT
+    assert top_root({}) == _auditor_script().ledger_root([])
+
+
+GOLDEN_ROOT = "26b7a697a9fe7d3174c037dcaf54a2bec589b0977b92fdf43530f03904edb1f4"
+
+
+def _auditor_script():
+    spec = importlib.util.spec_from_file_location(
+        "recompute_ledger_root", Path(__file__).parents[2] / "docs" / "recompute_ledger_root.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_root_is_the_same_from_any_order_and_spilled_or_not():
+    rows = _ledger_rows(300)
+    table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+    roots = set()
+    for order, spill_at in ((1, 1_000_000), (-1, 7), (1, 1)):
+        leaves = BucketedRoot(max_in_memory=spill_at)
+        tally = LedgerTally(leaves)
+        for start in range(0, 300, 50)[::order]:
+            tally.add_table(table.slice(start, 50))
+        roots.add(top_root({b: r for b, (r, _, _) in leaves.buckets().items()}))
+        leaves.close()
+    assert len(roots) == 1
+    one = BucketedRoot()
+    one.add("x", b"1" * 32)
+    one.add("x", b"2" * 32)
+    assert [repeated for _, _, repeated in one.buckets().values()] == [1]
 
 
 def test_staged_rows_read_back_batch_by_batch(tmp_path):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 import pyarrow as pa
 
 from clearcrawl import __version__, reasons
-from clearcrawl.audit.hashing import merkle_root, plain_rows, row_leaf
+from clearcrawl.audit.hashing import BucketedRoot, plain_rows, row_leaf
 from clearcrawl.io.parquet import read_table
 from clearcrawl.records import OUTPUT_SCHEMAS
 
@@ -57,22 +57,22 @@ def read_ledger_rows(root: str, rel_paths: list[str], opener: Callable) -> list[
 
 
 class LedgerTally:
-    """Counts of ledger rows and, if `hash_rows`, their Merkle leaves by doc_id, added a
-    batch at a time: a run's ledger is summarised without holding its rows."""
+    """Counts of ledger rows by decision and removal kind, added a batch at a time and
+    merged across files; with `root`, the rows' leaves too (hashing.BucketedRoot), so
+    a ledger's root is recomputed in bounded memory."""
 
-    def __init__(self, hash_rows: bool = True):
-        self._hash_rows = hash_rows
+    def __init__(self, root: BucketedRoot | None = None):
         self.decisions: Counter = Counter()
         self.by_kind: Counter = Counter()
-        self.keyed: list[tuple[str, bytes]] = []
+        self.root = root
 
     def add(self, rows: Iterable[dict]) -> None:
         for row in rows:
             self.decisions[row["decision"]] += 1
             if row["decision"] == reasons.REMOVE:
                 self.by_kind.update({r["kind"] for r in row["reasons"]})
-            if self._hash_rows:
-                self.keyed.append((row["doc_id"], row_leaf(row)))
+            if self.root is not None:
+                self.root.add(row["doc_id"], row_leaf(row))
 
     def add_table(self, table: pa.Table) -> None:
         """A ledger table's rows (the Merkle leaves of the rows as they will read back)."""
@@ -81,7 +81,6 @@ class LedgerTally:
     def merge(self, other: LedgerTally) -> None:
         self.decisions.update(other.decisions)
         self.by_kind.update(other.by_kind)
-        self.keyed.extend(other.keyed)
 
     def counts(self) -> dict:
         d = self.decisions
@@ -94,37 +93,21 @@ class LedgerTally:
                                 if self.by_kind.get(k)},
         }
 
-    def root(self) -> str:
-        self.keyed.sort()
-        return merkle_root(leaf for _, leaf in self.keyed)
-
-    def distinct(self) -> int:
-        return len({doc_id for doc_id, _ in self.keyed})
-
 
 # Receipts: what one unit of output work wrote, so that commit need not read it back.
 # Its writer writes it last: each output file's {rows, sha256} by folder (hashed as
-# written) and its ledger rows' tally, the Merkle leaves as columns. Commit sums
-# receipts, reading O(files) rather than every row; `audit verify` still recomputes
-# everything from the files themselves.
-_RECEIPT_KEY = b"clearcrawl.receipt"
+# written) and its ledger rows' counts. Commit sums receipts, O(files); the rows'
+# leaves reach the root by another path (bucket by bucket); `audit verify` still
+# recomputes everything from the files themselves.
 
 
-def receipt_table(files: dict[str, dict], tally: LedgerTally) -> pa.Table:
-    keyed = tally.keyed
-    table = pa.table({"doc_id": pa.array([doc_id for doc_id, _ in keyed], pa.string()),
-                      "leaf": pa.array([leaf for _, leaf in keyed], pa.binary(32))})
-    meta = {"files": files, "decisions": dict(tally.decisions),
+def receipt(name: str, files: dict[str, dict], tally: LedgerTally) -> dict:
+    return {"name": name, "files": files, "decisions": dict(tally.decisions),
             "removed_by_kind": dict(tally.by_kind)}
-    return table.replace_schema_metadata({_RECEIPT_KEY: json.dumps(meta, sort_keys=True)})
 
 
-def read_receipt(table: pa.Table) -> tuple[dict[str, dict], LedgerTally]:
-    """(files by folder, ledger tally) of a receipt table."""
-    meta = json.loads(table.schema.metadata[_RECEIPT_KEY])
+def receipt_tally(described: dict) -> LedgerTally:
     tally = LedgerTally()
-    tally.decisions.update(meta["decisions"])
-    tally.by_kind.update(meta["removed_by_kind"])
-    tally.keyed.extend(zip(table.column("doc_id").to_pylist(),
-                           table.column("leaf").to_pylist()))
-    return meta["files"], tally
+    tally.decisions.update(described["decisions"])
+    tally.by_kind.update(described["removed_by_kind"])
+    return tally

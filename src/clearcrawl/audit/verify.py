@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pyarrow.parquet as pq
 
-from clearcrawl.audit.hashing import file_sha256
+from clearcrawl.audit.hashing import BucketedRoot, file_sha256, top_root
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
@@ -53,21 +53,28 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
         return problems  # recomputing from a damaged ledger would only repeat the problem
     ledger_paths = [o["path"] for o in manifest.get("outputs", [])
                     if o["path"].startswith("ledger/")]
-    tally, ids = LedgerTally(), set()
-    for rel in ledger_paths:
-        with opener(f"{root}/{rel}") as fh:
-            for table in iter_row_groups(fh):  # one row group in memory at a time
-                tally.add_table(table)
-                ids |= {(r["registry_id"], r["policy_id"]) for r in table.select(
-                    ["registry_id", "policy_id"]).group_by(
-                    ["registry_id", "policy_id"]).aggregate([]).to_pylist()}
+    # One row group in memory at a time; the leaves wait by bucket, spilled to disk
+    # beyond a bound, and each bucket is sorted on its own: memory is bounded per bucket.
+    leaves = BucketedRoot()
+    tally, ids = LedgerTally(leaves), set()
+    try:
+        for rel in ledger_paths:
+            with opener(f"{root}/{rel}") as fh:
+                for table in iter_row_groups(fh):
+                    tally.add_table(table)
+                    ids |= {(r["registry_id"], r["policy_id"]) for r in table.select(
+                        ["registry_id", "policy_id"]).group_by(
+                        ["registry_id", "policy_id"]).aggregate([]).to_pylist()}
+        buckets = leaves.buckets()
+    finally:
+        leaves.close()
     counts = tally.counts()
     if counts != manifest.get("counts"):
         problems.append(f"ledger/: recomputed counts {counts} differ from the manifest's "
                         f"{manifest.get('counts')}")
-    if tally.distinct() != counts["read"]:
+    if any(repeated for _, _, repeated in buckets.values()):
         problems.append("ledger/: some doc_id appears in more than one row")
-    root_hash = tally.root()
+    root_hash = top_root({bucket: r for bucket, (r, _, _) in buckets.items()})
     if root_hash != manifest.get("ledger_root"):
         problems.append(f"ledger/: recomputed root {root_hash} differs from the manifest's "
                         f"ledger_root {manifest.get('ledger_root')}")

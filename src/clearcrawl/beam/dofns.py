@@ -27,10 +27,8 @@ from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.rows import StagedRows, apply_propagation, split_staged
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
-from clearcrawl.core.urls import origin_key
 from clearcrawl.core.works import DocPrint
 from clearcrawl.io.readers import read_shard
-from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import (
     STAGED_SCHEMA,
     Decided,
@@ -42,6 +40,9 @@ from clearcrawl.records import (
 from clearcrawl.registry.snapshot import Snapshot
 
 KEYS = "keys"
+READS = "reads"  # records read per input file, for the commit's accounting
+LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
+_DRAIN_LEAVES = 100_000
 STAGED = "staged"  # staging folder of decided documents, before propagation
 KEY_BLOCKS = "keyblocks"  # staging folder of their band keys, for the propagation join
 _ROW_GROUP_ROWS = 4096
@@ -117,7 +118,9 @@ class ReadShardFn(beam.DoFn):
     """str (shard URI) -> batches of up to `batch` records read: Documents, and a
     ReadFailure for each record that could not be read (they share one path to the
     ledger). Batches, not single records, travel on: Beam's DirectRunner costs tens
-    of microseconds an element, as much as parsing a page."""
+    of microseconds an element, as much as parsing a page. Tagged `reads`: the
+    number of records read from the file, once it is read (the commit's count;
+    the counters are progress only)."""
 
     def __init__(self, max_record_bytes: int, progress_dir: str | None = None,
                  batch: int = 64):
@@ -132,29 +135,25 @@ class ReadShardFn(beam.DoFn):
 
     def process(self, uri: str):
         batch: list[Document | ReadFailure] = []
+        read = 0
         for item in read_shard(uri, open_uri, self._max_record_bytes):
             batch.append(item)
             if len(batch) == self._batch:
                 self._count(len(batch))
+                read += len(batch)
                 yield batch
                 batch = []
         if batch:
             self._count(len(batch))
+            read += len(batch)
             yield batch
+        yield beam.pvalue.TaggedOutput(READS, read)
         self._files.inc()
         self._progress.add(files=1)
 
     def _count(self, records: int) -> None:
         self._records.inc(records)
         self._progress.add(records=records)
-
-
-class ReadRobotsCapturesFn(beam.DoFn):
-    """str (robots WARC URI) -> (origin, capture tuple) for every /robots.txt response."""
-
-    def process(self, uri: str):
-        with open_uri(uri) as fh:
-            yield from read_captures(uri, fh)
 
 
 class _HostFiles:
@@ -176,7 +175,8 @@ class DecideFn(beam.DoFn):
     """Document -> Decided: domain rules, opt-out signals and (broadcast strategy)
     registered works; plus the fingerprint that cross-document matching needs.
 
-    Side input `captures`: {origin: capture tuple} of crawl-time robots.txt.
+    A record is a Document, a ReadFailure, or (Document, RobotsCapture | None) when
+    crawl-time robots.txt captures were given (crawl_robots.PairWithCrawlRobots).
     `works`: "broadcast" matches works here, "join" leaves them to the join,
     "none" skips content matching of works; `propagate` keeps the signature.
     """
@@ -197,7 +197,6 @@ class DecideFn(beam.DoFn):
             site_tdmrep=content["tdmrep"].get,
             aitxt=_HostFiles(content["aitxt"], lambda host, text: RobotsTxt(text)),
         )
-        self._captures: dict[str, RobotsCapture] = {}
         # The snapshot's records, not its decoded WorkSet: the join strategy exists for
         # registries too big to decode on every worker.
         has_works = self._works != "none" and bool(content["works"])
@@ -207,35 +206,27 @@ class DecideFn(beam.DoFn):
         self._params = self._snapshot.matching
         tune_process()
 
-    def _crawl_capture(self, doc: Document, captures) -> RobotsCapture | None:
-        if not captures:
-            return None
-        origin = origin_key(doc.url)
-        capture = self._captures.get(origin)
-        if capture is None:
-            raw = captures.get(origin)
-            if raw is None:
-                return None  # none captured: no restriction
-            date, status, body, source_id = raw
-            capture = RobotsCapture(source_id, status, RobotsTxt(body), date)
-            if len(self._captures) > 100_000:
-                self._captures.clear()
-            self._captures[origin] = capture
-        return capture
-
-    def process(self, records: list[Document | ReadFailure], captures=None):
+    def process(self, records: list):
         """A batch of records -> the batch decided (one element; read failures pass
         through): fingerprints and the works search are vectorised over the batch,
         several times faster than one by one."""
-        batch = [r for r in records if isinstance(r, Document)]
-        failures = [r for r in records if not isinstance(r, Document)]
+        batch, crawl_robots, failures = [], [], []
+        for record in records:
+            if isinstance(record, tuple):
+                batch.append(record[0])
+                crawl_robots.append(record[1])
+            elif isinstance(record, Document):
+                batch.append(record)
+                crawl_robots.append(None)
+            else:
+                failures.append(record)
         if self._fingerprint:
             prints = fingerprint_many([doc.text for doc in batch], self._params)
             anchors = lsh.anchors_many([fp.shingles for fp in prints])
         else:
             prints = anchors = [None] * len(batch)
-        prepared = [self._prepare(doc, fp, keys, captures)
-                    for doc, fp, keys in zip(batch, prints, anchors)]
+        prepared = [self._prepare(doc, fp, keys, robots)
+                    for doc, fp, keys, robots in zip(batch, prints, anchors, crawl_robots)]
         if self._matcher is None:
             yield [decided for decided, _ in prepared] + failures
             return
@@ -244,10 +235,10 @@ class DecideFn(beam.DoFn):
                    [*decided.evidence, *evidence]))) if evidence else decided
                for (decided, _), evidence in zip(prepared, found)] + failures
 
-    def _prepare(self, doc: Document, fp, anchor_keys, captures
+    def _prepare(self, doc: Document, fp, anchor_keys, crawl_robots: RobotsCapture | None
                  ) -> tuple[Decided, DocPrint | None]:
         evidence = self._index.match(doc.url, doc.host)
-        signals, license_ = evaluate(doc, self._signals, self._crawl_capture(doc, captures))
+        signals, license_ = evaluate(doc, self._signals, crawl_robots)
         evidence += signals
         signature = anchors = b""
         shingle_count, doc_print = 0, None
@@ -341,7 +332,7 @@ class FinalizeStagedFn(beam.DoFn):
     """URI of a staged file -> its ledger, data, signatures and errors Parquet files and
     their receipt, written under the staging folder one row group at a time, named
     after the staged file (so a retried bundle rewrites the same files). Yields the
-    ledger file's URI.
+    receipt, and tagged `leaves` the ledger rows' Merkle leaves by bucket.
 
     Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
     document shares a band key with; a dict locally, a multimap on distributed
@@ -374,4 +365,8 @@ class FinalizeStagedFn(beam.DoFn):
                         self._removed.inc(kind)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
+            for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
+                yield beam.pvalue.TaggedOutput(LEAVES, item)
+        for item in files.drain_leaves():
+            yield beam.pvalue.TaggedOutput(LEAVES, item)
         yield files.close()

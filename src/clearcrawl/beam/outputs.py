@@ -19,15 +19,14 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from clearcrawl.audit.hashing import bucket_of, plain_rows, row_leaf
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
     LedgerTally,
-    read_receipt,
-    receipt_table,
+    receipt,
 )
-from clearcrawl.io.parquet import read_table
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
@@ -99,18 +98,19 @@ def prepare_output(root: str, overwrite: bool) -> None:
         delete_tree(join(root, folder))
 
 
-def read_receipts(root: str) -> dict[str, tuple[dict[str, dict], LedgerTally]]:
-    """{name: (files by folder, ledger tally)} of every receipt staged under `root`."""
+def read_receipts(root: str) -> dict[str, dict]:
+    """{name: receipt} of every receipt staged under `root` (see manifest.receipt)."""
     found = {}
     for path in list_files(join(root, STAGING, RECEIPTS)):
         with open_uri(path) as fh:
-            found[path.rsplit("/", 1)[-1]] = read_receipt(read_table(fh))
+            described = json.loads(fh.read())
+        found[described["name"]] = described
     return found
 
 
 def unreceipted_files(root: str, receipts: dict) -> list[str]:
     """Staged output files that no receipt names: written by no finished unit of work."""
-    named = {(folder, name) for name, (files, _) in receipts.items() for folder in files}
+    named = {(folder, name) for name, r in receipts.items() for folder in r["files"]}
     return [path for folder in OUTPUT_FOLDERS
             for path in list_files(join(root, STAGING, folder))
             if (folder, path.rsplit("/", 1)[-1]) not in named]
@@ -120,8 +120,8 @@ def promote_staged(root: str, folder: str, receipts: dict) -> list[dict]:
     """Move the receipted files of one output folder into place, as part-i-of-n in name
     order; [{path (relative), rows, sha256}]. Files without rows are dropped, but one
     is kept per folder, so that every output folder reads as a (maybe empty) table."""
-    staged = sorted((name, files[folder]) for name, (files, _) in receipts.items()
-                    if folder in files)
+    staged = sorted((name, r["files"][folder]) for name, r in receipts.items()
+                    if folder in r["files"])
     kept = [(name, f) for name, f in staged if f["rows"]] or staged[:1]
     empty = [join(root, STAGING, folder, name) for name, f in staged if (name, f) not in kept]
     if empty:
@@ -239,27 +239,44 @@ def iter_arrow_file(uri: str) -> Iterator[pa.Table]:
 class OutputSet:
     """One unit of work's output files, one per output folder, all named `name` under
     the staging folder, and their receipt (see audit.manifest), written last: a
-    retried unit rewrites the same files and receipt."""
+    retried unit rewrites the same files and receipt. The ledger rows' Merkle leaves
+    wait by bucket (hashing.bucket_of) until `drain_leaves` hands them on."""
 
     def __init__(self, staging: str, name: str):
         self._staging, self._name = staging.rstrip("/"), name
         self._files = {folder: ParquetOutput(f"{self._staging}/{folder}/{name}", schema)
                        for folder, schema in OUTPUT_SCHEMAS.items()}
         self._tally = LedgerTally()
+        self._leaves: dict[int, list[tuple[str, bytes]]] = {}
+        self._waiting = 0
 
     def write(self, folder: str, table) -> None:
         if table.num_rows:
             self._files[folder].write(table)
             if folder == "ledger":
-                self._tally.add_table(table)
+                rows = plain_rows(table)  # the leaves of the rows as they will read back
+                self._tally.add(rows)
+                for row in rows:
+                    doc_id = row["doc_id"]
+                    self._leaves.setdefault(bucket_of(doc_id), []).append(
+                        (doc_id, row_leaf(row)))
+                self._waiting += len(rows)
 
-    def close(self) -> str:
+    def drain_leaves(self, at_least: int = 0) -> list[tuple[int, list[tuple[str, bytes]]]]:
+        """[(bucket, [(doc_id, leaf)])] waiting, if at least `at_least` leaves wait."""
+        if self._waiting < max(at_least, 1):
+            return []
+        drained, self._leaves, self._waiting = sorted(self._leaves.items()), {}, 0
+        return drained
+
+    def close(self) -> dict:
         """Close every file (empty ones too, commit drops the extra ones), write the
-        receipt; its URI."""
+        receipt; the receipt."""
         files = {}
         for folder, output in self._files.items():
             output.close(write_empty=True)
             files[folder] = {"rows": output.rows, "sha256": output.sha256}
-        with create_uri(f"{self._staging}/{RECEIPTS}/{self._name}") as fh:
-            pq.write_table(receipt_table(files, self._tally), fh)
-        return self._files["ledger"].uri
+        described = receipt(self._name, files, self._tally)
+        write_bytes(f"{self._staging}/{RECEIPTS}/{self._name}.json",
+                    json.dumps(described, sort_keys=True).encode())
+        return described

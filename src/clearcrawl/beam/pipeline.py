@@ -1,8 +1,10 @@
-"""`clearcrawl run`: assemble and run the filtering pipeline, then commit the output."""
+"""`clearcrawl run`: assemble the filtering pipeline, whose last step commits the output,
+and run it."""
 
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import sys
@@ -13,27 +15,15 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from clearcrawl.audit.hashing import file_sha256
-from clearcrawl.audit.manifest import (
-    MANIFEST,
-    OUTPUT_FOLDERS,
-    REGISTRY_SNAPSHOT,
-    LedgerTally,
-    run_id_for,
-    versions,
-)
-from clearcrawl.audit.verify import manifest_digest
+from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import RUN_WORKER_PATHS, build_parser, local_worker_path
+from clearcrawl.beam.commit import CommitOutput, CommitPlan
+from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedirects
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
-from clearcrawl.beam.transforms import (
-    DecideDocuments,
-    ReadRobotsCaptures,
-    ReadShards,
-)
-from clearcrawl.beam.warm_workers import WarmWorkerPool
+from clearcrawl.beam.transforms import DecideDocuments, ReadShards
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
@@ -50,6 +40,7 @@ class UsageError(Exception):
 class RunResult:
     output: str
     manifest: dict
+    metrics: dict | None = None  # runner counters, progress only (None: not reported)
 
 
 def expand_inputs(patterns: list[str], flag: str = "--input") -> list[dict]:
@@ -80,11 +71,16 @@ def _read_bytes(uri: str) -> bytes:
         return fh.read()
 
 
-def _metrics(result) -> dict:
-    """Every clearcrawl counter of the run (records_read, kept, removed:<kind>, ...)."""
+def _metrics(result) -> dict | None:
+    """Every clearcrawl counter of the run (records_read, kept, removed:<kind>, ...), as
+    progress to print; None where the runner reports none (Dask's raises)."""
+    try:
+        counters = result.metrics().query(
+            MetricsFilter().with_namespace("clearcrawl"))["counters"]
+    except Exception:  # noqa: BLE001 - metrics are progress only, never a reason to fail
+        return None
     found: dict[str, int] = {}
-    for counter in result.metrics().query(MetricsFilter().with_namespace("clearcrawl"))[
-            "counters"]:
+    for counter in counters:
         name = counter.key.metric.name
         found[name] = found.get(name, 0) + _counter_value(counter)
     return dict(sorted(found.items()))
@@ -98,13 +94,21 @@ def _counter_value(counter) -> int:
     return value if value is not None else counter.attempted
 
 
-def _counter(result, name: str) -> int:
-    counters = result.metrics().query(MetricsFilter().with_name(name))["counters"]
-    return sum(_counter_value(counter) for counter in counters)
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run's graph, built and not yet run: its last step writes the manifest."""
+
+    pipeline: beam.Pipeline
+    plan: CommitPlan
+    is_local: bool
+    dry_run: bool
+    progress_dir: str | None
+    files: int
 
 
-def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
-    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
+def prepare(argv: list[str] | None = None
+            ) -> PreparedRun:
+    """Check the arguments, prepare the output folder, build the graph."""
     args, beam_args = build_parser().parse_known_args(argv)
     refusal = local_worker_path(args, beam_args, RUN_WORKER_PATHS)
     if refusal:
@@ -127,7 +131,7 @@ def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> Ru
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
-    pipeline, options, is_local = make_pipeline(beam_args, pool)
+    pipeline, options, is_local = make_pipeline(beam_args, len(inputs))
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -141,51 +145,60 @@ def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> Ru
         if "://" not in root:  # object stores have no folders to create
             FileSystems.mkdirs(outputs.join(staging, "registry"))
         outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+    progress_dir = (outputs.join(staging, PROGRESS_DIR)
+                    if is_local and not dry_run and "://" not in root else None)
+    plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
+                      snapshot.policy.as_dict(), inputs, run_options,
+                      {"match_strategy": works, "match_shards": args.match_shards},
+                      time.time())
+    _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
+           max_record_bytes, progress_dir, is_local, plan)
+    return PreparedRun(pipeline, plan, is_local, dry_run, progress_dir, len(inputs))
 
-    started = time.time()
+
+def run(argv: list[str] | None = None) -> RunResult:
+    prepared = prepare(argv)
     reporter = None
-    if is_local and not dry_run and "://" not in root:
-        progress_dir = outputs.join(staging, PROGRESS_DIR)
-        reporter = ProgressReporter(progress_dir, len(inputs))
+    if prepared.progress_dir is not None:
+        reporter = ProgressReporter(prepared.progress_dir, prepared.files)
         reporter.start()
-    else:
-        progress_dir = None
     try:
-        _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
-               max_record_bytes, progress_dir, is_local)
+        result = prepared.pipeline.run()
+        result.wait_until_finish()
     finally:
         if reporter is not None:
             reporter.stop()
-    result = pipeline.result
-    if dry_run:
-        graph = pipeline.to_runner_api()
-        return RunResult(root, {"dry_run": True, "run_id": run_id,
-                                "runner": type(pipeline.runner).__name__,
+    root = prepared.plan.root
+    if prepared.dry_run:
+        graph = prepared.pipeline.to_runner_api()
+        return RunResult(root, {"dry_run": True, "run_id": prepared.plan.run_id,
+                                "runner": type(prepared.pipeline.runner).__name__,
                                 "transforms": len(graph.components.transforms),
-                                "match_strategy": works})
-    records_read = _counter(result, "records_read")
-    manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
-                      timing={"started": started, "finished": time.time()},
-                      execution={"match_strategy": works, "match_shards": args.match_shards},
-                      extra=lambda _: {"metrics": _metrics(result)})
-    return RunResult(root, manifest)
+                                "match_strategy": prepared.plan.execution["match_strategy"]})
+    # The graph's last step wrote the manifest; the launcher only reads it.
+    with open_uri(outputs.join(root, MANIFEST)) as fh:
+        manifest = json.loads(fh.read())
+    return RunResult(root, manifest, _metrics(result))
 
 
-def _build(pipeline, args, inputs, robots_inputs, snapshot, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, is_local) -> None:
-    """Assemble the run's graph and run it (leaving the `with` block runs the pipeline)."""
-    with pipeline:
-        docs = (pipeline
-                | "ListShards" >> beam.Create([i["uri"] for i in inputs])
-                | "ReadShards" >> ReadShards(max_record_bytes, progress_dir))
-        captures = None
-        if robots_inputs:
-            captures = (pipeline
-                        | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
-                        | "ReadRobotsCaptures" >> ReadRobotsCaptures())
-        _ = docs | "DecideDocuments" >> DecideDocuments(
-            snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
-            shards=args.match_shards, local=is_local)
+def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
+           max_record_bytes, progress_dir, is_local, plan) -> None:
+    """Assemble the run's graph, from listing the inputs to writing the manifest."""
+    read = (pipeline
+            | "ListShards" >> beam.Create([i["uri"] for i in inputs])
+            | "ReadShards" >> ReadShards(max_record_bytes, progress_dir))
+    captures = None
+    if robots_inputs:
+        captures = (pipeline
+                    | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
+                    | "ReadRobotsCaptures" >> ReadRobotsCaptures()
+                    | "ResolveRobotsRedirects" >> ResolveRobotsRedirects())
+    written = read["records"] | "DecideDocuments" >> DecideDocuments(
+        snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
+        shards=args.match_shards, local=is_local)
+    _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
+          "reads": read["reads"]}
+         | "CommitOutput" >> CommitOutput(plan))
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:
@@ -195,64 +208,6 @@ def choose_work_strategy(snapshot, requested: str) -> str:
     if requested != "auto":
         return requested
     return "join" if snapshot.works_bytes() > BROADCAST_LIMIT_BYTES else "broadcast"
-
-
-def commit(root: str, inputs: list[dict], snapshot, run_id: str, run_options: dict,
-           records_read: int, timing: dict, execution: dict | None = None,
-           extra=None) -> dict:
-    """Check the accounting, move staged files into place, write the manifest last.
-
-    `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
-    receipts = outputs.read_receipts(root)
-    problems = [f"{path}: staged output that no receipt accounts for"
-                for path in outputs.unreceipted_files(root, receipts)]
-    tally = LedgerTally()
-    for _, receipt_tally in receipts.values():
-        tally.merge(receipt_tally)
-    counts, root_hash, distinct = tally.counts(), tally.root(), tally.distinct()
-    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in OUTPUT_FOLDERS}
-    rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
-    if counts["read"] != records_read:
-        problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
-    if distinct != counts["read"]:  # e.g. a retried bundle whose output was kept twice
-        problems.append(f"ledger has {counts['read'] - distinct} duplicated doc_id rows")
-    if counts["read"] != counts["kept"] + counts["removed"] + counts["error"]:
-        problems.append("ledger decisions do not add up")
-    if rows["data"] != counts["kept"]:
-        problems.append(f"data has {rows['data']} rows for {counts['kept']} kept documents")
-    if rows["signatures"] > counts["kept"] + counts["removed"]:
-        problems.append(f"signatures has {rows['signatures']} rows for "
-                        f"{counts['kept'] + counts['removed']} documents")
-    if rows["errors"] != counts["error"]:
-        problems.append(f"errors has {rows['errors']} rows for {counts['error']} error decisions")
-    if problems:
-        raise RuntimeError("accounting check failed, no manifest written: " + "; ".join(problems))
-    manifest = {
-        "run_id": run_id,
-        "registry_id": snapshot.registry_id,
-        "policy_id": snapshot.policy_id,
-        "policy": snapshot.policy.as_dict(),
-        "versions": versions(),
-        "options": run_options,
-        "inputs": inputs,
-        "counts": counts,
-        "outputs": [f for folder in OUTPUT_FOLDERS for f in files[folder]],
-        "ledger_root": root_hash,
-        "execution": execution or {},
-        "timing": {k: round(v, 3) for k, v in timing.items()},
-    }
-    if extra is not None:
-        manifest.update(extra([f["path"] for f in files["ledger"]]))
-    snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
-    if "://" not in root:
-        FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))
-    FileSystems.rename([outputs.join(root, outputs.STAGING, REGISTRY_SNAPSHOT)], [snapshot_path])
-    with open_uri(snapshot_path) as fh:
-        manifest["registry_snapshot"] = {"path": REGISTRY_SNAPSHOT, "sha256": file_sha256(fh)}
-    manifest["manifest_digest"] = manifest_digest(manifest)
-    outputs.delete_tree(outputs.join(root, outputs.STAGING))
-    outputs.write_json_atomically(outputs.join(root, MANIFEST), manifest)
-    return manifest
 
 
 def format_summary(result: RunResult) -> str:
@@ -270,8 +225,8 @@ def format_summary(result: RunResult) -> str:
     per_folder: dict[str, int] = {}
     for f in m["outputs"]:
         per_folder[f["path"].split("/")[0]] = per_folder.get(f["path"].split("/")[0], 0) + 1
-    if m.get("metrics"):
-        lines.append("  counters " + ", ".join(f"{k} {v}" for k, v in m["metrics"].items()))
+    if result.metrics:
+        lines.append("  counters " + ", ".join(f"{k} {v}" for k, v in result.metrics.items()))
     lines.append(f"  registry {m['registry_id'][:16]}  policy {m['policy_id'][:16]}")
     lines.append(f"  output   {result.output}/  (" + ", ".join(
         f"{k}/ {v} file{'s' if v != 1 else ''}" for k, v in per_folder.items())
@@ -298,10 +253,10 @@ def _errors_by_kind(root: str, manifest: dict) -> dict:
     return counts
 
 
-def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = run(argv, pool)
+        result = run(argv)
     except UsageError as exc:
         print(f"clearcrawl run: {exc}", file=sys.stderr)
         return 2

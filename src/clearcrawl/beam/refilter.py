@@ -27,12 +27,12 @@ from clearcrawl.beam.arguments import (
     build_refilter_parser,
     local_worker_path,
 )
+from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
 from clearcrawl.beam.dofns import load_snapshot
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.pipeline import RunResult, UsageError, commit, format_summary
+from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
-from clearcrawl.beam.warm_workers import WarmWorkerPool
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import split_url
@@ -125,8 +125,7 @@ def _changes(before: list[dict], after: list[dict]) -> list[dict]:
     return changed
 
 
-def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> RunResult:
-    """`pool`: warm local workers started by the caller (see runner.make_pipeline)."""
+def refilter(argv: list[str] | None = None) -> RunResult:
     args, beam_args = build_refilter_parser().parse_known_args(argv)
     refusal = local_worker_path(args, beam_args, REFILTER_WORKER_PATHS)
     if refusal:
@@ -159,7 +158,7 @@ def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) 
     outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
 
     started = time.time()
-    pipeline, _, is_local = make_pipeline(beam_args, pool)
+    pipeline, _, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -190,18 +189,21 @@ def refilter(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) 
                                                    for c in changed),
                             "documents": changed}}
 
-    result = commit(root, manifest["inputs"], snapshot, run_id, options,
-                    manifest["counts"]["read"],
-                    timing={"started": started, "finished": time.time()},
-                    execution={"match_strategy": "broadcast", "refilter": True},
-                    extra=describe_changes)
+    # Refilter still commits here, in the launcher: its manifest lists the changed
+    # documents, read from both ledgers (see README, refilter).
+    plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
+                      snapshot.policy.as_dict(), manifest["inputs"], options,
+                      {"match_strategy": "broadcast", "refilter": True}, started)
+    receipts = outputs.read_receipts(root)
+    result = commit(plan, receipts, staged_ledger_buckets(root, receipts),
+                    manifest["counts"]["read"], extra=describe_changes)
     return RunResult(root, result)
 
 
-def main(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = refilter(argv, pool)
+        result = refilter(argv)
     except UsageError as exc:
         print(f"clearcrawl refilter: {exc}", file=sys.stderr)
         return 2

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.dofns import (
     KEYS,
+    LEAVES,
+    READS,
     DecideFn,
     FinalizeStagedFn,
-    ReadRobotsCapturesFn,
     ReadShardFn,
     StageDecidedFn,
 )
 from clearcrawl.beam.matching import FindRemovedNearDuplicates, JoinWorkCandidates, MergeFound
-from clearcrawl.io.robots_captures import latest
 from clearcrawl.records import ReadFailure
 
 
 class ReadShards(beam.PTransform):
-    """PCollection[str shard URI] -> PCollection[list[Document | ReadFailure]].
+    """PCollection[str shard URI] -> {"records": PCollection[list[Document |
+    ReadFailure]], "reads": PCollection[int], records read per file}.
 
     The shard list is reshuffled so workers share the files; each file is then
     streamed record by record (constant memory whatever its size).
@@ -30,30 +32,23 @@ class ReadShards(beam.PTransform):
         self._progress_dir = progress_dir
 
     def expand(self, uris):
-        return (uris
+        read = (uris
                 | "SpreadShards" >> beam.Reshuffle()
                 | "ReadRecords" >> beam.ParDo(ReadShardFn(self._max_record_bytes,
-                                                           self._progress_dir)))
-
-
-class ReadRobotsCaptures(beam.PTransform):
-    """PCollection[str robots WARC URI] -> (origin, capture): the latest per scope."""
-
-    def expand(self, uris):
-        return (uris
-                | "SpreadRobotsShards" >> beam.Reshuffle()
-                | "ReadCaptures" >> beam.ParDo(ReadRobotsCapturesFn())
-                | "LatestPerOrigin" >> beam.CombinePerKey(latest))
+                                                           self._progress_dir)).with_outputs(
+                    READS, main="records"))
+        return {"records": read.records, "reads": read[READS]}
 
 
 class DecideDocuments(beam.PTransform):
-    """PCollection[list[Document]] -> the URIs of their ledger files: match rules,
-    signals and content, decide, and write ledger, data and signatures files to the
-    staging folder (see FinishDocuments).
+    """PCollection[list[Document]] -> {"receipts", "leaves"} of the files written (see
+    FinishDocuments): match rules, signals and content, decide, and write ledger,
+    data and signatures files to the staging folder.
 
     Documents travel in batches (ReadShards makes them): fingerprints and the works
     search are vectorised over a batch, and Beam's cost per element is paid once.
-    `captures`, if given, is the (origin, capture) PCollection of crawl-time robots.txt.
+    `captures`, if given, is the (origin, Resolved) PCollection of crawl-time robots.txt
+    captures (crawl_robots.ResolveRobotsRedirects), joined with the documents by origin.
     `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
     registries too big for memory) or "none"; `propagate` removes near-duplicates of
     removed documents (one hop, band-key join over `shards` key shards). `staging` is
@@ -73,12 +68,10 @@ class DecideDocuments(beam.PTransform):
         self._local = local
 
     def expand(self, batches):
-        fn = DecideFn(self._snapshot_uri, self._works, self._propagate)
-        if self._captures is None:
-            pardo = beam.ParDo(fn)
-        else:
-            pardo = beam.ParDo(fn, captures=beam.pvalue.AsDict(self._captures))
-        decided = batches | "Decide" >> pardo
+        if self._captures is not None:
+            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(self._captures)
+        decided = batches | "Decide" >> beam.ParDo(
+            DecideFn(self._snapshot_uri, self._works, self._propagate))
         if self._works == "join":
             # The distributed works join pairs single documents with works by doc_id.
             single = decided | "Unbatch" >> beam.FlatMap(lambda batch: batch)
@@ -99,9 +92,9 @@ class DecideDocuments(beam.PTransform):
 
 class FinishDocuments(beam.PTransform):
     """PCollection[list[Decided | ReadFailure]] -> their ledger, data, signatures and
-    errors Parquet files in
-    the staging folder (a PCollection of the ledger files' URIs), after spreading
-    removals to near-duplicates of removed documents (if `propagate`).
+    errors Parquet files in the staging folder, after spreading removals to
+    near-duplicates of removed documents (if `propagate`); {"receipts": a receipt
+    per file set, "leaves": (bucket, [(doc_id, leaf)]) of the ledger rows}.
 
     Decided documents are staged to Parquet as they come (StageDecidedFn), so only
     band keys wait for propagation, whatever the crawl's size. The band-key join
@@ -136,4 +129,5 @@ class FinishDocuments(beam.PTransform):
             pardo = beam.ParDo(fn, near=side)
         else:
             pardo = beam.ParDo(fn)
-        return staged.files | "Finalize" >> pardo
+        finalized = staged.files | "Finalize" >> pardo.with_outputs(LEAVES, main="receipts")
+        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES]}

@@ -40,6 +40,7 @@ class RobotsCapture:
     status: int | None  # HTTP status of the fetch (None: unreachable)
     robots: RobotsTxt
     date: str = ""
+    note: str = ""  # said in the evidence: a redirect followed, a capture after the page
 
 
 @dataclass
@@ -63,9 +64,10 @@ def robots_evidence(capture: RobotsCapture, path: str, agents: tuple[str, ...], 
                     label: str) -> list[Evidence]:
     """Evidence when any counted agent (or `*`) may not fetch the (normalised) path."""
     status = capture.status
+    note = f" ({capture.note})" if capture.note else ""
     if status is None or status >= 500:
         return [Evidence(kind, capture.source_id,
-                         f"{label} fetch {'unreachable' if status is None else status}: "
+                         f"{label} fetch {'unreachable' if status is None else status}{note}: "
                          "complete disallow (RFC 9309 2.3.1.4)")]
     if not 200 <= status < 300:
         return []  # 4xx (and unfollowed 3xx): no restriction
@@ -79,7 +81,7 @@ def robots_evidence(capture: RobotsCapture, path: str, agents: tuple[str, ...], 
     for (number, pattern), who in sorted(blocked.items()):
         date = f" captured {capture.date}" if capture.date else ""
         out.append(Evidence(kind, capture.source_id,
-                            f"{label}{date} line {number} Disallow: {pattern} for "
+                            f"{label}{date}{note} line {number} Disallow: {pattern} for "
                             f"{', '.join(who)}"))
     return out[:1]  # one piece of evidence per robots.txt: the first deciding line
 

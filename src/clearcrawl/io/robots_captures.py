@@ -1,8 +1,8 @@
-"""robots.txt captures from Common Crawl `robotstxt/` WARCs, keyed by scope.
+"""robots.txt captures from Common Crawl `robotstxt/` WARCs.
 
-Each response record for a `/robots.txt` URL becomes (origin, capture), where
-origin is `scheme://host:port` (the scope of RFC 9309) and capture is a plain
-tuple (date, status, body, source id), small and picklable for a side input.
+Every response record becomes a `Capture` (core.crawl_captures): those of a
+`/robots.txt` URL apply to their origin (`scheme://host:port`, the scope of
+RFC 9309); any other is kept only as a possible redirect target.
 """
 
 from __future__ import annotations
@@ -10,27 +10,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from clearcrawl.core.crawl_captures import Capture
 from clearcrawl.core.robots import MAX_ROBOTS_BYTES
-from clearcrawl.core.urls import origin_key, split_url
+from clearcrawl.io.documents import parse_time
 from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord, iter_records
 
-Capture = tuple[str, int | None, bytes, str]  # (date, status, body, source id)
 
-
-def read_captures(uri: str, fh: BinaryIO) -> Iterator[tuple[str, Capture]]:
+def read_captures(uri: str, fh: BinaryIO) -> Iterator[Capture]:
     for item in iter_records(fh):
         if not isinstance(item, WarcRecord) or item.record_type != "response":
             continue
         url = item.headers.get("warc-target-uri", "").strip().strip("<>")
-        if split_url(url).path.split("?")[0] != "/robots.txt":
+        if not url:
             continue
         response = parse_response(item.payload)
         date = item.headers.get("warc-date", "")
-        yield origin_key(url), (date, response.status, response.body[:MAX_ROBOTS_BYTES],
-                                f"{uri}@{item.offset}")
+        yield Capture(url, date, parse_time(date), response.status,
+                      response.body[:MAX_ROBOTS_BYTES], f"{uri}@{item.offset}",
+                      _location(response.headers))
 
 
-def latest(captures: list[Capture]) -> Capture:
-    """The capture to apply when a crawl fetched one scope's robots.txt several times."""
-    return max(captures, key=lambda c: (c[0], c[3]))
+def _location(headers) -> str:
+    """The Location header (the first, if repeated: an http.py list or a joined string)."""
+    for name, value in headers:
+        if name == "location":
+            value = value[0] if isinstance(value, (list, tuple)) else value
+            return value.split(", ")[0].strip() if value else ""
+    return ""

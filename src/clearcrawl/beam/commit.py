@@ -1,0 +1,153 @@
+"""Commit: the graph's last step, the way Beam's own file sinks finalise.
+
+Over the receipts of every staged output set, the bucket roots of the ledger's
+leaves and the read counts of every input file (all PCollections, so only what
+the runner committed counts, never a retried attempt's leftovers), it checks the
+accounting, moves the staged files into place and writes the manifest last. The
+launcher holds no per-record state: it only prints the manifest. Runner metrics
+are never read here; they are progress only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from clearcrawl.audit.hashing import BucketedRoot, bucket_root, file_sha256, top_root
+from clearcrawl.audit.manifest import (
+    MANIFEST,
+    OUTPUT_FOLDERS,
+    REGISTRY_SNAPSHOT,
+    LedgerTally,
+    receipt_tally,
+    versions,
+)
+from clearcrawl.audit.verify import manifest_digest
+from clearcrawl.beam import outputs
+from clearcrawl.beam.outputs import open_uri
+from clearcrawl.io.parquet import iter_row_groups
+
+
+@dataclass(frozen=True)
+class CommitPlan:
+    """What the manifest states besides what the graph computes."""
+
+    root: str
+    run_id: str
+    registry_id: str
+    policy_id: str
+    policy: dict
+    inputs: list[dict]
+    options: dict
+    execution: dict = field(default_factory=dict)
+    started: float = 0.0
+
+
+class CommitOutput(beam.PTransform):
+    """{"receipts": receipt dicts, "leaves": (bucket, [(doc_id, leaf)]), "reads": records
+    read per input file} -> the manifest, written (a one-element PCollection)."""
+
+    def __init__(self, plan: CommitPlan):
+        super().__init__()
+        self._plan = plan
+
+    def expand(self, parts):
+        roots = (parts["leaves"]
+                 | "GroupBuckets" >> beam.GroupByKey()
+                 | "BucketRoots" >> beam.MapTuple(
+                     lambda bucket, groups: (bucket, bucket_root(
+                         pair for group in groups for pair in group))))
+        return (parts["receipts"].pipeline
+                | "Once" >> beam.Create([None])
+                | "Commit" >> beam.ParDo(_CommitFn(self._plan),
+                                         beam.pvalue.AsList(parts["receipts"]),
+                                         beam.pvalue.AsList(roots),
+                                         beam.pvalue.AsList(parts["reads"])))
+
+
+class _CommitFn(beam.DoFn):
+    def __init__(self, plan: CommitPlan):
+        self._plan = plan
+
+    def process(self, _, receipts, roots, reads):
+        yield commit(self._plan, {r["name"]: r for r in receipts}, dict(roots), sum(reads))
+
+
+def staged_ledger_buckets(root: str, receipts: dict) -> dict[int, tuple[str, int, int]]:
+    """The bucket roots of the staged ledger files, read back in bounded memory (for a
+    commit made outside a graph: refilter)."""
+    leaves = BucketedRoot()
+    tally = LedgerTally(leaves)
+    try:
+        for name in sorted(receipts):
+            with open_uri(outputs.join(root, outputs.STAGING, "ledger", name)) as fh:
+                for table in iter_row_groups(fh):
+                    tally.add_table(table)
+        return leaves.buckets()
+    finally:
+        leaves.close()
+
+
+def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple],
+           records_read: int, extra=None) -> dict:
+    """Check the accounting, move staged files into place, write the manifest last.
+
+    `receipts`: {name: receipt}; `buckets`: {bucket: (root, rows, repeated doc_ids)};
+    `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
+    root = plan.root
+    problems = [f"{path}: staged output that no receipt accounts for"
+                for path in outputs.unreceipted_files(root, receipts)]
+    tally = LedgerTally()
+    for described in receipts.values():
+        tally.merge(receipt_tally(described))
+    counts = tally.counts()
+    leaves = sum(rows for _, rows, _ in buckets.values())
+    repeated = sum(r for _, _, r in buckets.values())
+    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in OUTPUT_FOLDERS}
+    rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
+    if counts["read"] != records_read:
+        problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
+    if leaves != counts["read"]:
+        problems.append(f"ledger root covers {leaves} rows of {counts['read']}")
+    if repeated:  # e.g. a retried bundle whose output was kept twice
+        problems.append(f"ledger has {repeated} duplicated doc_id rows")
+    if counts["read"] != counts["kept"] + counts["removed"] + counts["error"]:
+        problems.append("ledger decisions do not add up")
+    if rows["data"] != counts["kept"]:
+        problems.append(f"data has {rows['data']} rows for {counts['kept']} kept documents")
+    if rows["signatures"] > counts["kept"] + counts["removed"]:
+        problems.append(f"signatures has {rows['signatures']} rows for "
+                        f"{counts['kept'] + counts['removed']} documents")
+    if rows["errors"] != counts["error"]:
+        problems.append(f"errors has {rows['errors']} rows for {counts['error']} error decisions")
+    if problems:
+        raise RuntimeError("accounting check failed, no manifest written: " + "; ".join(problems))
+    manifest = {
+        "run_id": plan.run_id,
+        "registry_id": plan.registry_id,
+        "policy_id": plan.policy_id,
+        "policy": plan.policy,
+        "versions": versions(),
+        "options": plan.options,
+        "inputs": plan.inputs,
+        "counts": counts,
+        "outputs": [f for folder in OUTPUT_FOLDERS for f in files[folder]],
+        "ledger_root": top_root({bucket: r for bucket, (r, _, _) in buckets.items()}),
+        "execution": plan.execution,
+        "timing": {"started": round(plan.started, 3), "finished": round(time.time(), 3)},
+    }
+    if extra is not None:
+        manifest.update(extra([f["path"] for f in files["ledger"]]))
+    snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
+    if "://" not in root:
+        FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))
+    FileSystems.rename([outputs.join(root, outputs.STAGING, REGISTRY_SNAPSHOT)], [snapshot_path])
+    with open_uri(snapshot_path) as fh:
+        manifest["registry_snapshot"] = {"path": REGISTRY_SNAPSHOT, "sha256": file_sha256(fh)}
+    manifest["manifest_digest"] = manifest_digest(manifest)
+    outputs.delete_tree(outputs.join(root, outputs.STAGING))
+    outputs.write_json_atomically(outputs.join(root, MANIFEST), manifest)
+    return manifest
