@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-import pickle
+import struct
 import tempfile
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -111,6 +111,17 @@ def top_root(bucket_roots: dict[int, str]) -> str:
     return merkle_root(bytes.fromhex(bucket_roots.get(b, EMPTY_ROOT)) for b in range(BUCKETS))
 
 
+LEAF_BYTES = 32  # a sha256 digest
+# A spilled pair: the doc_id's length, the doc_id (UTF-8), the leaf. Plain bytes, never
+# pickle: nothing the pipeline reads back may be able to run code.
+_SPILL_HEADER = struct.Struct(">I")
+
+
+def _spilled(doc_id: str, leaf: bytes) -> bytes:
+    encoded = doc_id.encode("utf-8", "surrogatepass")
+    return _SPILL_HEADER.pack(len(encoded)) + encoded + leaf
+
+
 class BucketedRoot:
     """The ledger root of rows added in any order, in bounded memory: (doc_id, leaf)
     pairs wait per bucket, spilled to one temporary file per bucket beyond
@@ -133,7 +144,7 @@ class BucketedRoot:
             self._spill = tempfile.TemporaryDirectory(prefix="clearcrawl-root-")
         for bucket, pairs in self._waiting.items():
             with open(os.path.join(self._spill.name, str(bucket)), "ab") as fh:
-                pickle.dump(pairs, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.write(b"".join(_spilled(doc_id, leaf) for doc_id, leaf in pairs))
         self._waiting, self._count = {}, 0
 
     def _pairs(self, bucket: int) -> list[tuple[str, bytes]]:
@@ -141,11 +152,15 @@ class BucketedRoot:
         path = self._spill and os.path.join(self._spill.name, str(bucket))
         if path and os.path.exists(path):
             with open(path, "rb") as fh:
-                while True:
-                    try:
-                        pairs.extend(pickle.load(fh))
-                    except EOFError:
-                        break
+                data = fh.read()
+            at = 0
+            while at < len(data):
+                (size,) = _SPILL_HEADER.unpack_from(data, at)
+                at += _SPILL_HEADER.size
+                doc_id = data[at:at + size].decode("utf-8", "surrogatepass")
+                at += size
+                pairs.append((doc_id, data[at:at + LEAF_BYTES]))
+                at += LEAF_BYTES
         return pairs
 
     def buckets(self) -> dict[int, tuple[str, int, int]]:
