@@ -158,11 +158,17 @@ def run(argv: list[str] | None = None, pool: WarmWorkerPool | None = None) -> Ru
             reporter.stop()
     result = pipeline.result
     if dry_run:
-        graph = pipeline.to_runner_api()
+        # What the runner would have been given: Dataflow's job (graph and options).
+        job = getattr(result, "job", None)
+        graph = job.proto_pipeline if job is not None else pipeline.to_runner_api()
+        staged = job.options if job is not None else options
         return RunResult(root, {"dry_run": True, "run_id": run_id,
                                 "runner": type(pipeline.runner).__name__,
                                 "transforms": len(graph.components.transforms),
-                                "match_strategy": works})
+                                "transform_names": sorted(
+                                    t.unique_name for t in graph.components.transforms.values()),
+                                "pipeline_options": staged.get_all_options(drop_default=True),
+                                "inputs": inputs, "match_strategy": works})
     records_read = _counter(result, "records_read")
     manifest = commit(root, inputs, snapshot, run_id, run_options, records_read,
                       timing={"started": started, "finished": time.time()},
