@@ -176,7 +176,7 @@ def _registry_sync(args, _rest) -> int:
         return 2
     for result in results:
         print(result, file=sys.stdout if result.ok else sys.stderr)
-    failed = [r.source for r in results if not r.ok]
+    failed = [r.named for r in results if not r.ok]
     if failed:
         print(f"sync failed for {', '.join(failed)}; their previous copies are unchanged",
               file=sys.stderr)

@@ -32,10 +32,12 @@ class _Server:
     def __init__(self):
         self.routes: dict[str, list] = {}
         self.seen: list[tuple[str, dict]] = []
+        self.times: list[float] = []  # when each request arrived (time.monotonic)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
+                server.times.append(time.monotonic())
                 server.seen.append((self.path, dict(self.headers)))
                 queue = server.routes.get(self.path, [(404, {}, b"not found", 0)])
                 status, headers, body, delay = queue.pop(0) if len(queue) > 1 else queue[0]
@@ -102,7 +104,10 @@ def _sync_and_expect_failure(root: Path, capsys, fragment: str) -> None:
                      "--backoff", "0.01", "--max-mb", str(4096 / 2**20)])
     err = capsys.readouterr().err
     assert code == 1
-    assert "piracy-list: failed" in err and fragment in err, err
+    [source] = load_source(root).sources
+    # Every failure line names the source by its name and by its URL.
+    assert f"piracy-list <{source.url}>: failed (" in err and fragment in err, err
+    assert f"sync failed for piracy-list <{source.url}>;" in err
     assert _synced(root).read_bytes() == before
 
 
@@ -191,7 +196,8 @@ def test_sha256_pin_mismatch_is_refused(tmp_path, server, capsys):
     root = _registry(tmp_path, server, sha256=pin)
     _first_sync(root, server)  # the pinned body is accepted
     server.routes["/list.txt"] = [(200, {}, NEW_LIST, 0)]
-    _sync_and_expect_failure(root, capsys, "sha256 pin mismatch")
+    _sync_and_expect_failure(root, capsys, f"sha256 pin mismatch: the body of "
+                                           f"{server.base}/list.txt has")
 
 
 def test_body_that_is_not_a_domain_list_is_refused(tmp_path, server, capsys):
@@ -230,7 +236,7 @@ def test_unreachable_source_is_named(tmp_path, capsys):
         'name = "t"\n[[sources]]\nname = "dead-list"\nurl = "http://127.0.0.1:9/x.txt"\n'
         'format = "domains"\nkind = "piracy"\ninsecure = true\n')
     code = cli_main(["registry", "sync", str(root), "--retries", "0", "--timeout", "0.5"])
-    assert code == 1 and "dead-list: failed" in capsys.readouterr().err
+    assert code == 1 and "dead-list <http://127.0.0.1:9/x.txt>: failed" in capsys.readouterr().err
     assert not (root / "synced" / "dead-list.txt").exists()
 
 
@@ -281,3 +287,39 @@ def test_a_synced_list_with_odd_lines_stays_usable_and_validate_names_each_line(
     assert "synced/piracy-list.txt:5: not a host rule" in err and "page-element" in err, err
     assert "synced/piracy-list.txt:7: not a host rule" in err and "public suffix" in err, err
     assert "2 problem(s)" in err and "warning:" not in err
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_waited_for(tmp_path, server, status):
+    root = _registry(tmp_path, server)
+    server.routes["/list.txt"] = [(status, {"Retry-After": "1"}, b"slow down", 0),
+                                  (200, {}, GOOD_LIST, 0)]
+    limits = SyncLimits(timeout_s=10, retries=2, backoff_s=0.01, max_bytes=4096)
+    [result] = sync_registry(root, limits)
+    assert result.status == "updated" and _synced(root).read_bytes() == GOOD_LIST
+    assert len(server.times) == 2
+    # The backoff alone would wait 0 s before the first retry; the server asked for 1 s.
+    assert 1.0 <= server.times[1] - server.times[0] < 5.0
+
+
+def test_a_retry_after_past_the_timeout_gives_up_at_once(tmp_path, server, capsys):
+    root = _registry(tmp_path, server)
+    _first_sync(root, server)
+    server.times.clear()
+    server.routes["/list.txt"] = [(503, {"Retry-After": "120"}, b"maintenance", 0)]
+    started = time.monotonic()
+    _sync_and_expect_failure(root, capsys, "gave up after 1 attempt: HTTP 503 from "
+                                           f"{server.base}/list.txt, Retry-After 120")
+    assert time.monotonic() - started < 5 and len(server.times) == 1
+
+
+def test_timeout_caps_retries_and_backoff_together(tmp_path, server):
+    root = _registry(tmp_path, server)
+    server.routes["/list.txt"] = [(500, {}, b"oops", 0)]
+    limits = SyncLimits(timeout_s=1.0, retries=10, backoff_s=5.0, max_bytes=4096)
+    started = time.monotonic()
+    [result] = sync_registry(root, limits)
+    # urllib3 retries at once, then would wait 10 s, 20 s, ...: past the 1 s limit.
+    assert result.status == "failed" and "gave up after 2 attempts: HTTP 500" in result.message
+    assert time.monotonic() - started < 3 and len(server.times) == 2
+

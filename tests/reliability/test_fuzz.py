@@ -172,24 +172,36 @@ def test_piecewise_normalisation_equals_nfkc_then_lower(text):
     assert nfkc_lower_utf8(text).tobytes() == expected.encode("utf-8", "surrogatepass")
 
 
-def _reference_word_flags(raw: bytes) -> list[bool]:
-    """Which normalised bytes belong to words, spelt out: letters, digits and non-ASCII
-    bytes, but not the bytes of a Unicode punctuation sequence."""
-    from clearcrawl.core.minhash import _UNICODE_BREAKS
+# Unicode punctuation, symbols and spaces that end a word, by code point (the code under
+# test finds them by their UTF-8 lead and second bytes).
+WORD_BREAKS = ((0x00A0, 0x00BF),  # no-break space, guillemets, inverted marks
+               (0x2000, 0x207F),  # spaces, dashes, quotes, bullets, ellipsis
+               (0x2180, 0x2BFF),  # arrows, maths and technical symbols, boxes
+               (0x3000, 0x303F),  # ideographic space and punctuation
+               (0xFF00, 0xFF3F))  # full-width punctuation (and A-Z)
+# The word hash's multipliers of successive 8-byte chunks (2^64 / golden ratio, xxHash64's
+# PRIME64_2 and PRIME64_3, and one more odd constant), written out, not imported.
+CHUNK_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                     0xD6E8FEB86659FD93)
 
-    flags = [97 <= c <= 122 or 48 <= c <= 57 or c >= 128 for c in raw]
-    for i in range(len(raw) - 1):
-        for lead, low, high, length in _UNICODE_BREAKS:
-            if raw[i] == lead and low <= raw[i + 1] <= high:
-                flags[i:i + length] = [False] * len(flags[i:i + length])
+
+def _reference_word_flags(raw: bytes) -> list[bool]:
+    """Which normalised bytes belong to words, spelt out character by character: ASCII
+    letters and digits, and every other non-ASCII character but the word breaks."""
+    flags: list[bool] = []
+    for char in raw.decode("utf-8", "surrogatepass"):
+        point = ord(char)
+        if point < 128:
+            in_word = "a" <= char <= "z" or "0" <= char <= "9"
+        else:
+            in_word = not any(low <= point <= high for low, high in WORD_BREAKS)
+        flags += [in_word] * len(char.encode("utf-8", "surrogatepass"))
     return flags
 
 
 def _reference_word_hashes(text: str) -> list[int]:
     """The word hash spelt out in plain Python, one word at a time."""
-    from clearcrawl.core.minhash import _CHUNK_MULTIPLIERS
-
-    multipliers = [int(m) for m in _CHUNK_MULTIPLIERS]
+    multipliers = CHUNK_MULTIPLIERS
     mask = (1 << 64) - 1
     raw = normalized_bytes(text)[0].tobytes()
     flags = _reference_word_flags(raw)

@@ -170,10 +170,17 @@ def run(argv: list[str] | None = None) -> RunResult:
             reporter.stop()
     root = prepared.plan.root
     if prepared.dry_run:
-        graph = prepared.pipeline.to_runner_api()
+        # What the runner would have been given: Dataflow's job (graph and options).
+        job = getattr(result, "job", None)
+        graph = job.proto_pipeline if job is not None else prepared.pipeline.to_runner_api()
+        staged = job.options if job is not None else prepared.pipeline.options
         return RunResult(root, {"dry_run": True, "run_id": prepared.plan.run_id,
                                 "runner": type(prepared.pipeline.runner).__name__,
                                 "transforms": len(graph.components.transforms),
+                                "transform_names": sorted(
+                                    t.unique_name for t in graph.components.transforms.values()),
+                                "pipeline_options": staged.get_all_options(drop_default=True),
+                                "inputs": prepared.plan.inputs,
                                 "match_strategy": prepared.plan.execution["match_strategy"]})
     # The graph's last step wrote the manifest; the launcher only reads it.
     with open_uri(outputs.join(root, MANIFEST)) as fh:

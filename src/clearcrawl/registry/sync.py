@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
 
 from clearcrawl.core.domainlist import parse_domain_list
 from clearcrawl.localfiles import write_atomically
@@ -33,15 +36,15 @@ from clearcrawl.registry.source import (
 
 CACHE_DIR = ".cache"
 USER_AGENT = "clearcrawl-registry-sync/1 (+https://github.com/clearcrawl)"
-_RETRY_STATUS = {429, 500, 502, 503, 504}
+RETRY_STATUS = (429, 500, 502, 503, 504)
 _REDIRECT_STATUS = {301, 302, 303, 307, 308}
 
 
 @dataclass(frozen=True)
 class SyncLimits:
-    timeout_s: float = 30.0          # connect and per-read timeout
+    timeout_s: float = 30.0          # per request, and for a source's attempts and waits
     retries: int = 3                 # extra attempts after the first, for transient failures
-    backoff_s: float = 1.0           # first wait; doubles on each retry
+    backoff_s: float = 1.0           # urllib3's backoff factor: waits 0, 2b, 4b, ... s
     max_bytes: int = 64 * 1024 * 1024
     max_redirects: int = 5
 
@@ -53,14 +56,20 @@ class SyncResult:
     message: str = ""
     sha256: str = ""
     bytes: int = 0
+    url: str = ""                    # the source's URL, as registry.toml gives it
 
     @property
     def ok(self) -> bool:
         return self.status != "failed"
 
+    @property
+    def named(self) -> str:
+        """The source by its name and its URL."""
+        return f"{self.source} <{self.url}>" if self.url else self.source
+
     def __str__(self) -> str:
         detail = f" ({self.message})" if self.message else ""
-        return f"{self.source}: {self.status}{detail}"
+        return f"{self.named}: {self.status}{detail}"
 
 
 class SyncError(Exception):
@@ -81,40 +90,84 @@ def sync_registry(root: str | Path, limits: SyncLimits = SyncLimits(),
         if unknown:
             raise SyncError(f"no such source(s) in registry.toml: {', '.join(unknown)}")
         sources = [s for s in sources if s.name in only]
-    own_session = session is None
-    session = session or requests.Session()
-    try:
-        return [sync_source(registry.root, source, limits, session) for source in sources]
-    finally:
-        if own_session:
-            session.close()
+    return [sync_source(registry.root, source, limits, session) for source in sources]
 
 
 def sync_source(root: Path, source: RemoteSource, limits: SyncLimits,
-                session: requests.Session) -> SyncResult:
+                session: requests.Session | None = None) -> SyncResult:
+    """`session`: one to send the requests through (tests); by default a session of
+    its own that retries as `limits` say, until `limits.timeout_s` from now."""
+    named = SyncResult(source.name, "", url=source.url)
     target = source.synced_path(root)
     cache_path = root / SYNCED_DIR / CACHE_DIR / f"{source.name}.json"
     cache = _read_cache(cache_path, target)
+    deadline = time.monotonic() + limits.timeout_s
+    own = session is None
+    session = session or retrying_session(limits, deadline)
     try:
-        fetched = _fetch(source, cache, limits, session)
+        fetched = _fetch(source, cache, limits, session, deadline)
         if fetched is None:
-            return SyncResult(source.name, "not_modified", "304, kept the cached copy",
-                              cache["sha256"], target.stat().st_size)
+            return replace(named, status="not_modified", message="304, kept the cached copy",
+                           sha256=cache["sha256"], bytes=target.stat().st_size)
         body, validators = fetched
         digest = hashlib.sha256(body).hexdigest()
         if source.sha256 and digest != source.sha256:
-            raise SyncError(f"sha256 pin mismatch: got {digest}, registry.toml pins "
-                            f"{source.sha256}")
+            raise SyncError(f"sha256 pin mismatch: the body of {validators['final_url']} has "
+                            f"{digest}, registry.toml pins {source.sha256}")
         summary = check_body(source, body)
     except (SyncError, requests.RequestException) as exc:
-        return SyncResult(source.name, "failed", _describe(exc))
+        return replace(named, status="failed", message=_describe(exc))
+    finally:
+        if own:
+            session.close()
     previous = target.read_bytes() if target.is_file() else None
     if previous != body:
         write_atomically(target, body)
     write_atomically(cache_path, json.dumps(
         {"url": source.url, "sha256": digest, **validators}, sort_keys=True).encode())
     status = "unchanged" if previous == body else "updated"
-    return SyncResult(source.name, status, summary, digest, len(body))
+    return replace(named, status=status, message=summary, sha256=digest, bytes=len(body))
+
+
+class DeadlineRetry(Retry):
+    """urllib3's Retry that neither waits nor tries again past `deadline` (a
+    time.monotonic() value): a Retry-After or backoff that would end after it gives up
+    at once, with the last answer."""
+
+    def __init__(self, *args, deadline: float = float("inf"), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def new(self, **kwargs):
+        renewed = super().new(**kwargs)
+        renewed.deadline = self.deadline
+        return renewed
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        renewed = super().increment(method, url, response, error, _pool, _stacktrace)
+        wait = (renewed.get_retry_after(response) if response is not None
+                and self.respect_retry_after_header else None)
+        wait = renewed.get_backoff_time() if wait is None else wait
+        if time.monotonic() + wait >= self.deadline:
+            raise MaxRetryError(_pool, url, error or ResponseError(
+                f"the next attempt, {wait:g} s from now, would pass the time limit"))
+        return renewed
+
+
+def retrying_session(limits: SyncLimits, deadline: float) -> requests.Session:
+    """A session whose GETs retry connection errors, timeouts, 429 and 5xx with
+    exponential backoff, wait as long as a Retry-After says, and stop at `deadline`.
+    Redirects are not followed here: _fetch_once checks each hop's scheme."""
+    retry = DeadlineRetry(total=limits.retries, redirect=False,
+                          status_forcelist=RETRY_STATUS, allowed_methods={"GET"},
+                          backoff_factor=limits.backoff_s, respect_retry_after_header=True,
+                          raise_on_status=False, deadline=deadline)
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def check_body(source: RemoteSource, body: bytes) -> str:
@@ -148,55 +201,54 @@ def check_body(source: RemoteSource, body: bytes) -> str:
 
 
 def _fetch(source: RemoteSource, cache: dict, limits: SyncLimits,
-           session: requests.Session) -> tuple[bytes, dict] | None:
-    """The body and its validators, or None for 304 Not Modified. Retries transient failures."""
+           session: requests.Session, deadline: float) -> tuple[bytes, dict] | None:
+    """The body and its validators, or None for 304 Not Modified."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"}
     if cache.get("etag"):
         headers["If-None-Match"] = cache["etag"]
     if cache.get("last_modified"):
         headers["If-Modified-Since"] = cache["last_modified"]
-    last_error: Exception | None = None
-    for attempt in range(limits.retries + 1):
-        if attempt:
-            time.sleep(limits.backoff_s * 2 ** (attempt - 1))
-        try:
-            return _fetch_once(source, headers, limits, session)
-        except _Transient as exc:
-            last_error = exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            last_error = exc
-    raise SyncError(f"gave up after {limits.retries + 1} attempts: {_describe(last_error)}")
-
-
-class _Transient(Exception):
-    """A failure worth retrying (5xx, 429)."""
+    return _fetch_once(source, headers, limits, session, deadline)
 
 
 def _fetch_once(source: RemoteSource, headers: dict, limits: SyncLimits,
-                session: requests.Session) -> tuple[bytes, dict] | None:
+                session: requests.Session, deadline: float) -> tuple[bytes, dict] | None:
     url = source.url
     for _ in range(limits.max_redirects + 1):
         check_scheme(source, url)
-        with session.get(url, headers=headers, timeout=limits.timeout_s, stream=True,
-                         allow_redirects=False) as response:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SyncError(f"no time left for {url} (--timeout {limits.timeout_s:g} s)")
+        with session.get(url, headers=headers, timeout=min(limits.timeout_s, left),
+                         stream=True, allow_redirects=False) as response:
             status = response.status_code
             if status in _REDIRECT_STATUS and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 continue
             if status == 304:
                 if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
-                    raise SyncError("304 Not Modified to an unconditional request")
+                    raise SyncError(f"304 Not Modified from {url} to an unconditional request")
                 return None
-            if status in _RETRY_STATUS:
-                raise _Transient(f"HTTP {status} from {url}")
             if status != 200:
-                raise SyncError(f"HTTP {status} from {url}")
+                raise SyncError(_status_failure(response, url))
             body = _read_capped(response, limits.max_bytes)
             validators = {"etag": response.headers.get("ETag", ""),
                           "last_modified": response.headers.get("Last-Modified", ""),
                           "final_url": url}
             return body, validators
     raise SyncError(f"more than {limits.max_redirects} redirects from {source.url}")
+
+
+def _status_failure(response: requests.Response, url: str) -> str:
+    """`HTTP 404 from URL`; for a status worth retrying, the attempts made and the
+    server's Retry-After (a wait past the time limit is not made)."""
+    if response.status_code not in RETRY_STATUS:
+        return f"HTTP {response.status_code} from {url}"
+    retries = getattr(response.raw, "retries", None)
+    attempts = len(retries.history) + 1 if retries is not None else 1
+    after = response.headers.get("Retry-After")
+    return (f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: HTTP "
+            f"{response.status_code} from {url}" + (f", Retry-After {after}" if after else ""))
 
 
 def check_scheme(source: RemoteSource, url: str) -> None:
