@@ -6,21 +6,26 @@ capture). The rules are core.crawl_captures'; this module only moves data:
     ResolveRobotsRedirects  Capture -> (origin, Resolved): one CoGroupByKey round per
                             redirect followed, MAX_REDIRECTS rounds at most
     PairWithCrawlRobots     batches of records -> batches whose documents carry their
-                            RobotsCapture, by a CoGroupByKey on origin
+                            RobotsCapture: spilled, their origins joined with the
+                            captures, the captures brought to each spill file
 """
 
 from __future__ import annotations
 
+import pickle
+import uuid
+
 import apache_beam as beam
 
-from clearcrawl.beam.outputs import open_uri
+from clearcrawl.beam.dofns import in_global_window
+from clearcrawl.beam.outputs import create_uri, open_uri
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
 from clearcrawl.core.urls import origin_key
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import Document
 
-_FAILURES = "failures"
+SPILL = "read"  # staging folder of read batches waiting for their captures
 
 
 class ReadRobotsCaptures(beam.PTransform):
@@ -85,57 +90,88 @@ class PairWithCrawlRobots(beam.PTransform):
     Document as (Document, RobotsCapture | None): the capture of its origin in force
     at its fetch time (None: the origin was never captured, so no restriction).
 
-    Documents meet captures in a CoGroupByKey on origin. A batch's documents go in
-    as one element per origin, and an origin's documents come out in batches as
-    they are iterated, so no step holds an origin's documents at once (beyond what
-    the runner's grouping itself holds). Read failures skip the join.
+    Documents never cross a shuffle (their texts would, and a local runner holds a
+    shuffle in memory). Each bundle's batches go to a spill file under the staging
+    folder as they are read; the spill file's origins meet the resolved captures in
+    a CoGroupByKey on origin; a second one, on the spill file, brings each file the
+    captures of its own origins; the file is then read back, batch by batch. So only
+    (origin, file) pairs and captures move, and a worker holds the captures of one
+    spill file's origins.
     """
 
-    def __init__(self, resolved, batch: int = 64):
+    def __init__(self, resolved, staging: str):
         super().__init__()
         self._resolved = resolved
-        self._batch = batch
+        self._staging = staging
 
     def expand(self, batches):
-        split = batches | "KeyByOrigin" >> beam.ParDo(_KeyByOriginFn()).with_outputs(
-            _FAILURES, main="docs")
-        paired = ({"captures": self._resolved, "docs": split.docs}
+        spilled = batches | "Spill" >> beam.ParDo(_SpillFn(self._staging)).with_outputs(
+            _ORIGINS, main="files")
+        wanted = ({"captures": self._resolved, "files": spilled[_ORIGINS]}
                   | "JoinOrigins" >> beam.CoGroupByKey()
-                  | "PairInForce" >> beam.ParDo(_PairInForceFn(self._batch)))
-        return (paired, split[_FAILURES]) | "WithFailures" >> beam.Flatten()
+                  | "CapturesToFiles" >> beam.FlatMap(_captures_to_files))
+        return ({"file": spilled.files | "KeyFile" >> beam.Map(lambda uri: (uri, None)),
+                 "captures": wanted}
+                | "JoinFiles" >> beam.CoGroupByKey()
+                | "PairInForce" >> beam.ParDo(_PairInForceFn()))
 
 
-class _KeyByOriginFn(beam.DoFn):
-    """A batch -> (origin, [documents of that origin]) per origin, and its failures."""
+_ORIGINS = "origins"
+
+
+class _SpillFn(beam.DoFn):
+    """Batches -> the bundle's spill file URI, and tagged (origin, URI) once per origin
+    of its documents."""
+
+    def __init__(self, staging: str):
+        self._staging = staging.rstrip("/")
+
+    def start_bundle(self):
+        self._uri = f"{self._staging}/{SPILL}/{uuid.uuid4().hex}.pickle"
+        self._file = None
+        self._origins: set[str] = set()
 
     def process(self, records):
-        by_origin: dict[str, list[Document]] = {}
-        failures = []
-        for record in records:
-            if isinstance(record, Document):
-                by_origin.setdefault(origin_key(record.url), []).append(record)
-            else:
-                failures.append(record)
-        yield from by_origin.items()
-        if failures:
-            yield beam.pvalue.TaggedOutput(_FAILURES, failures)
+        if self._file is None:
+            self._file = create_uri(self._uri)
+        pickle.dump(records, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._origins.update(origin_key(r.url) for r in records if isinstance(r, Document))
+        return ()
+
+    def finish_bundle(self):
+        if self._file is None:
+            return
+        self._file.close()  # before the bundle ends, and so before anyone reads it
+        yield in_global_window(self._uri)
+        for origin in sorted(self._origins):
+            yield beam.pvalue.TaggedOutput(_ORIGINS, in_global_window((origin, self._uri)))
+
+
+def _captures_to_files(joined):
+    origin, grouped = joined
+    captures = list(grouped["captures"])
+    if captures:
+        for uri in grouped["files"]:
+            yield uri, (origin, captures)
 
 
 class _PairInForceFn(beam.DoFn):
-    def __init__(self, batch: int):
-        self._batch = batch
+    """(spill URI, {captures: [(origin, [Resolved])]}) -> its batches, documents paired
+    with the capture in force (each origin's captures parsed once per file)."""
 
     def process(self, joined):
-        _, grouped = joined
-        captures = list(grouped["captures"])
-        in_force = InForce(captures) if captures else None
-        batch = []
-        for docs in grouped["docs"]:
-            for doc in docs:
-                batch.append((doc, None if in_force is None
-                              else in_force.robots_at(doc.fetch_time)))
-                if len(batch) == self._batch:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
+        uri, grouped = joined
+        in_force = {origin: InForce(captures) for origin, captures in grouped["captures"]}
+        with open_uri(uri) as fh:
+            while True:
+                try:
+                    records = pickle.load(fh)
+                except EOFError:
+                    break
+                yield [self._pair(r, in_force) if isinstance(r, Document) else r
+                       for r in records]
+
+    @staticmethod
+    def _pair(doc: Document, in_force: dict[str, InForce]):
+        captures = in_force.get(origin_key(doc.url))
+        return doc, None if captures is None else captures.robots_at(doc.fetch_time)

@@ -69,7 +69,8 @@ class DecideDocuments(beam.PTransform):
 
     def expand(self, batches):
         if self._captures is not None:
-            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(self._captures)
+            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(self._captures,
+                                                                           self._staging)
         decided = batches | "Decide" >> beam.ParDo(
             DecideFn(self._snapshot_uri, self._works, self._propagate))
         if self._works == "join":
