@@ -14,6 +14,7 @@ import math
 from collections import Counter
 
 from clearcrawl import reasons
+from clearcrawl.core.coverage import unchecked_kinds
 
 TOKEN_BYTES = 4  # bytes of UTF-8 text per token: the usual estimate for English web text
 SIZE_RANGES = ((1e9, "less than 1 billion tokens"), (1e13, "1 billion to 10 trillion tokens"),
@@ -55,6 +56,20 @@ def piracy_entries(snapshot) -> set[str]:
     return found
 
 
+def _unchecked_documents(manifest: dict, rows: list[dict]) -> Counter:
+    """{kind: documents (not errors) read from inputs that cannot carry the kind's
+    in-document signal}, from the carriers the manifest records per input (outputs made
+    before carriers were recorded count as unknown: nothing)."""
+    kinds_of = {i["uri"]: unchecked_kinds(i["carriers"]) for i in manifest.get("inputs", [])
+                if "carriers" in i}
+    per_input = Counter(r["source_uri"] for r in rows if r["decision"] != reasons.ERROR)
+    found: Counter = Counter()
+    for uri, documents in per_input.items():
+        for kind in kinds_of.get(uri, ()):
+            found[kind] += documents
+    return found
+
+
 def summarize(manifest: dict, rows: list[dict], snapshot, sme: bool = False,
               crawls: list[str] | None = None) -> dict:
     piracy_ids = piracy_entries(snapshot)
@@ -74,6 +89,7 @@ def summarize(manifest: dict, rows: list[dict], snapshot, sme: bool = False,
                   or r["entry_id"] in piracy_ids]
         piracy_docs += bool(piracy)
         optout.update({r["kind"] for r in row["reasons"] if r not in piracy})
+    unchecked = _unchecked_documents(manifest, rows)
     kept_bytes = sum(r["text_bytes"] or 0 for r in kept)
     tokens = kept_bytes / TOKEN_BYTES
     return {
@@ -85,7 +101,8 @@ def summarize(manifest: dict, rows: list[dict], snapshot, sme: bool = False,
         "distinct_domains": len(ranked),
         "domain_basis": DOMAIN_BASIS,
         "optout_measures": [{"kind": kind, "protocol": SIGNAL_NAMES[kind],
-                             "removed": optout.get(kind, 0)}
+                             "removed": optout.get(kind, 0),
+                             "documents_not_checkable": unchecked.get(kind, 0)}
                             for kind in reasons.ALL_KINDS if kind in SIGNAL_NAMES],
         "piracy_removed": piracy_docs,
         "text_size_range": next(label for limit, label in SIZE_RANGES if tokens < limit),
@@ -143,9 +160,15 @@ def to_markdown(summary: dict) -> str:
     lines += ["", "## 3.1 Respect of reservations of rights (opt-outs)", "",
               "Protocols honoured, with the documents removed under each (a document removed "
               "for several reasons counts under each):", "",
-              "| protocol | reason kind | documents removed |", "|---|---|---|"]
-    lines += [f"| {m['protocol']} | `{m['kind']}` | {m['removed']:,} |"
-              for m in s["optout_measures"]]
+              "| protocol | reason kind | documents removed | documents that could not "
+              "carry it |", "|---|---|---|---|"]
+    lines += [f"| {m['protocol']} | `{m['kind']}` | {m['removed']:,} | "
+              f"{m['documents_not_checkable']:,} |" for m in s["optout_measures"]]
+    lines += ["", "The last column counts documents read from inputs that cannot show the "
+              "signal in the document itself: WET, JSONL and Parquet records carry no HTTP "
+              "headers or HTML (X-Robots-Tag, TDM-Reservation, Content-Usage headers, meta "
+              "tags), and crawl-time robots.txt is checked only where capture WARCs were "
+              "given. Registry rules, site files and today's robots.txt still apply to them."]
     agents = ", ".join(s["policy"].get("robots_agents", []))
     lines += ["", f"robots.txt rules counted for these agents and `*`: {agents}.", "",
               "## 3.2 Removal of content from piracy sources", "",

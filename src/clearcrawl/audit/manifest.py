@@ -30,6 +30,8 @@ REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"
 
 def run_id_for(inputs: list[dict], registry_id: str, policy_id: str, options: dict) -> str:
     """Derived from what determines the output, never from the clock."""
+    # An input is its uri and size; what is recorded beside them (carriers) follows.
+    inputs = [{"uri": i["uri"], "bytes": i["bytes"]} for i in inputs]
     canonical = json.dumps({"inputs": inputs, "registry_id": registry_id,
                             "policy_id": policy_id, "options": options},
                            sort_keys=True, separators=(",", ":"))

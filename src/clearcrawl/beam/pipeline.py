@@ -24,6 +24,7 @@ from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import DecideDocuments, ReadShards
+from clearcrawl.core.coverage import input_carriers
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
@@ -131,6 +132,8 @@ def prepare(argv: list[str] | None = None
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
+    # Recorded per input, not hashed: a function of the input and the robots inputs.
+    inputs = [{**i, "carriers": input_carriers(i["uri"], bool(robots_inputs))} for i in inputs]
     pipeline, options, is_local = make_pipeline(beam_args, len(inputs))
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
