@@ -203,14 +203,15 @@ def _synth(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "refilter", "registry", "audit", "synth"}
+    commands = {"run", "refilter", "registry", "audit", "synth", "robots"}
     if not argv or argv[0] not in commands:
-        print("usage: clearcrawl {run,refilter,registry,audit,synth} ...\n"
+        print("usage: clearcrawl {run,refilter,registry,audit,synth,robots} ...\n"
               "  run       filter crawl shards against an opt-out registry\n"
               "  refilter  apply a newer registry to an output, without the crawl\n"
               "  registry  validate | build | sync | add-optout\n"
               "  audit     verify | eu-summary | lookup | report\n"
-              "  synth     generate a seeded Common-Crawl-like sample crawl",
+              "  synth     generate a seeded Common-Crawl-like sample crawl\n"
+              "  robots    fetch: today's robots.txt of origins into a robots store",
               file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
@@ -220,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         return _registry(rest)
     if command == "audit":
         return _audit(rest)
+    if command == "robots":
+        from clearcrawl.robots_store.cli import main as robots_main
+
+        return robots_main(rest)
     return _synth(rest)
 
 

@@ -36,6 +36,9 @@ class Policy:
     robots_current: bool = True
     noarchive_is_optout: bool = False
     near_duplicate_threshold: float = 0.8
+    # An origin whose robots.txt could not be fetched today (5xx, timeout): a host
+    # that is down today did not opt out of past crawls, so by default no restriction.
+    robots_unreachable_is_optout: bool = False
 
     @property
     def policy_id(self) -> str:
@@ -55,6 +58,7 @@ class Policy:
             robots_current=bool(data.get("robots_current", True)),
             noarchive_is_optout=bool(data.get("noarchive_is_optout", False)),
             near_duplicate_threshold=float(data.get("near_duplicate_threshold", 0.8)),
+            robots_unreachable_is_optout=bool(data.get("robots_unreachable_is_optout", False)),
         )
 
 
