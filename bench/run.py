@@ -7,7 +7,8 @@ datatrove's WarcReader), HTML to text, rules and signals, Parquet writing
 corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
 signatures (against datasketch and datatrove) and LSH search (against
 datasketch) in bench/content.py; then the whole pipeline on DirectRunner
-(bench/pipeline.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
+(bench/pipeline.py); `robots fetch` against a local proxy of 20,000 virtual hosts
+(bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
 """
 
@@ -168,6 +169,9 @@ def main() -> int:
     pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", default_pages)),
                                          files=8)
     one_gib = pipeline_bench.bench_one_gib_file() if large else None
+    import robots_fetch as robots_fetch_bench
+
+    fetch = robots_fetch_bench.bench_robots_fetch()
     from importlib.metadata import version
 
     result = {
@@ -183,6 +187,7 @@ def main() -> int:
             "minhash_signatures": {"docs_per_s": signatures["ours_docs_per_s"],
                                    "mb_per_s": signatures["ours_mb_per_s"]},
             "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
+            "robots_fetch": {"docs_per_s": fetch["origins_per_s"], "mb_per_s": None},
         },
         "pipeline": {"docs_per_s": pipe["docs_per_s"], "mb_per_s": pipe["mb_per_s"],
                      "peak_rss_mb": pipe["peak_rss_mb"],
@@ -198,7 +203,7 @@ def main() -> int:
                    "lsh_memory_vs_datasketch": lsh["memory_ratio"]},
         "details": {"stages": single, "robots": robots, "domain_rules": domains, "warc": warc,
                     "minhash": signatures, "lsh": lsh, "planted_quality": quality,
-                    "pipeline": pipe},
+                    "pipeline": pipe, "robots_fetch": fetch},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "versions": {n: _version(version, n) for n in (
                         "protego", "warcio", "resiliparse", "datasketch", "datatrove", "numpy",
@@ -260,6 +265,9 @@ def main() -> int:
         print(f"| one {one_gib['gzip_gib']:.2f} GiB WARC ({one_gib['pages']:,} pages), "
               f"1 process | {one_gib['docs_per_s']:,.0f} pages/s, peak RSS "
               f"{one_gib['peak_rss_mb']:,.0f} MB | - | - |")
+    print(f"| robots fetch, {fetch['origins']:,} origins through the local proxy | "
+          f"{fetch['origins_per_s']:,.0f} origins/s, peak RSS {fetch['peak_rss_mb']:,.0f} MB "
+          f"| - | - |")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
     return 0
 

@@ -146,6 +146,8 @@ def _audit(argv: list[str]) -> int:
     what.add_argument("--domain")
     what.add_argument("--url")
     look.add_argument("--format", choices=["md", "json"], default="json")
+    look.add_argument("--robots-store", metavar="DIR",
+                      help="with --domain: also the robots.txt fetch history of its origins")
     report = sub.add_parser("report", help="an HTML report readable offline")
     report.add_argument("dir")
     report.add_argument("--output", help="HTML file to write (default DIR/report.html)")
@@ -184,6 +186,17 @@ def _audit(argv: list[str]) -> int:
 
         answer = lookup.lookup(run.ledger_rows(), entry=args.entry, domain=args.domain,
                                url=args.url)
+        if args.robots_store:
+            from clearcrawl.robots_store.store import InvalidStore
+
+            if not args.domain:
+                print("clearcrawl audit lookup: --robots-store needs --domain", file=sys.stderr)
+                return 2
+            try:
+                answer["robots_fetches"] = lookup.robots_history(args.robots_store, args.domain)
+            except InvalidStore as exc:
+                print(f"clearcrawl audit lookup: {exc}", file=sys.stderr)
+                return 2
         print(json.dumps(answer, indent=2) if args.format == "json"
               else lookup.to_markdown(answer))
         return 0

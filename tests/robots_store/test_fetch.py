@@ -11,67 +11,17 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from clearcrawl.core import robots_fetches as rf
 from clearcrawl.robots_store import store
 from clearcrawl.robots_store.vhosts import BIG_BODY, HUB_HOST, ROBOTS_BODIES
+from tests.robots_store.helpers import Server, closed_port, fetch_command
 
 LIMIT = 512 * 1024
-BACKOFF = 0.05
-TIMEOUT = 1.0
-
-
-class Server:
-    def __init__(self, folder: Path, serve_limit: int | None = None):
-        self.log = folder / "requests.log"
-        port_file = folder / f"port-{time.monotonic_ns()}"
-        command = [sys.executable, "-m", "clearcrawl.robots_store.vhosts",
-                   "--port-file", str(port_file), "--log", str(self.log)]
-        if serve_limit is not None:
-            command += ["--serve-limit", str(serve_limit)]
-        self.process = subprocess.Popen(command)
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            assert self.process.poll() is None, "the virtual-host server died"
-            assert time.monotonic() < deadline, "the virtual-host server did not start"
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=10)
-
-    def lines(self) -> list[list[str]]:
-        return [line.split() for line in self.log.read_text().splitlines()] \
-            if self.log.exists() else []
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fetch_command(tmp: Path, server: Server, *args: str, wait: bool = True):
-    env = {**os.environ, "HTTP_PROXY": f"http://127.0.0.1:{server.port}",
-           "NO_PROXY": "127.0.0.1"}
-    env.pop("http_proxy", None)
-    env.pop("no_proxy", None)
-    command = [sys.executable, "-m", "clearcrawl.cli", "robots", "fetch", *args,
-               "--timeout", str(TIMEOUT), "--backoff", str(BACKOFF)]
-    if not wait:
-        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
 
 
 def hops(host: str, k: int) -> tuple[str, ...]:

@@ -5,8 +5,8 @@ with HTTP_PROXY and sends absolute-form requests (`GET http://allow-17.test/robo
 the host name's first label picks the case (`allow`, `status404`, `redirect3`, ...),
 so a run can ask for as many distinct origins as it likes. Requests in origin form
 (`GET /robots.txt`, from a client that bypassed the proxy through NO_PROXY) are served
-too and logged as `direct`. http only: a CONNECT tunnel for https origins would need
-a certificate the client trusts.
+too and logged as `direct`. http only: a CONNECT (an https origin through HTTPS_PROXY) is
+refused with 403, as a proxy that allows no tunnel there would, and logged as `connect`.
 
 Every response served is logged as `form host:port path status` (one line, flushed), and
 a host with two requests open at once is logged as `OVERLAP host`, so that tests can
@@ -123,7 +123,14 @@ class _Connection(asyncio.Protocol):
         if end < 0:
             return
         head = self.buffer[:end].decode("latin-1").split("\r\n")
-        target = head[0].split(" ")[1]
+        method, target = head[0].split(" ")[:2]
+        if method == "CONNECT":  # an https origin: this proxy opens no tunnels
+            self.host = ""
+            self.transport.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            self.state.log.write(f"connect {target} - 403\n")
+            self.state.log.flush()
+            self.transport.close()
+            return
         if target.startswith("http://"):
             form = "proxy"
             authority, _, rest = target[7:].partition("/")
