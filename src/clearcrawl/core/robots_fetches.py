@@ -76,8 +76,8 @@ def is_redirect(status: int) -> bool:
 
 
 def normalize_origin(text: str) -> str | None:
-    """`scheme://host[:port]` (a URL's path is ignored) as `origin_key`; None unless the
-    scheme is http or https and there is a host."""
+    """`scheme://host[:port]` (a URL's path is ignored) as `core.urls.origin_key` spells
+    it, default port explicit; None unless the scheme is http or https and there is a host."""
     parts = split_url(text)
     if parts.scheme not in ("http", "https") or not parts.host:
         return None

@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import aiohttp
@@ -132,14 +132,14 @@ async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[b
 
 
 async def _request(session: aiohttp.ClientSession, gate: HostGate, slots: asyncio.Semaphore,
-                   proxies: Proxies, url: str, options: FetchOptions) -> _Answer:
+                   proxies: Proxies, url: str, scheme: str, host: str,
+                   options: FetchOptions) -> _Answer:
     """One GET. The host's turn comes first, then a slot: an origin waiting for a busy
     host (a shared redirect target) holds none of the global slots."""
     timeout = aiohttp.ClientTimeout(total=options.timeout_s)
-    parts = split_url(url)
-    proxy, proxy_auth = proxies.for_url(parts.scheme, parts.host)
+    proxy, proxy_auth = proxies.for_url(scheme, host)
     try:
-        async with gate.hold(parts.host), slots:
+        async with gate.hold(host), slots:
             async with session.get(url, allow_redirects=False, timeout=timeout, proxy=proxy,
                                    proxy_auth=proxy_auth) as response:
                 answer = _Answer(status=response.status,
@@ -158,24 +158,28 @@ async def _request(session: aiohttp.ClientSession, gate: HostGate, slots: asynci
 
 
 async def fetch_once(session: aiohttp.ClientSession, gate: HostGate, slots: asyncio.Semaphore,
-                     proxies: Proxies, origin: str, options: FetchOptions) -> RobotsFetch:
+                     proxies: Proxies, origin: str, options: FetchOptions,
+                     attempt: int = 1) -> RobotsFetch:
     """One try at an origin's robots.txt, following up to five redirects."""
     started = dt.datetime.now(dt.UTC)
     url = robots_url(origin)
+    scheme, _, authority = origin.partition("://")
+    host = authority.rpartition(":")[0]
     chain: list[str] = []
     while True:
-        answer = await _request(session, gate, slots, proxies, url, options)
+        answer = await _request(session, gate, slots, proxies, url, scheme, host, options)
         outcome, error = UNREACHABLE, answer.error
         if answer.status is not None and is_redirect(answer.status):
             target = urljoin(url, answer.location) if answer.location else ""
-            if split_url(target).scheme not in ("http", "https") or not split_url(target).host:
+            parts = split_url(target)
+            if parts.scheme not in ("http", "https") or not parts.host:
                 error = f"HTTP {answer.status} without a usable Location ({answer.location!r})"
             elif len(chain) == MAX_REDIRECTS:
                 # RFC 9309 2.3.1.2: beyond five redirects, assume "unavailable".
                 outcome, error = UNAVAILABLE, f"more than {MAX_REDIRECTS} redirects (next: {target})"
             else:
                 chain.append(target)
-                url = target
+                url, scheme, host = target, parts.scheme, parts.host
                 continue
         elif answer.status is not None:
             outcome = outcome_of_status(answer.status)
@@ -186,7 +190,8 @@ async def fetch_once(session: aiohttp.ClientSession, gate: HostGate, slots: asyn
             origin=origin, fetched_at=started, outcome=outcome, status=answer.status,
             final_url=url, redirect_chain=tuple(chain), content_type=answer.content_type,
             body=body, body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
-            truncated=answer.truncated, body_limit=options.body_limit, error=error, attempts=1)
+            truncated=answer.truncated, body_limit=options.body_limit, error=error,
+            attempts=attempt)
 
 
 async def fetch_origin(session: aiohttp.ClientSession, gate: HostGate, slots: asyncio.Semaphore,
@@ -195,9 +200,9 @@ async def fetch_origin(session: aiohttp.ClientSession, gate: HostGate, slots: as
     slot while it waits, so waiting hosts do not slow the others)."""
     attempt = 1
     while True:
-        fetch = await fetch_once(session, gate, slots, proxies, origin, options)
+        fetch = await fetch_once(session, gate, slots, proxies, origin, options, attempt)
         if fetch.outcome != UNREACHABLE or attempt > options.retries:
-            return replace(fetch, attempts=attempt)
+            return fetch
         await asyncio.sleep(options.backoff_s * 2 ** (attempt - 1))
         attempt += 1
 
