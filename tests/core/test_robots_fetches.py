@@ -48,6 +48,10 @@ def test_an_origin_never_fetched_has_no_current_robots():
 
 def test_policy_key_defaults_to_false_and_changes_the_policy_id():
     assert Policy().robots_unreachable_is_optout is False
+    # Unset, it leaves the policy (and the ids of earlier outputs) as they were.
+    assert "robots_unreachable_is_optout" not in Policy().as_dict()
+    assert Policy.from_dict({**Policy().as_dict(), "robots_unreachable_is_optout": False}
+                            ).policy_id == Policy().policy_id
     strict = Policy.from_dict({**Policy().as_dict(), "robots_unreachable_is_optout": True})
     assert strict.robots_unreachable_is_optout is True
     assert strict.policy_id != Policy().policy_id

@@ -49,6 +49,11 @@ class Policy:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["robots_agents"] = sorted(set(self.robots_agents), key=str.lower)
+        # Written only when set: the policy of every registry and output made before
+        # the key existed keeps its policy_id, so those outputs still verify and
+        # refilter (which refuses a changed policy) still accepts them.
+        if not self.robots_unreachable_is_optout:
+            del data["robots_unreachable_is_optout"]
         return data
 
     @classmethod
