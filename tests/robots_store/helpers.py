@@ -34,9 +34,16 @@ class Server:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=10)
 
+    def _log(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
     def lines(self) -> list[list[str]]:
-        return [line.split() for line in self.log.read_text().splitlines()] \
-            if self.log.exists() else []
+        """Requests served (and OVERLAP lines), split into words."""
+        return [line.split() for line in self._log() if not line.startswith("AGENT ")]
+
+    def agents(self) -> list[str]:
+        """Every distinct User-Agent the server saw."""
+        return [line[6:] for line in self._log() if line.startswith("AGENT ")]
 
 
 def closed_port() -> int:

@@ -151,6 +151,8 @@ def test_twenty_thousand_origins_through_a_proxy_row_by_row(tmp_path):
     # The server's side: politeness, the proxy, and one fetch per try.
     log = server.lines()
     assert [line for line in log if line[0] == "OVERLAP"] == []
+    agent, = server.agents()
+    assert agent.startswith("clearcrawl-robots/") and "(+https://" in agent  # a contact URL
     served = collections.Counter((line[1], line[2]) for line in log)
     for origin, fetch in rows.items():
         authority = origin.split("://", 1)[1]

@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from clearcrawl.core.robots_fetches import OUTCOMES, normalize_origin
@@ -142,7 +141,7 @@ def _fetch(args) -> int:
     progress = fetching.Progress(total=len(todo))
     started = time.perf_counter()
     try:
-        fetching.run(fetching.fetch_all(_iter(todo), record, options, progress))
+        fetching.run(fetching.fetch_all(todo, record, options, progress))
     finally:
         manifest = writer.close()
     seconds = time.perf_counter() - started
@@ -154,6 +153,3 @@ def _fetch(args) -> int:
     print(json.dumps(summary, indent=2))
     return 0
 
-
-def _iter(items: list[str]) -> Iterator[str]:
-    yield from items

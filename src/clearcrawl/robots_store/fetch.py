@@ -13,6 +13,7 @@ goes through the one-connection-per-host gate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import aiohttp
+from yarl import URL
 
 from clearcrawl import __version__
 from clearcrawl.core.robots_fetches import (
@@ -58,50 +60,36 @@ class HostGate:
     def __init__(self):
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    def hold(self, host: str) -> _HostHold:
-        return _HostHold(self, host)
-
-    async def acquire(self, host: str) -> None:
+    @contextlib.asynccontextmanager
+    async def hold(self, host: str):
         lock, users = self._locks.get(host) or (asyncio.Lock(), 0)
         self._locks[host] = (lock, users + 1)
-        await lock.acquire()
-
-    def release(self, host: str) -> None:
-        lock, users = self._locks[host]
-        lock.release()
-        if users == 1:
-            del self._locks[host]
-        else:
-            self._locks[host] = (lock, users - 1)
-
-
-class _HostHold:
-    def __init__(self, gate: HostGate, host: str):
-        self.gate, self.host = gate, host
-
-    async def __aenter__(self):
-        await self.gate.acquire(self.host)
-
-    async def __aexit__(self, *exc):
-        self.gate.release(self.host)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[host]
+            if users == 1:
+                del self._locks[host]
+            else:
+                self._locks[host] = (lock, users - 1)
 
 
 class Proxies:
-    """The proxy of a URL from HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case), read once."""
+    """The proxy of a URL from HTTP_PROXY / HTTPS_PROXY / NO_PROXY (either case), read once
+    with the standard library's rules."""
 
-    def __init__(self, environ: dict[str, str] | None = None):
-        proxies = (urllib.request.getproxies_environment() if environ is None
-                   else {k.lower().removesuffix("_proxy"): v for k, v in environ.items()
-                         if k.lower().endswith("_proxy") and v})
-        self._no = {"no": proxies["no"]} if "no" in proxies else {}
-        self._by_scheme = {}
+    def __init__(self):
+        proxies = urllib.request.getproxies_environment()
+        self._no = {"no": proxies["no"]} if proxies.get("no") else {}
+        self._by_scheme: dict[str, tuple[URL, aiohttp.BasicAuth | None]] = {}
         for scheme in ("http", "https"):
             if proxies.get(scheme):
-                url = aiohttp.helpers.URL(proxies[scheme])
+                url = URL(proxies[scheme])
                 auth = aiohttp.BasicAuth.from_url(url) if url.user else None
                 self._by_scheme[scheme] = (url.with_user(None), auth)
 
-    def for_url(self, scheme: str, host: str) -> tuple[object | None, aiohttp.BasicAuth | None]:
+    def for_url(self, scheme: str, host: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         proxy = self._by_scheme.get(scheme)
         if proxy is None or (self._no and urllib.request.proxy_bypass_environment(host,
                                                                                  self._no)):

@@ -166,7 +166,7 @@ def iter_fetches(folder: str | Path, with_body: bool = True) -> Iterator[RobotsF
             yield from_record(row)
 
 
-def _index_table(folder: str | Path, paths: list[Path]) -> pa.Table:
+def _index_table(paths: list[Path]) -> pa.Table:
     """origin, fetched_at, successful, part, row of every fetch (no bodies)."""
     tables = []
     for part, path in enumerate(paths):
@@ -198,7 +198,7 @@ def iter_applicable(folder: str | Path) -> Iterator[RobotsFetch]:
     import numpy as np
 
     paths = part_paths(folder)
-    index = _index_table(folder, paths)
+    index = _index_table(paths)
     if not len(index):
         return
     order = index.sort_by([("origin", "ascending"), ("successful", "descending"),
@@ -241,7 +241,7 @@ def summarize(folder: str | Path) -> dict:
     """Origins of the store and what today's robots.txt is for them (outcome of the
     applicable fetch, or `unreachable` when no fetch succeeded)."""
     manifest = read_manifest(folder)
-    index = _index_table(folder, part_paths(folder, manifest))
+    index = _index_table(part_paths(folder, manifest))
     table = pa.table({"origin": index["origin"], "successful": index["successful"]})
     grouped = table.group_by("origin").aggregate([("successful", "any")])
     with_success = pc.sum(grouped["successful_any"]).as_py() or 0
@@ -367,10 +367,6 @@ class StoreWriter:
         fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
         self._lock.close()
         return read_manifest(self.folder)
-
-    @property
-    def manifest(self) -> dict:
-        return _manifest(self._parts)
 
     def _write_part(self, path: Path, fetches: list[RobotsFetch]) -> dict:
         fetches = sorted(fetches, key=_sort_key)

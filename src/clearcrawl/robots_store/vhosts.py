@@ -9,8 +9,9 @@ too and logged as `direct`. http only: a CONNECT (an https origin through HTTPS_
 refused with 403, as a proxy that allows no tunnel there would, and logged as `connect`.
 
 Every response served is logged as `form host:port path status` (one line, flushed), and
-a host with two requests open at once is logged as `OVERLAP host`, so that tests can
-check the fetcher's politeness from the server's side.
+a host with two requests open at once is logged as `OVERLAP host`, and each new
+User-Agent as `AGENT value`, so that tests can check the fetcher's politeness from the
+server's side.
 
     python -m clearcrawl.robots_store.vhosts --port-file F --log F [--serve-limit N]
 """
@@ -103,6 +104,7 @@ class VirtualHosts:
         self.served = 0
         self.open: dict[str, int] = {}
         self.seen: dict[tuple[str, str], int] = {}
+        self.agents: set[str] = set()
 
 
 class _Connection(asyncio.Protocol):
@@ -139,6 +141,11 @@ class _Connection(asyncio.Protocol):
             form, path = "direct", target
             authority = next((h.split(":", 1)[1].strip() for h in head[1:]
                               if h.lower().startswith("host:")), "")
+        agent = next((h.split(":", 1)[1].strip() for h in head[1:]
+                      if h.lower().startswith("user-agent:")), "")
+        if agent not in self.state.agents:
+            self.state.agents.add(agent)
+            self.state.log.write(f"AGENT {agent}\n")
         hostname, _, port = authority.partition(":")
         self.host = hostname.lower()
         state = self.state
