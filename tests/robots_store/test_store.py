@@ -160,3 +160,19 @@ def test_from_output_fetches_every_origin_of_the_ledger_and_lookup_shows_them(
     assert "robots.txt fetches" in capsys.readouterr().out
     assert main(["audit", "lookup", str(out), "--url", "http://x.test/", "--robots-store",
                  str(tmp_path / "store")]) == 2
+
+
+def test_duckdb_reads_the_store_and_finds_the_same_applicable_fetches(tmp_path):
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is a dev dependency")
+    write(tmp_path / "s", ROWS)
+    parts = f"{tmp_path / 's' / 'parts'}/*.parquet"
+    history = duckdb.sql(f"SELECT fetched_at, outcome, status FROM '{parts}' "
+                         "WHERE origin = 'http://a.test:80' ORDER BY fetched_at").fetchall()
+    assert [(t.day, o, s) for t, o, s in history] == [(1, "ok", 200), (2, "ok", 200),
+                                                       (3, "unreachable", None)]
+    latest = duckdb.sql(
+        f"SELECT origin, body_sha256 FROM '{parts}' WHERE outcome IN ('ok', 'unavailable') "
+        "QUALIFY row_number() OVER (PARTITION BY origin ORDER BY fetched_at DESC) = 1"
+    ).fetchall()
+    assert dict(latest) == {f.origin: f.body_sha256 for f in store.iter_applicable(tmp_path / "s")
+                            if f.successful}
