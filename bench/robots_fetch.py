@@ -22,10 +22,13 @@ from pathlib import Path
 CASES = ["allow", "agent", "star", "paths", "status404", "status410", "html", "latin1", "gzip",
          "redirect1", "cross"]
 
-# Runs the command in a fresh process and prints the peak RSS (KB) of its descendants.
+# Runs the command in a fresh process and prints the peak RSS (KB) and the CPU seconds
+# of its descendants: the CPU time a origin costs does not depend on what else runs on
+# the machine, the origins/s do.
 _PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], check=True, "
          "capture_output=True, text=True); print(done.stdout); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+         "usage = resource.getrusage(resource.RUSAGE_CHILDREN); "
+         "print(usage.ru_utime + usage.ru_stime); print(usage.ru_maxrss)")
 
 
 def _origins(count: int) -> list[str]:
@@ -54,11 +57,11 @@ def _run(folder: Path, origins_file: Path, port: int, number: int) -> dict:
     done = subprocess.run([sys.executable, "-c", _PEAK, *command], check=True,
                           capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
-    *summary, peak_kb = done.stdout.strip().splitlines()
+    *summary, cpu_s, peak_kb = done.stdout.strip().splitlines()
     summary = json.loads("\n".join(summary))
     return {"seconds": seconds, "fetch_seconds": summary["seconds"],
             "fetched": summary["fetched"], "outcomes": summary["outcomes"],
-            "peak_rss_mb": int(peak_kb) / 1024}
+            "cpu_s": float(cpu_s), "peak_rss_mb": int(peak_kb) / 1024}
 
 
 def bench_robots_fetch(count: int = 20_000) -> dict:
@@ -77,7 +80,9 @@ def bench_robots_fetch(count: int = 20_000) -> dict:
     return {"origins": count, "origins_per_s": count / best["fetch_seconds"],
             "origins_per_s_with_startup": count / best["seconds"],
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "outcomes": best["outcomes"],
-            "cores": os.cpu_count()}
+            # Startup (imports, reading the origins) included.
+            "fetch_cpu_ms_per_origin": 1000 * min(r["cpu_s"] for r in runs) / count,
+            "load_average_1min": os.getloadavg()[0], "cores": os.cpu_count()}
 
 
 if __name__ == "__main__":

@@ -266,8 +266,8 @@ def main() -> int:
               f"1 process | {one_gib['docs_per_s']:,.0f} pages/s, peak RSS "
               f"{one_gib['peak_rss_mb']:,.0f} MB | - | - |")
     print(f"| robots fetch, {fetch['origins']:,} origins through the local proxy | "
-          f"{fetch['origins_per_s']:,.0f} origins/s, peak RSS {fetch['peak_rss_mb']:,.0f} MB "
-          f"| - | - |")
+          f"{fetch['origins_per_s']:,.0f} origins/s, {fetch['fetch_cpu_ms_per_origin']:.2f} ms "
+          f"CPU an origin, peak RSS {fetch['peak_rss_mb']:,.0f} MB | - | - |")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
     return 0
 
