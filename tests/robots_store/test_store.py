@@ -176,3 +176,23 @@ def test_duckdb_reads_the_store_and_finds_the_same_applicable_fetches(tmp_path):
     ).fetchall()
     assert dict(latest) == {f.origin: f.body_sha256 for f in store.iter_applicable(tmp_path / "s")
                             if f.successful}
+
+
+def test_the_bulk_reader_picks_what_the_core_rule_picks_ties_included(tmp_path):
+    import random
+
+    rng = random.Random(19)
+    rows = []
+    for number in range(300):
+        origin = f"http://o{number}.test:80"
+        for _ in range(rng.randint(1, 5)):
+            # Few distinct days and bodies, so equal times and ties are common.
+            outcome = rng.choice(rf.OUTCOMES)
+            rows.append(fetch(origin, rng.randint(1, 3), outcome,
+                              body=rng.choice([b"a", b"b", b"User-agent: *\n"])))
+    write(tmp_path / "s", rows)
+    history: dict[str, list] = {}
+    for row in rows:
+        history.setdefault(row.origin, []).append(row)
+    picked = {f.origin: f for f in store.iter_applicable(tmp_path / "s")}
+    assert picked == {origin: rf.current_robots(h, False).fetch for origin, h in history.items()}

@@ -94,9 +94,15 @@ def robots_url(origin: str) -> str:
     return f"{scheme}://{host}{'' if port == default else ':' + port}/robots.txt"
 
 
+# Which of two fetches is the later: by time, and ties (the same microsecond) broken on
+# content, never on input order; a missing value counts lowest. The store's bulk reader
+# sorts by the same fields (store.iter_applicable), so the rule lives here only.
+RECENCY_FIELDS = ("fetched_at", "outcome", "body_sha256", "status")
+
+
 def _recency(fetch: RobotsFetch) -> tuple:
-    # Ties on fetched_at (same microsecond) are broken on content, never on input order.
-    return (fetch.fetched_at, fetch.outcome, fetch.body_sha256 or "", fetch.status or 0)
+    return tuple((value is not None, value)
+                 for value in (getattr(fetch, name) for name in RECENCY_FIELDS))
 
 
 def applicable_fetch(history: Iterable[RobotsFetch]) -> RobotsFetch | None:

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from clearcrawl.core.robots_fetches import OUTCOMES, SUCCESSFUL, RobotsFetch
+from clearcrawl.core.robots_fetches import OUTCOMES, RECENCY_FIELDS, SUCCESSFUL, RobotsFetch
 from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.localfiles import write_atomically
 
@@ -166,22 +166,23 @@ def iter_fetches(folder: str | Path, with_body: bool = True) -> Iterator[RobotsF
             yield from_record(row)
 
 
+_INDEX_COLUMNS = ["origin", *(f for f in RECENCY_FIELDS if f != "origin")]
+
+
 def _index_table(paths: list[Path]) -> pa.Table:
-    """origin, fetched_at, successful, part, row of every fetch (no bodies)."""
+    """For every fetch (no bodies): origin, the recency fields, successful, part, row."""
     tables = []
     for part, path in enumerate(paths):
-        table = pq.read_table(str(path), columns=["origin", "fetched_at", "outcome"])
+        table = pq.read_table(str(path), columns=_INDEX_COLUMNS)
         successful = pc.is_in(table["outcome"], value_set=pa.array(sorted(SUCCESSFUL)))
-        tables.append(pa.table({
-            "origin": table["origin"], "fetched_at": table["fetched_at"],
-            "successful": successful,
-            "part": pa.array([part] * len(table), pa.int32()),
-            "row": pa.array(range(len(table)), pa.int64())}))
+        tables.append(table.append_column("successful", successful)
+                      .append_column("part", pa.array([part] * len(table), pa.int32()))
+                      .append_column("row", pa.array(range(len(table)), pa.int64())))
     if not tables:
-        return pa.table({"origin": pa.array([], pa.string()),
-                         "fetched_at": pa.array([], SCHEMA.field("fetched_at").type),
-                         "successful": pa.array([], pa.bool_()),
-                         "part": pa.array([], pa.int32()), "row": pa.array([], pa.int64())})
+        empty = SCHEMA.empty_table().select(_INDEX_COLUMNS)
+        return (empty.append_column("successful", pa.array([], pa.bool_()))
+                .append_column("part", pa.array([], pa.int32()))
+                .append_column("row", pa.array([], pa.int64())))
     return pa.concat_tables(tables)
 
 
@@ -191,8 +192,8 @@ def iter_applicable(folder: str | Path) -> Iterator[RobotsFetch]:
     (the consumer then applies `robots_unreachable_is_optout`). For a keyed join by
     origin: each origin comes exactly once, in no particular order.
 
-    Two passes: the light columns of every part pick the rows (the origin string and
-    about 30 bytes a fetch in memory), then each part is read one row group at a time
+    Two passes: the light columns of every part pick the rows (origin, recency fields:
+    about 120 bytes a fetch in memory), then each part is read one row group at a time
     and the picked rows are yielded with their bodies.
     """
     import numpy as np
@@ -201,9 +202,10 @@ def iter_applicable(folder: str | Path) -> Iterator[RobotsFetch]:
     index = _index_table(paths)
     if not len(index):
         return
+    # Per origin, first the successful fetches, then the latest by the core's recency
+    # rule (Arrow sorts nulls last by default: lowest, as there).
     order = index.sort_by([("origin", "ascending"), ("successful", "descending"),
-                           ("fetched_at", "descending"), ("part", "descending"),
-                           ("row", "descending")])
+                           *((name, "descending") for name in RECENCY_FIELDS)])
     origins = order["origin"].combine_chunks()
     first = pc.not_equal(origins.slice(1), origins.slice(0, len(origins) - 1))
     first = pa.concat_arrays([pa.array([True]), first])
