@@ -240,8 +240,8 @@ def fresh_origins(folder: str | Path, since: dt.datetime | None) -> set[str]:
 
 
 def summarize(folder: str | Path) -> dict:
-    """Origins of the store and what today's robots.txt is for them (outcome of the
-    applicable fetch, or `unreachable` when no fetch succeeded)."""
+    """What the store covers: fetches, origins, origins with a successful fetch (their
+    robots.txt today is known) and without (the policy decides), the fetch period."""
     manifest = read_manifest(folder)
     index = _index_table(part_paths(folder, manifest))
     table = pa.table({"origin": index["origin"], "successful": index["successful"]})
