@@ -15,13 +15,15 @@ TIMEOUT = 1.0
 
 
 class Server:
-    def __init__(self, folder: Path, serve_limit: int | None = None):
+    def __init__(self, folder: Path, serve_limit: int | None = None, delay_ms: float = 0.0):
         self.log = folder / "requests.log"
         port_file = folder / f"port-{time.monotonic_ns()}"
         command = [sys.executable, "-m", "clearcrawl.robots_store.vhosts",
                    "--port-file", str(port_file), "--log", str(self.log)]
         if serve_limit is not None:
             command += ["--serve-limit", str(serve_limit)]
+        if delay_ms:
+            command += ["--delay-ms", str(delay_ms)]
         self.process = subprocess.Popen(command)
         deadline = time.monotonic() + 30
         while not port_file.exists():

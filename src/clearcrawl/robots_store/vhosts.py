@@ -14,6 +14,7 @@ User-Agent as `AGENT value`, so that tests can check the fetcher's politeness fr
 server's side.
 
     python -m clearcrawl.robots_store.vhosts --port-file F --log F [--serve-limit N]
+        [--delay-ms MS]
 """
 
 from __future__ import annotations
@@ -98,9 +99,12 @@ _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found",
 
 
 class VirtualHosts:
-    def __init__(self, log, serve_limit: int | None):
+    def __init__(self, log, serve_limit: int | None, delay_s: float):
         self.log = log
         self.serve_limit = serve_limit
+        # A request counts as open from its headers to its answer: a delay makes two
+        # requests for one host at once visible (OVERLAP) instead of back to back.
+        self.delay_s = delay_s
         self.served = 0
         self.open: dict[str, int] = {}
         self.seen: dict[tuple[str, str], int] = {}
@@ -161,14 +165,23 @@ class _Connection(asyncio.Protocol):
         answer = response_for(form, self.host, path, seen)
         if answer is None:
             return
+        line = f"{form} {hostname}:{port or '80'} {path}"
+        if state.delay_s:
+            asyncio.get_running_loop().call_later(state.delay_s, self._respond, line, answer)
+        else:
+            self._respond(line, answer)
+
+    def _respond(self, line: str, answer: tuple[int, list[tuple[str, str]], bytes]) -> None:
+        if not self.host:
+            return  # the client went away while the answer was delayed
         status, headers, body = answer
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
                  f"Content-Length: {len(body)}", "Connection: close",
                  *(f"{k}: {v}" for k, v in headers)]
         self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        state.served += 1
-        state.log.write(f"{form} {hostname}:{port or '80'} {path} {status}\n")
-        state.log.flush()
+        self.state.served += 1
+        self.state.log.write(f"{line} {status}\n")
+        self.state.log.flush()
         self._done()
         self.transport.close()
 
@@ -184,10 +197,11 @@ class _Connection(asyncio.Protocol):
             self._done()
 
 
-async def serve(port_file: str, log_path: str, serve_limit: int | None) -> None:
+async def serve(port_file: str, log_path: str, serve_limit: int | None,
+                delay_s: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
     with open(log_path, "a", encoding="utf-8") as log:
-        state = VirtualHosts(log, serve_limit)
+        state = VirtualHosts(log, serve_limit, delay_s)
         server = await loop.create_server(lambda: _Connection(state), "127.0.0.1", 0,
                                           backlog=4096)
         port = server.sockets[0].getsockname()[1]
@@ -207,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", required=True)
     parser.add_argument("--serve-limit", type=int,
                         help="after this many responses, hold every request unanswered")
+    parser.add_argument("--delay-ms", type=float, default=0.0,
+                        help="answer every request this much later (default 0)")
     args = parser.parse_args(argv)
     from clearcrawl.robots_store.fetch import run
 
-    run(serve(args.port_file, args.log, args.serve_limit))
+    run(serve(args.port_file, args.log, args.serve_limit, args.delay_ms / 1000))
     return 0
 
 
