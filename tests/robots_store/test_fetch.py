@@ -17,7 +17,7 @@ import time
 import pyarrow.parquet as pq
 
 from clearcrawl.core import robots_fetches as rf
-from clearcrawl.robots_store import store
+from clearcrawl.robots_store import reading, store
 from clearcrawl.robots_store.vhosts import BIG_BODY, HUB_HOST, ROBOTS_BODIES
 from tests.robots_store.helpers import Server, closed_port, fetch_command
 
@@ -137,9 +137,9 @@ def test_twenty_thousand_origins_through_a_proxy_row_by_row(tmp_path):
     # Progress goes to stderr (a log line when not a terminal), with rate and failures.
     assert "origins/s" in done.stderr and "unreachable" in done.stderr
 
-    assert store.verify_store(tmp_path / "store") == []
+    assert reading.verify_store(tmp_path / "store") == []
     rows = {}
-    for fetch in store.iter_fetches(tmp_path / "store"):
+    for fetch in reading.iter_fetches(tmp_path / "store"):
         assert fetch.origin not in rows, f"{fetch.origin} stored twice"
         rows[fetch.origin] = fetch
     wanted = {rf.normalize_origin(line) for line in lines}
@@ -207,10 +207,10 @@ def test_a_killed_fetch_resumes_without_fetching_any_origin_twice(tmp_path):
 
     served = collections.Counter(line[1] for line in server.lines())
     assert len(served) == 6000 and set(served.values()) == {1}  # no origin twice
-    rows = collections.Counter(f.origin for f in store.iter_fetches(tmp_path / "store"))
+    rows = collections.Counter(f.origin for f in reading.iter_fetches(tmp_path / "store"))
     assert set(rows) == {rf.normalize_origin(o) for o in origins}
     assert set(rows.values()) == {1}
-    assert store.verify_store(tmp_path / "store") == []
+    assert reading.verify_store(tmp_path / "store") == []
 
 
 def test_max_age_and_failures_decide_what_a_rerun_fetches(tmp_path):
@@ -230,12 +230,12 @@ def test_max_age_and_failures_decide_what_a_rerun_fetches(tmp_path):
     # max-age of 30 days changes nothing; a max-age of 0 fetches everything again.
     assert [r["fetched"] for r in runs] == [4, 1, 1, 4]
     history = collections.defaultdict(list)
-    for fetch in store.iter_fetches(tmp_path / "store"):
+    for fetch in reading.iter_fetches(tmp_path / "store"):
         history[fetch.origin].append(fetch)
     assert {o: len(h) for o, h in history.items()} == {
         "http://allow-1.test:80": 2, "http://star-2.test:80": 2,
         "http://status404-3.test:80": 2, "http://status500-4.test:80": 4}
-    applicable = {f.origin: f for f in store.iter_applicable(tmp_path / "store")}
+    applicable = {f.origin: f for f in reading.iter_applicable(tmp_path / "store")}
     assert set(applicable) == set(history)
     for origin, fetches in history.items():
         assert applicable[origin] == (rf.applicable_fetch(fetches)
@@ -243,7 +243,7 @@ def test_max_age_and_failures_decide_what_a_rerun_fetches(tmp_path):
     assert applicable["http://status500-4.test:80"].outcome == rf.UNREACHABLE
     assert applicable["http://star-2.test:80"].fetched_at == max(
         f.fetched_at for f in history["http://star-2.test:80"])
-    summary = store.summarize(tmp_path / "store")
+    summary = reading.summarize(tmp_path / "store")
     assert (summary["origins"], summary["origins_with_success"], summary["fetches"]) == (4, 3, 10)
 
 

@@ -15,7 +15,7 @@ import pytest
 from clearcrawl.cli import main
 from clearcrawl.core import robots_fetches as rf
 from clearcrawl.core.urls import origin_key
-from clearcrawl.robots_store import store
+from clearcrawl.robots_store import reading, store
 from tests.conftest import BUNDLED_REGISTRY
 from tests.robots_store.helpers import Server, fetch_command
 
@@ -46,14 +46,14 @@ def write(folder: Path, rows: list[rf.RobotsFetch]) -> dict:
 
 def test_rows_round_trip_and_the_applicable_fetch_per_origin(tmp_path):
     manifest = write(tmp_path / "s", ROWS)
-    assert manifest["fetches"] == 5 and store.verify_store(tmp_path / "s") == []
-    assert sorted(store.iter_fetches(tmp_path / "s"), key=repr) == sorted(ROWS, key=repr)
-    applicable = {f.origin: f for f in store.iter_applicable(tmp_path / "s")}
+    assert manifest["fetches"] == 5 and reading.verify_store(tmp_path / "s") == []
+    assert sorted(reading.iter_fetches(tmp_path / "s"), key=repr) == sorted(ROWS, key=repr)
+    applicable = {f.origin: f for f in reading.iter_applicable(tmp_path / "s")}
     # a.test: the day-2 success, not the later failure; c.test: only a failure.
     assert applicable == {"http://a.test:80": ROWS[4], "https://b.test:443": ROWS[2],
                           "http://c.test:80": ROWS[3]}
-    assert store.fresh_origins(tmp_path / "s", None) == {"http://a.test:80", "https://b.test:443"}
-    assert store.fresh_origins(tmp_path / "s", dt.datetime(2026, 11, 2, 13, tzinfo=dt.UTC)) \
+    assert reading.fresh_origins(tmp_path / "s", None) == {"http://a.test:80", "https://b.test:443"}
+    assert reading.fresh_origins(tmp_path / "s", dt.datetime(2026, 11, 2, 13, tzinfo=dt.UTC)) \
         == set()
 
 
@@ -79,8 +79,8 @@ def test_a_leftover_journal_becomes_a_part_and_a_cut_line_is_ignored(tmp_path):
     assert recovering.recovered == 3
     manifest = recovering.close()
     assert manifest["fetches"] == 3 and not list((folder / "journal").iterdir())
-    assert sorted(store.iter_fetches(folder), key=repr) == sorted(ROWS[:3], key=repr)
-    assert store.verify_store(folder) == []
+    assert sorted(reading.iter_fetches(folder), key=repr) == sorted(ROWS[:3], key=repr)
+    assert reading.verify_store(folder) == []
 
 
 def test_one_writer_at_a_time(tmp_path):
@@ -101,19 +101,19 @@ def test_verify_names_an_altered_body_an_edited_manifest_and_a_stray_part(tmp_pa
     column = table.schema.get_field_index("body")
     pq.write_table(table.set_column(column, store.SCHEMA.field("body"),
                                     pa.array(bodies, pa.binary())), part)
-    assert any("body does not match its sha256" in p for p in store.verify_store(folder))
+    assert any("body does not match its sha256" in p for p in reading.verify_store(folder))
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["store_id"] = "0" * 64
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "parts" / "part-stray.parquet").write_bytes(part.read_bytes())
-    problems = store.verify_store(folder)
+    problems = reading.verify_store(folder)
     assert any("store_id is not the id of its parts" in p for p in problems)
     assert any("part-stray.parquet: on disk but not in the manifest" in p for p in problems)
 
 
 def test_a_folder_without_a_manifest_is_not_a_store(tmp_path):
     with pytest.raises(store.InvalidStore, match="no manifest"):
-        list(store.iter_fetches(tmp_path))
+        list(reading.iter_fetches(tmp_path))
 
 
 def test_from_output_fetches_every_origin_of_the_ledger_and_lookup_shows_them(
@@ -133,7 +133,7 @@ def test_from_output_fetches_every_origin_of_the_ledger_and_lookup_shows_them(
         server.stop()
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["fetched"] == len(origins) > 3
-    rows = list(store.iter_fetches(tmp_path / "store"))
+    rows = list(reading.iter_fetches(tmp_path / "store"))
     assert sorted(f.origin for f in rows) == sorted(origins)  # each once
     # The synthetic hosts are no case of the server: http ones get a 404 (no restriction);
     # https ones ask the proxy for a tunnel, which it refuses (unreachable).
@@ -174,7 +174,7 @@ def test_duckdb_reads_the_store_and_finds_the_same_applicable_fetches(tmp_path):
         f"SELECT origin, body_sha256 FROM '{parts}' WHERE outcome IN ('ok', 'unavailable') "
         "QUALIFY row_number() OVER (PARTITION BY origin ORDER BY fetched_at DESC) = 1"
     ).fetchall()
-    assert dict(latest) == {f.origin: f.body_sha256 for f in store.iter_applicable(tmp_path / "s")
+    assert dict(latest) == {f.origin: f.body_sha256 for f in reading.iter_applicable(tmp_path / "s")
                             if f.successful}
 
 
@@ -194,5 +194,5 @@ def test_the_bulk_reader_picks_what_the_core_rule_picks_ties_included(tmp_path):
     history: dict[str, list] = {}
     for row in rows:
         history.setdefault(row.origin, []).append(row)
-    picked = {f.origin: f for f in store.iter_applicable(tmp_path / "s")}
+    picked = {f.origin: f for f in reading.iter_applicable(tmp_path / "s")}
     assert picked == {origin: rf.current_robots(h, False).fetch for origin, h in history.items()}

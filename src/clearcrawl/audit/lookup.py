@@ -52,12 +52,12 @@ def robots_history(store_dir: str, domain: str) -> dict:
     first per origin (bodies left out: their sha256 names them), and the store's id."""
     import pyarrow.compute as pc
 
-    from clearcrawl.robots_store import store
+    from clearcrawl.robots_store import reading, store
 
     wanted = normalize_host(domain)
     manifest = store.read_manifest(store_dir)
     history: dict[str, list[dict]] = {}
-    for table in store.iter_tables(store_dir, store.LIGHT_COLUMNS):
+    for table in reading.iter_tables(store_dir, store.LIGHT_COLUMNS):
         hosts = pc.replace_substring_regex(table["origin"], r"^[a-z]+://|:[0-9]+$", "")
         mask = pc.or_(pc.equal(hosts, wanted), pc.ends_with(hosts, "." + wanted))
         for row in table.filter(mask).to_pylist():

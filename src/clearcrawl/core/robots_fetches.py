@@ -96,7 +96,7 @@ def robots_url(origin: str) -> str:
 
 # Which of two fetches is the later: by time, and ties (the same microsecond) broken on
 # content, never on input order; a missing value counts lowest. The store's bulk reader
-# sorts by the same fields (store.iter_applicable), so the rule lives here only.
+# sorts by the same fields (robots_store.reading.iter_applicable): one rule.
 RECENCY_FIELDS = ("fetched_at", "outcome", "body_sha256", "status")
 
 

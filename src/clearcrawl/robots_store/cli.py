@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
 
 def _fetch(args) -> int:
     from clearcrawl.robots_store import fetch as fetching
-    from clearcrawl.robots_store import store
+    from clearcrawl.robots_store import reading, store
 
     try:
         if args.origins:
@@ -129,7 +129,7 @@ def _fetch(args) -> int:
         concurrency=args.concurrency, timeout_s=args.timeout, retries=args.retries,
         backoff_s=args.backoff, body_limit=args.body_limit_kib * 1024,
         user_agent=args.user_agent or fetching.USER_AGENT)
-    fresh = store.fresh_origins(args.store, store.cutoff(args.max_age))
+    fresh = reading.fresh_origins(args.store, store.cutoff(args.max_age))
     todo = [o for o in origins if o not in fresh]
     del fresh
     counts = dict.fromkeys(OUTCOMES, 0)
