@@ -186,7 +186,12 @@ def test_a_killed_fetch_resumes_without_fetching_any_origin_twice(tmp_path):
             assert child.poll() is None, child.stderr.read()
             assert time.monotonic() < deadline, "the fetch made no progress"
             time.sleep(0.05)
-        time.sleep(1.0)  # the answers received are recorded; 16 requests stay in flight
+        # Kill once the 2,000 answers are in the journal; 16 requests stay in flight.
+        journal = tmp_path / "store" / "journal"
+        while sum(p.read_bytes().count(b"\n") for p in journal.glob("*.jsonl")) < 2000:
+            assert time.monotonic() < deadline, "the answers were not journaled"
+            time.sleep(0.05)
+        time.sleep(0.2)  # nothing more arrives: the server answers no more
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
