@@ -141,7 +141,8 @@ def _fetch(args) -> int:
     progress = fetching.Progress(total=len(todo))
     started = time.perf_counter()
     try:
-        fetching.run(fetching.fetch_all(todo, record, options, progress))
+        fetching.run(fetching.fetch_all(todo, record, options, progress),
+                     threads=options.concurrency)
     finally:
         manifest = writer.close()
     seconds = time.perf_counter() - started

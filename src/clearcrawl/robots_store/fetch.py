@@ -13,9 +13,11 @@ goes through the one-connection-per-host gate.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import sys
 import time
 import urllib.request
@@ -266,12 +268,23 @@ async def fetch_all(origins: Iterable[str], record: Callable[[RobotsFetch], None
         progress.tick(final=True)
 
 
-def run(main) -> None:
-    """Run a coroutine on uvloop where it is installed (about half the CPU per request of
-    asyncio's own loop, measured here), else on asyncio's loop."""
+def run(main, threads: int = 64) -> None:
+    """Run a coroutine on uvloop where it is installed (18 % less CPU a request than
+    asyncio's own loop, measured here), else on asyncio's loop.
+
+    Name lookups of direct fetches (no proxy) block a thread each: `threads` of them
+    may wait on the resolver at once (uvloop: libuv's pool, 4 threads by default, read
+    when first used; asyncio: the default executor, 6 threads on 2 cores).
+    """
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
+        async def with_threads():
+            asyncio.get_running_loop().set_default_executor(
+                concurrent.futures.ThreadPoolExecutor(max_workers=threads))
+            return await main
+
+        asyncio.run(with_threads())
         return
+    os.environ.setdefault("UV_THREADPOOL_SIZE", str(min(threads, 1024)))
     uvloop.run(main)
