@@ -6,7 +6,8 @@ capture). The rules are core.crawl_captures'; this module only moves data:
     ResolveRobotsRedirects  Capture -> (origin, Resolved): one CoGroupByKey round per
                             redirect followed, MAX_REDIRECTS rounds at most
     PairWithCrawlRobots     batches of records -> batches whose documents carry their
-                            RobotsCapture, by a CoGroupByKey on origin
+                            RobotsCapture and today's store row, by one CoGroupByKey
+                            on origin
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import apache_beam as beam
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
+from clearcrawl.core.store_decisions import store_capture
 from clearcrawl.core.urls import origin_key
 from clearcrawl.io.robots_captures import read_captures
-from clearcrawl.records import Document
+from clearcrawl.records import Decided, Document
 
 _FAILURES = "failures"
 
@@ -81,39 +83,59 @@ def _follow(joined):
 
 
 class PairWithCrawlRobots(beam.PTransform):
-    """PCollection[list[Document | ReadFailure]] -> the same records in batches, each
-    Document as (Document, RobotsCapture | None): the capture of its origin in force
-    at its fetch time (None: the origin was never captured, so no restriction).
+    """PCollection[list[Document | Decided | ReadFailure]] -> the same records in
+    batches, each Document (or Decided) as (record, RobotsCapture | None, RobotsCapture
+    | None): the crawl-time capture of its origin in force at its fetch time (None: the
+    origin was never captured, so no restriction), and today's robots.txt of its
+    origin from a robots store (None: no store, or nothing restricted there).
 
-    Documents meet captures in a CoGroupByKey on origin. A batch's documents go in
-    as one element per origin, and an origin's documents come out in batches as
+    Documents meet captures and the store rows in one CoGroupByKey on origin.
+    `resolved`: (origin, Resolved) captures or None; `store`: (origin, CurrentRobots)
+    or None, with `store_label` naming the store in evidence. A batch's documents go
+    in as one element per origin, and an origin's documents come out in batches as
     they are iterated, so no step holds an origin's documents at once (beyond what
     the runner's grouping itself holds). Read failures skip the join.
     """
 
-    def __init__(self, resolved, batch: int = 64):
+    def __init__(self, resolved, batch: int = 64, store=None, store_label: str = ""):
         super().__init__()
         self._resolved = resolved
+        self._store = store
+        self._store_label = store_label
         self._batch = batch
 
     def expand(self, batches):
         split = batches | "KeyByOrigin" >> beam.ParDo(_KeyByOriginFn()).with_outputs(
             _FAILURES, main="docs")
-        paired = ({"captures": self._resolved, "docs": split.docs}
+        joined = {"docs": split.docs}
+        if self._resolved is not None:
+            joined["captures"] = self._resolved
+        if self._store is not None:
+            joined["store"] = self._store
+        paired = (joined
                   | "JoinOrigins" >> beam.CoGroupByKey()
-                  | "PairInForce" >> beam.ParDo(_PairInForceFn(self._batch)))
+                  | "PairInForce" >> beam.ParDo(_PairInForceFn(self._batch, self._store_label)))
         return (paired, split[_FAILURES]) | "WithFailures" >> beam.Flatten()
+
+
+def _document(record) -> Document | None:
+    if isinstance(record, Document):
+        return record
+    if isinstance(record, Decided):
+        return record.doc
+    return None
 
 
 class _KeyByOriginFn(beam.DoFn):
     """A batch -> (origin, [documents of that origin]) per origin, and its failures."""
 
     def process(self, records):
-        by_origin: dict[str, list[Document]] = {}
+        by_origin: dict[str, list] = {}
         failures = []
         for record in records:
-            if isinstance(record, Document):
-                by_origin.setdefault(origin_key(record.url), []).append(record)
+            doc = _document(record)
+            if doc is not None:
+                by_origin.setdefault(origin_key(doc.url), []).append(record)
             else:
                 failures.append(record)
         yield from by_origin.items()
@@ -122,18 +144,22 @@ class _KeyByOriginFn(beam.DoFn):
 
 
 class _PairInForceFn(beam.DoFn):
-    def __init__(self, batch: int):
+    def __init__(self, batch: int, store_label: str = ""):
         self._batch = batch
+        self._store_label = store_label
 
     def process(self, joined):
         _, grouped = joined
-        captures = list(grouped["captures"])
+        captures = list(grouped.get("captures", ()))
         in_force = InForce(captures) if captures else None
+        current = next(iter(grouped.get("store", ())), None)  # one row per origin
+        today = store_capture(current, self._store_label)
         batch = []
         for docs in grouped["docs"]:
-            for doc in docs:
-                batch.append((doc, None if in_force is None
-                              else in_force.robots_at(doc.fetch_time)))
+            for record in docs:
+                crawl = (None if in_force is None
+                         else in_force.robots_at(_document(record).fetch_time))
+                batch.append((record, crawl, today))
                 if len(batch) == self._batch:
                     yield batch
                     batch = []

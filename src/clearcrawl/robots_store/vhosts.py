@@ -77,6 +77,9 @@ def response_for(form: str, host: str, path: str, seen: int) -> tuple[int, list[
         return int(case[6:]), text, b"status\n"
     if case == "flaky":  # 503 on the first request, then the file
         return (503, text, b"busy\n") if seen == 0 else (200, text, ROBOTS_BODIES["star"])
+    if case == "relent":  # disallows everything at first, allows everything afterwards
+        return (200, text, ROBOTS_BODIES["star"]) if seen == 0 else (200, text,
+                                                                     ROBOTS_BODIES["allow"])
     if case == "refused":  # what a proxy answers when the origin refuses the connection
         return 502, text, b"proxy: connection refused by upstream\n"
     if case == "slow":
