@@ -67,7 +67,7 @@ def _check_decisions(ledger, label, which, agents):
     assert checked == (len(HOSTS) + 1) * len(PATHS)
 
 
-def test_run_and_refilter_with_a_fetched_store(tmp_path):
+def test_run_and_refilter_with_a_fetched_store(tmp_path, capsys):
     crawl = tmp_path / "crawl"
     generate(crawl, pages=40, files=1)
     _write_pages(crawl / "vhosts.jsonl")
@@ -127,3 +127,13 @@ def test_run_and_refilter_with_a_fetched_store(tmp_path):
                for r in new_ledger.values())
     for folder in (out1, full, refiltered):
         assert main(["audit", "verify", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "eu-summary", str(full), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["robots_store"]
+    assert summary["store_id"] == read_manifest(store)["store_id"]
+    assert summary["origins_checked"] == len(HOSTS)
+    assert summary["origins_restricting"] == 3  # agent-, paths- and flaky-1.test
+    assert summary["share_restricting"] == round(3 / len(HOSTS), 4)
+    assert summary["fetch_period"]["start"] < summary["fetch_period"]["end"]
+    assert main(["audit", "eu-summary", str(full)]) == 0
+    assert "origins checked" in capsys.readouterr().out
