@@ -137,3 +137,14 @@ def test_run_and_refilter_with_a_fetched_store(tmp_path, capsys):
     assert summary["fetch_period"]["start"] < summary["fetch_period"]["end"]
     assert main(["audit", "eu-summary", str(full)]) == 0
     assert "origins checked" in capsys.readouterr().out
+
+
+def test_a_folder_that_is_no_robots_store_is_bad_usage(tmp_path, capsys):
+    _write_pages(tmp_path / "pages.jsonl")
+    (tmp_path / "empty").mkdir()
+    code = main(["run", "--input", str(tmp_path / "pages.jsonl"), "--registry",
+                 str(BUNDLED_REGISTRY), "--output", str(tmp_path / "out"),
+                 "--robots-store", str(tmp_path / "empty")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--robots-store" in err and "no manifest" in err and len(err.splitlines()) == 1
