@@ -7,7 +7,8 @@ datatrove's WarcReader), HTML to text, rules and signals, Parquet writing
 corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
 signatures (against datasketch and datatrove) and LSH search (against
 datasketch) in bench/content.py; then the whole pipeline on DirectRunner
-(bench/pipeline.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
+(bench/pipeline.py); `robots fetch` against a local proxy of 20,000 virtual hosts
+(bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
 """
 
@@ -167,6 +168,9 @@ def _full(result: dict, content) -> None:
     pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", default_pages)),
                                          files=8)
     one_gib = pipeline_bench.bench_one_gib_file() if large else None
+    import robots_fetch as robots_fetch_bench
+
+    fetch = robots_fetch_bench.bench_robots_fetch()
     stages = result["stages"]
     if robots:
         stages["robots_parse_and_lookups"] = {
@@ -179,6 +183,7 @@ def _full(result: dict, content) -> None:
         "rules_and_signals": single["rules_and_signals"],
         "parquet_write": single["parquet_write"],
         "lsh_search_verify": {"docs_per_s": lsh["ours"]["queries_per_s"], "mb_per_s": None},
+        "robots_fetch": {"docs_per_s": fetch["origins_per_s"], "mb_per_s": None},
     })
     result["pipeline"] = {"docs_per_s": pipe["docs_per_s"], "mb_per_s": pipe["mb_per_s"],
                           "peak_rss_mb": pipe["peak_rss_mb"], "one_gib_file": one_gib}
@@ -194,7 +199,8 @@ def _full(result: dict, content) -> None:
         "lsh_memory_vs_datasketch": lsh["memory_ratio"]})
     result["details"].update({"stages": single, "robots": robots, "domain_rules": domains,
                               "warc": warc, "lsh": lsh, "planted_quality": quality,
-                              "pipeline": pipe, "one_gib_file": one_gib})
+                              "pipeline": pipe, "one_gib_file": one_gib,
+                              "robots_fetch": fetch})
 
 
 def _print_stages(details: dict) -> None:
@@ -205,6 +211,10 @@ def _print_stages(details: dict) -> None:
             print(f"| robots.txt parse + lookups, {name} ({c['files']:,} real files, "
                   f"{c['lookups']:,} lookups) | {c['ours_files_per_s']:,.1f} files/s | Protego "
                   f"{c['protego_files_per_s']:,.1f} files/s | {c['ratio']:.2f}x |")
+    fetch = details["robots_fetch"]
+    print(f"| robots fetch, {fetch['origins']:,} origins through the local proxy | "
+          f"{fetch['origins_per_s']:,.0f} origins/s, {fetch['fetch_cpu_ms_per_origin']:.2f} ms "
+          f"CPU an origin, peak RSS {fetch['peak_rss_mb']:,.0f} MB | - | - |")
     print(f"| domain rules: {domains['urls']:,} URLs vs {domains['rules']:,} rules | "
           f"{domains['urls_per_s']:,.0f} URLs/s, rules {domains['rules_memory_mb']:.0f} MB, "
           f"built in {domains['index_build_s']:.2f} s | - | - |")

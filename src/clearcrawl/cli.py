@@ -1,5 +1,5 @@
 """Command line: one argparse tree, `clearcrawl run | refilter | registry ... | audit ...
-| synth | portal ...`.
+| synth | robots fetch | portal ...`.
 
 Each command group registers itself with an `_add_<group>(commands)` function that adds
 its parsers and sets `handler(args, rest)`, so a new group is one function and one line
@@ -230,6 +230,8 @@ def _add_audit(commands) -> None:
     what.add_argument("--domain")
     what.add_argument("--url")
     look.add_argument("--format", choices=["md", "json"], default="json")
+    look.add_argument("--robots-store", metavar="DIR",
+                      help="with --domain: also the robots.txt fetch history of its origins")
     report = sub.add_parser("report", help="an HTML report readable offline")
     report.add_argument("dir")
     report.add_argument("--output", help="HTML file to write (default DIR/report.html)")
@@ -283,6 +285,17 @@ def _audit(args, _rest) -> int:
 
         answer = lookup.lookup(run.ledger_rows(), entry=args.entry, domain=args.domain,
                                url=args.url)
+        if args.robots_store:
+            from clearcrawl.robots_store.store import InvalidStore
+
+            if not args.domain:
+                print("clearcrawl audit lookup: --robots-store needs --domain", file=sys.stderr)
+                return 2
+            try:
+                answer["robots_fetches"] = lookup.robots_history(args.robots_store, args.domain)
+            except InvalidStore as exc:
+                print(f"clearcrawl audit lookup: {exc}", file=sys.stderr)
+                return 2
         print(json.dumps(answer, indent=2) if args.format == "json"
               else lookup.to_markdown(answer))
         return 0
@@ -305,6 +318,17 @@ def _add_synth(commands) -> None:
     parser.set_defaults(handler=lambda args, _rest: run_synth(args))
 
 
+# ---------------------------------------------------------------- robots
+
+def _add_robots(commands) -> None:
+    from clearcrawl.robots_store.cli import add_arguments, run
+
+    parser = commands.add_parser("robots", help="fetch: today's robots.txt of origins into "
+                                 "a robots store")
+    add_arguments(parser)
+    parser.set_defaults(handler=lambda args, _rest: run(args))
+
+
 # ---------------------------------------------------------------- portal
 
 def _add_portal(commands) -> None:
@@ -318,7 +342,8 @@ def _add_portal(commands) -> None:
 
 # ---------------------------------------------------------------- the tree
 
-COMMAND_GROUPS = (_add_run, _add_refilter, _add_registry, _add_audit, _add_synth, _add_portal)
+COMMAND_GROUPS = (_add_run, _add_refilter, _add_registry, _add_audit, _add_synth, _add_robots,
+                  _add_portal)
 
 
 def build_parser() -> argparse.ArgumentParser:

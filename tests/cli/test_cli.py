@@ -31,7 +31,8 @@ def test_the_tree_has_every_command():
     assert {" ".join(words) for words in COMMANDS} >= {
         "", "run", "refilter", "synth", "registry", "registry validate", "registry build",
         "registry sync", "registry add-optout", "audit", "audit verify", "audit eu-summary",
-        "audit lookup", "audit report", "portal", "portal serve", "portal add-operator"}
+        "audit lookup", "audit report", "robots", "robots fetch", "portal", "portal serve",
+        "portal add-operator"}
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "clearcrawl")

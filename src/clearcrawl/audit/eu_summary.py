@@ -15,6 +15,7 @@ from collections import Counter
 
 from clearcrawl import reasons
 from clearcrawl.core.coverage import unchecked_kinds
+from clearcrawl.core.urls import origin_key
 
 TOKEN_BYTES = 4  # bytes of UTF-8 text per token: the usual estimate for English web text
 SIZE_RANGES = ((1e9, "less than 1 billion tokens"), (1e13, "1 billion to 10 trillion tokens"),
@@ -118,9 +119,39 @@ def summarize(manifest: dict, rows: list[dict], snapshot, sme: bool = False,
         "registry_id": manifest["registry_id"],
         "policy_id": manifest["policy_id"],
         "policy": manifest.get("policy", {}),
+        "robots_store": robots_store_summary(manifest, rows),
         "run_id": manifest["run_id"],
         "ledger_root": manifest["ledger_root"],
     }
+
+
+def robots_store_summary(manifest: dict, rows: list[dict]) -> dict | None:
+    """The robots store the run applied (`run --robots-store`), or None: its id, fetch
+    period, origins checked, and the origins whose robots.txt today restricts a counted
+    AI agent (or `*`) for at least one page of the crawl, with their share."""
+    block = manifest.get("options", {}).get("robots_store")
+    if not block:
+        return None
+    restricting = {origin_key(r["url"]) for r in rows
+                   if any(e["entry_id"] == block["label"] for e in r["reasons"])}
+    checked = block["origins"]
+    return {"store_id": block["store_id"], "path": block["path"],
+            "fetch_period": {"start": block["first_fetch"], "end": block["last_fetch"]},
+            "origins_checked": checked,
+            "origins_with_success": block.get("origins_with_success"),
+            "origins_restricting": len(restricting),
+            "share_restricting": round(len(restricting) / checked, 4) if checked else 0.0}
+
+
+def _robots_store_lines(store: dict | None) -> list[str]:
+    if store is None:
+        return ["", "Today's robots.txt: no robots store was applied."]
+    period = store["fetch_period"]
+    return ["", f"Today's robots.txt (`robots_current`): robots store `{store['store_id']}`, "
+            f"fetched {period['start']} to {period['end']}; {store['origins_checked']:,} "
+            f"origins checked ({store['origins_with_success'] or 0:,} answered), of which "
+            f"{store['origins_restricting']:,} ({store['share_restricting']:.1%}) restrict a "
+            "counted AI agent or `*` for at least one page of the crawl."]
 
 
 def to_markdown(summary: dict) -> str:
@@ -170,7 +201,9 @@ def to_markdown(summary: dict) -> str:
               "tags), and crawl-time robots.txt is checked only where capture WARCs were "
               "given. Registry rules, site files and today's robots.txt still apply to them."]
     agents = ", ".join(s["policy"].get("robots_agents", []))
-    lines += ["", f"robots.txt rules counted for these agents and `*`: {agents}.", "",
+    lines += ["", f"robots.txt rules counted for these agents and `*`: {agents}."]
+    lines += _robots_store_lines(s.get("robots_store"))
+    lines += ["",
               "## 3.2 Removal of content from piracy sources", "",
               f"- Documents removed as coming from piracy sources (listed domains and "
               f"registered pirated works): **{s['piracy_removed']:,}**.", ""]

@@ -2,7 +2,8 @@
 
 "Was my work (entry), my site (domain) or this page (url) removed, and on what
 evidence?" Answers come from the ledger alone: each matching row with its
-decision and reasons.
+decision and reasons. With a robots store, a domain's answer also lists every fetch
+of the robots.txt of the domain's origins (and its subdomains').
 """
 
 from __future__ import annotations
@@ -46,6 +47,27 @@ def lookup(rows: list[dict], entry: str | None = None, domain: str | None = None
             "counts": {"removed": len(removed), "kept": len(kept), "error": len(errors)}}
 
 
+def robots_history(store_dir: str, domain: str) -> dict:
+    """Every fetch of the robots.txt of the origins on `domain` or its subdomains, oldest
+    first per origin (bodies left out: their sha256 names them), and the store's id."""
+    import pyarrow.compute as pc
+
+    from clearcrawl.robots_store import reading, store
+
+    wanted = normalize_host(domain)
+    manifest = store.read_manifest(store_dir)
+    history: dict[str, list[dict]] = {}
+    for table in reading.iter_tables(store_dir, store.LIGHT_COLUMNS):
+        hosts = pc.replace_substring_regex(table["origin"], r"^[a-z]+://|:[0-9]+$", "")
+        mask = pc.or_(pc.equal(hosts, wanted), pc.ends_with(hosts, "." + wanted))
+        for row in table.filter(mask).to_pylist():
+            row["fetched_at"] = row["fetched_at"].isoformat()
+            history.setdefault(row["origin"], []).append(row)
+    origins = [{"origin": origin, "fetches": sorted(rows, key=lambda r: r["fetched_at"])}
+               for origin, rows in sorted(history.items())]
+    return {"store_id": manifest["store_id"], "origins": origins}
+
+
 def to_markdown(answer: dict) -> str:
     (what, value), = answer["query"].items()
     c = answer["counts"]
@@ -59,5 +81,17 @@ def to_markdown(answer: dict) -> str:
             evidence = "; ".join(f"`{r['kind']}` {r['entry_id']}: {r['detail']}"
                                  for r in row["reasons"]) or "-"
             lines.append(f"| {row['url']} | {row['fetch_time'] or '-'} | {evidence} |")
+        lines.append("")
+    robots = answer.get("robots_fetches")
+    if robots is not None:
+        lines += [f"## robots.txt fetches (store {robots['store_id'][:12]})", "",
+                  "| origin | fetched | outcome | status | final URL | body sha256 | error |",
+                  "|---|---|---|---|---|---|---|"]
+        for entry in robots["origins"]:
+            for f in entry["fetches"]:
+                lines.append(f"| {entry['origin']} | {f['fetched_at']} | {f['outcome']} | "
+                             f"{f['status'] if f['status'] is not None else '-'} | "
+                             f"{f['final_url']} | {(f['body_sha256'] or '-')[:16]} | "
+                             f"{f['error'] or '-'} |")
         lines.append("")
     return "\n".join(lines)

@@ -28,6 +28,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
                              "(repeatable; ** recurses)")
     parser.add_argument("--robots", action="append", default=[], metavar="GLOB",
                         help="robots.txt capture WARCs (Common Crawl robotstxt/ segments)")
+    parser.add_argument("--robots-store", metavar="DIR",
+                        help="a robots store (`clearcrawl robots fetch`): today's robots.txt "
+                             "of each origin, applied as robots_current")
     parser.add_argument("--registry", required=True, metavar="PATH",
                         help="registry source folder or built snapshot")
     parser.add_argument("--output", required=True, metavar="DIR")
@@ -56,6 +59,9 @@ def add_refilter_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--output", required=True, metavar="DIR2")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing complete output in DIR2")
+    parser.add_argument("--robots-store", metavar="DIR",
+                        help="a robots store (`clearcrawl robots fetch`): today's robots.txt "
+                             "of each origin: a newer store's decisions replace the older's")
     return parser
 
 

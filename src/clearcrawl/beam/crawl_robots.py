@@ -6,8 +6,9 @@ capture). The rules are core.crawl_captures'; this module only moves data:
     ResolveRobotsRedirects  Capture -> (origin, Resolved): one CoGroupByKey round per
                             redirect followed, MAX_REDIRECTS rounds at most
     PairWithCrawlRobots     batches of records -> batches whose documents carry their
-                            RobotsCapture: spilled, their origins joined with the
-                            captures, the captures brought to each spill file
+                            RobotsCapture and today's store row: spilled, their
+                            origins joined with the captures and the store, both
+                            brought to each spill file
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from clearcrawl.beam.dofns import in_global_window
 from clearcrawl.beam.outputs import create_uri, open_uri
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
+from clearcrawl.core.store_decisions import store_capture
 from clearcrawl.core.urls import origin_key
 from clearcrawl.io.robots_captures import read_captures
-from clearcrawl.records import Document
+from clearcrawl.records import Decided, Document
 
 SPILL = "read"  # staging folder of read batches waiting for their captures
 
@@ -86,37 +88,56 @@ def _follow(joined):
 
 
 class PairWithCrawlRobots(beam.PTransform):
-    """PCollection[list[Document | ReadFailure]] -> the same records in batches, each
-    Document as (Document, RobotsCapture | None): the capture of its origin in force
-    at its fetch time (None: the origin was never captured, so no restriction).
+    """PCollection[list[Document | Decided | ReadFailure]] -> the same records in
+    batches, each Document (or Decided) as (record, RobotsCapture | None, RobotsCapture
+    | None): the crawl-time capture of its origin in force at its fetch time (None: the
+    origin was never captured, so no restriction), and today's robots.txt of its
+    origin from a robots store (None: no store, or nothing restricted there).
 
     Documents never cross a shuffle (their texts would, and a local runner holds a
     shuffle in memory). Each bundle's batches go to a spill file under the staging
-    folder as they are read; the spill file's origins meet the resolved captures in
-    a CoGroupByKey on origin; a second one, on the spill file, brings each file the
-    captures of its own origins; the file is then read back, batch by batch. So only
-    (origin, file) pairs and captures move, and a worker holds the captures of one
-    spill file's origins.
+    folder as they are read; the spill file's origins meet the resolved captures and
+    the store rows in a CoGroupByKey on origin; a second one, on the spill file, brings
+    each file what its own origins have; the file is then read back, batch by batch.
+    So only (origin, file) pairs, captures and store rows move, and a worker holds
+    those of one spill file's origins. `resolved`: (origin, Resolved) captures or
+    None; `store`: (origin, CurrentRobots) or None, with `store_label` naming the store
+    in evidence.
     """
 
-    def __init__(self, resolved, staging: str):
+    def __init__(self, resolved, staging: str, store=None, store_label: str = ""):
         super().__init__()
         self._resolved = resolved
         self._staging = staging
+        self._store = store
+        self._store_label = store_label
 
     def expand(self, batches):
         spilled = batches | "Spill" >> beam.ParDo(_SpillFn(self._staging)).with_outputs(
             _ORIGINS, main="files")
-        wanted = ({"captures": self._resolved, "files": spilled[_ORIGINS]}
+        joined = {"files": spilled[_ORIGINS]}
+        if self._resolved is not None:
+            joined["captures"] = self._resolved
+        if self._store is not None:
+            joined["store"] = self._store
+        wanted = (joined
                   | "JoinOrigins" >> beam.CoGroupByKey()
                   | "CapturesToFiles" >> beam.FlatMap(_captures_to_files))
         return ({"file": spilled.files | "KeyFile" >> beam.Map(lambda uri: (uri, None)),
                  "captures": wanted}
                 | "JoinFiles" >> beam.CoGroupByKey()
-                | "PairInForce" >> beam.ParDo(_PairInForceFn()))
+                | "PairInForce" >> beam.ParDo(_PairInForceFn(self._store_label)))
 
 
 _ORIGINS = "origins"
+
+
+def _document(record) -> Document | None:
+    if isinstance(record, Document):
+        return record
+    if isinstance(record, Decided):
+        return record.doc
+    return None
 
 
 class _SpillFn(beam.DoFn):
@@ -135,7 +156,8 @@ class _SpillFn(beam.DoFn):
         if self._file is None:
             self._file = create_uri(self._uri)
         pickle.dump(records, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._origins.update(origin_key(r.url) for r in records if isinstance(r, Document))
+        self._origins.update(origin_key(doc.url) for doc in map(_document, records)
+                             if doc is not None)
         return ()
 
     def finish_bundle(self):
@@ -149,29 +171,37 @@ class _SpillFn(beam.DoFn):
 
 def _captures_to_files(joined):
     origin, grouped = joined
-    captures = list(grouped["captures"])
-    if captures:
+    captures = list(grouped.get("captures", ()))
+    current = next(iter(grouped.get("store", ())), None)  # one row per origin
+    if captures or current is not None:
         for uri in grouped["files"]:
-            yield uri, (origin, captures)
+            yield uri, (origin, captures, current)
 
 
 class _PairInForceFn(beam.DoFn):
-    """(spill URI, {captures: [(origin, [Resolved])]}) -> its batches, documents paired
-    with the capture in force (each origin's captures parsed once per file)."""
+    """(spill URI, {captures: [(origin, [Resolved], CurrentRobots | None)]}) -> its
+    batches, documents as (record, crawl-time capture in force, today's store row),
+    each origin's captures parsed once per file."""
+
+    def __init__(self, store_label: str = ""):
+        self._store_label = store_label
 
     def process(self, joined):
         uri, grouped = joined
-        in_force = {origin: InForce(captures) for origin, captures in grouped["captures"]}
+        in_force = {origin: (InForce(captures) if captures else None,
+                             store_capture(current, self._store_label))
+                    for origin, captures, current in grouped["captures"]}
         with open_uri(uri) as fh:
             while True:
                 try:
                     records = pickle.load(fh)
                 except EOFError:
                     break
-                yield [self._pair(r, in_force) if isinstance(r, Document) else r
+                yield [self._pair(r, in_force) if _document(r) is not None else r
                        for r in records]
 
     @staticmethod
-    def _pair(doc: Document, in_force: dict[str, InForce]):
-        captures = in_force.get(origin_key(doc.url))
-        return doc, None if captures is None else captures.robots_at(doc.fetch_time)
+    def _pair(record, in_force: dict):
+        doc = _document(record)
+        captures, today = in_force.get(origin_key(doc.url), (None, None))
+        return record, None if captures is None else captures.robots_at(doc.fetch_time), today

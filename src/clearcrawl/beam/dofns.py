@@ -175,8 +175,9 @@ class DecideFn(beam.DoFn):
     """Document -> Decided: domain rules, opt-out signals and (broadcast strategy)
     registered works; plus the fingerprint that cross-document matching needs.
 
-    A record is a Document, a ReadFailure, or (Document, RobotsCapture | None) when
-    crawl-time robots.txt captures were given (crawl_robots.PairWithCrawlRobots).
+    A record is a Document, a ReadFailure, or (Document, RobotsCapture | None,
+    RobotsCapture | None) when crawl-time robots.txt captures or a robots store were
+    given (crawl_robots.PairWithCrawlRobots).
     `works`: "broadcast" matches works here, "join" leaves them to the join,
     "none" skips content matching of works; `propagate` keeps the signature.
     """
@@ -214,10 +215,10 @@ class DecideFn(beam.DoFn):
         for record in records:
             if isinstance(record, tuple):
                 batch.append(record[0])
-                crawl_robots.append(record[1])
+                crawl_robots.append(record[1:])
             elif isinstance(record, Document):
                 batch.append(record)
-                crawl_robots.append(None)
+                crawl_robots.append((None, None))
             else:
                 failures.append(record)
         if self._fingerprint:
@@ -235,10 +236,12 @@ class DecideFn(beam.DoFn):
                    [*decided.evidence, *evidence]))) if evidence else decided
                for (decided, _), evidence in zip(prepared, found)] + failures
 
-    def _prepare(self, doc: Document, fp, anchor_keys, crawl_robots: RobotsCapture | None
+    def _prepare(self, doc: Document, fp, anchor_keys,
+                 robots: tuple[RobotsCapture | None, RobotsCapture | None]
                  ) -> tuple[Decided, DocPrint | None]:
+        """`robots`: (crawl-time capture in force, today's from the robots store)."""
         evidence = self._index.match(doc.url, doc.host)
-        signals, license_ = evaluate(doc, self._signals, crawl_robots)
+        signals, license_ = evaluate(doc, self._signals, *robots)
         evidence += signals
         signature = anchors = b""
         shingle_count, doc_print = 0, None

@@ -22,12 +22,14 @@ from clearcrawl.beam.commit import CommitOutput, CommitPlan
 from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedirects
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
+from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import DecideDocuments, ReadShards
 from clearcrawl.core.coverage import input_carriers
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
+from clearcrawl.robots_store.store import InvalidStore
 
 log = logging.getLogger("clearcrawl")
 BROADCAST_LIMIT_BYTES = 1 << 30
@@ -131,6 +133,8 @@ def prepare(argv: list[str] | None = None
     # do not change any ledger row, so they are recorded but not hashed.
     run_options = {"max_record_bytes": max_record_bytes, "robots_inputs": robots_inputs,
                    "propagate": not args.no_propagate}
+    if args.robots_store:
+        run_options["robots_store"] = robots_store_option(args.robots_store)
     run_id = run_id_for(inputs, snapshot.registry_id, snapshot.policy_id, run_options)
     # Recorded per input, not hashed: a function of the input and the robots inputs.
     inputs = [{**i, "carriers": input_carriers(i["uri"], bool(robots_inputs))} for i in inputs]
@@ -203,12 +207,25 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
                     | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                     | "ReadRobotsCaptures" >> ReadRobotsCaptures()
                     | "ResolveRobotsRedirects" >> ResolveRobotsRedirects())
+    store, label = None, ""
+    if args.robots_store:
+        label = plan.options["robots_store"]["label"]
+        store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
+            args.robots_store, plan.policy.get("robots_unreachable_is_optout", False))
     written = read["records"] | "DecideDocuments" >> DecideDocuments(
         snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
-        shards=args.match_shards, local=is_local)
+        shards=args.match_shards, local=is_local, store=store, store_label=label)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": read["reads"]}
          | "CommitOutput" >> CommitOutput(plan))
+
+
+def robots_store_option(folder: str) -> dict:
+    """The store's manifest block; UsageError (exit 2) naming it when it is no store."""
+    try:
+        return store_block(folder)
+    except (InvalidStore, OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--robots-store {folder}: {exc}") from None
 
 
 def choose_work_strategy(snapshot, requested: str) -> str:

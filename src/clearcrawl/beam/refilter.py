@@ -28,9 +28,11 @@ from clearcrawl.beam.arguments import (
     local_worker_path,
 )
 from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
+from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.dofns import load_snapshot
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary
+from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary, robots_store_option
+from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.core.minhash import fingerprint
@@ -147,6 +149,8 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                          "`clearcrawl run` again instead: " + "; ".join(blockers))
     manifest = prev.manifest
     options = {**manifest["options"], "refilter_of": manifest["run_id"]}
+    if args.robots_store:  # a newer store replaces the older one's decisions
+        options["robots_store"] = robots_store_option(args.robots_store)
     run_id = run_id_for(manifest["inputs"], snapshot.registry_id, snapshot.policy_id, options)
     root = args.output.rstrip("/")
     try:
@@ -164,16 +168,25 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
                  for name, folder in (("ledger", "ledger"), ("data", "data"),
                                       ("signature", "signatures"), ("error", "errors"))}
-        _ = (keyed
-             | "JoinByDoc" >> beam.CoGroupByKey()
-             | "Refilter" >> beam.ParDo(RefilterFn(
-                 snapshot_uri, added_entries(old_snapshot, snapshot)["works"]))
-             | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+        decided = (keyed
+                   | "JoinByDoc" >> beam.CoGroupByKey()
+                   | "Refilter" >> beam.ParDo(RefilterFn(
+                       snapshot_uri, added_entries(old_snapshot, snapshot)["works"]))
+                   | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
+        if args.robots_store:
+            store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
+                args.robots_store, snapshot.policy.robots_unreachable_is_optout)
+            decided = (decided
+                       | "PairWithStore" >> PairWithCrawlRobots(
+                           None, staging, store=store, store_label=options["robots_store"]["label"])
+                       | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(snapshot_uri)))
+        _ = (decided
              | "Finish" >> FinishDocuments(
                  snapshot_uri, staging, manifest["options"].get("propagate", True),
                  manifest.get("execution", {}).get("match_shards", 64), is_local))
 
     before = prev.ledger_rows()
+    label = options.get("robots_store", {}).get("label", "")
 
     def describe_changes(new_rows_paths: list[str]) -> dict:
         after = read_ledger_rows(root, new_rows_paths, open_uri)
@@ -187,7 +200,8 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                             "kept_to_removed": sum(c["before"] == reasons.KEEP
                                                    and c["after"] == reasons.REMOVE
                                                    for c in changed),
-                            "documents": changed}}
+                            "documents": changed,
+                            "restorable": restorable(after, label)}}
 
     # Refilter still commits here, in the launcher: its manifest lists the changed
     # documents, read from both ledgers (see README, refilter).
@@ -211,4 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = result.manifest["changes"]
     print(f"  changed  {changes['documents_changed']:>8} documents vs run "
           f"{result.manifest['previous']['run_id']} ({changes['kept_to_removed']} newly removed)")
+    if changes["restorable"]:
+        print(f"  restorable {len(changes['restorable']):>6} documents the newer robots store "
+              "allows again stay removed (their text is not in the output)")
     return 0

@@ -48,7 +48,9 @@ class DecideDocuments(beam.PTransform):
     Documents travel in batches (ReadShards makes them): fingerprints and the works
     search are vectorised over a batch, and Beam's cost per element is paid once.
     `captures`, if given, is the (origin, Resolved) PCollection of crawl-time robots.txt
-    captures (crawl_robots.ResolveRobotsRedirects), joined with the documents by origin.
+    captures (crawl_robots.ResolveRobotsRedirects), `store` the (origin, CurrentRobots)
+    rows of a robots store (robots_store_join.ReadRobotsStore): both joined with the
+    documents by origin, in one join.
     `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
     registries too big for memory) or "none"; `propagate` removes near-duplicates of
     removed documents (one hop, band-key join over `shards` key shards). `staging` is
@@ -57,20 +59,23 @@ class DecideDocuments(beam.PTransform):
 
     def __init__(self, snapshot_uri: str, staging: str, captures=None,
                  works: str = "broadcast", propagate: bool = True, shards: int = 64,
-                 local: bool = True):
+                 local: bool = True, store=None, store_label: str = ""):
         super().__init__()
         self._snapshot_uri = snapshot_uri
         self._staging = staging
         self._captures = captures
+        self._store = store
+        self._store_label = store_label
         self._works = works
         self._propagate = propagate
         self._shards = shards
         self._local = local
 
     def expand(self, batches):
-        if self._captures is not None:
-            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(self._captures,
-                                                                           self._staging)
+        if self._captures is not None or self._store is not None:
+            batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(
+                self._captures, self._staging, store=self._store,
+                store_label=self._store_label)
         decided = batches | "Decide" >> beam.ParDo(
             DecideFn(self._snapshot_uri, self._works, self._propagate))
         if self._works == "join":

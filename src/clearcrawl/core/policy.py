@@ -60,6 +60,9 @@ class Policy:
     robots_current: bool = True
     noarchive_is_optout: bool = False
     near_duplicate_threshold: float = 0.8
+    # An origin whose robots.txt could not be fetched today (5xx, timeout): a host
+    # that is down today did not opt out of past crawls, so by default no restriction.
+    robots_unreachable_is_optout: bool = False
 
     @property
     def policy_id(self) -> str:
@@ -70,6 +73,11 @@ class Policy:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["robots_agents"] = sorted(set(self.robots_agents), key=str.lower)
+        # Written only when set: the policy of every registry and output made before
+        # the key existed keeps its policy_id, so those outputs still verify and
+        # refilter (which refuses a changed policy) still accepts them.
+        if not self.robots_unreachable_is_optout:
+            del data["robots_unreachable_is_optout"]
         return data
 
     @classmethod
@@ -79,6 +87,7 @@ class Policy:
             robots_current=bool(data.get("robots_current", True)),
             noarchive_is_optout=bool(data.get("noarchive_is_optout", False)),
             near_duplicate_threshold=float(data.get("near_duplicate_threshold", 0.8)),
+            robots_unreachable_is_optout=bool(data.get("robots_unreachable_is_optout", False)),
         )
 
 

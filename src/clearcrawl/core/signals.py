@@ -162,9 +162,21 @@ def licenses_of(doc: Document, robots_licenses: list[str]) -> str | None:
     return " ".join(unique) if unique else None
 
 
-def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | None
-             ) -> tuple[list[Evidence], str | None]:
-    """(evidence for every opt-out signal found, declared licence or None)."""
+def current_robots_evidence(current: RobotsCapture, path: str, ctx: SignalContext
+                            ) -> list[Evidence]:
+    """Today's robots.txt of a document's origin (store or registry file): every line
+    of it counts only when the policy applies today's robots.txt."""
+    if not ctx.policy.robots_current:
+        return []
+    return (robots_evidence(current, path, ctx.agents, reasons.ROBOTS_CURRENT,
+                            "current robots.txt")
+            + robots_content_signals(current, path, ctx.agents))
+
+
+def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | None,
+             store_capture: RobotsCapture | None = None) -> tuple[list[Evidence], str | None]:
+    """(evidence for every opt-out signal found, declared licence or None).
+    `store_capture`: today's robots.txt of the document's origin from a robots store."""
     evidence: list[Evidence] = []
     agents, agent_set = ctx.agents, ctx.agent_set
     # Normalised once; every path match below (robots.txt, Content-Usage, TDMRep,
@@ -176,13 +188,12 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
                                     "robots.txt")
         evidence += robots_content_signals(crawl_capture, path, agents)
         robots_licenses += crawl_capture.robots.licenses
-    current = ctx.current_robots(doc.host) if doc.host else None
-    if current is not None:
-        if ctx.policy.robots_current:  # today's file, every line of it: the policy decides
-            evidence += robots_evidence(current, path, agents, reasons.ROBOTS_CURRENT,
-                                        "current robots.txt")
-            evidence += robots_content_signals(current, path, agents)
-        robots_licenses += current.robots.licenses
+    # Today's robots.txt: from the robots store (joined by origin) and from the
+    # registry's robots/<host>.txt, read alike.
+    for current in (store_capture, ctx.current_robots(doc.host) if doc.host else None):
+        if current is not None:
+            evidence += current_robots_evidence(current, path, ctx)
+            robots_licenses += current.robots.licenses
     # TDMRep: site file < header < meta.
     rules = ctx.site_tdmrep(doc.host) if doc.host else None
     site = tdmrep.match_site_file(rules, path) if rules else None

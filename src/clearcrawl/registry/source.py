@@ -35,7 +35,8 @@ CSV_COLUMNS = ["entry_id", "kind", "pattern", "rights_holder", "added", "source"
 WORK_FIELDS = {"entry_id", "kind", "title", "rights_holder", "text"}
 TOP_LEVEL_KEYS = {"name", "version", "policy", "matching", "sources"}
 MATCHING_KEYS = {"num_perm", "shingle_size", "seed"}
-POLICY_KEYS = {"robots_agents", "robots_current", "noarchive_is_optout", "near_duplicate_threshold"}
+POLICY_KEYS = {"robots_agents", "robots_current", "noarchive_is_optout", "near_duplicate_threshold",
+               "robots_unreachable_is_optout"}
 SOURCE_KEYS = {"name", "url", "format", "kind", "sha256", "insecure", "note"}
 SOURCE_FORMATS = ("csv", "domains", "robots-json")
 SYNCED_DIR = "synced"
@@ -195,7 +196,7 @@ def _parse_policy(reg: RegistrySource, path: Path, text: str, data: dict) -> Pol
         reg.problem(path, _line_of(text, "robots_agents", start),
                     f"robots_agents has invalid product tokens {bad_tokens} "
                     "(letters, digits, '_' and '-' only)")
-    for key in ("robots_current", "noarchive_is_optout"):
+    for key in ("robots_current", "noarchive_is_optout", "robots_unreachable_is_optout"):
         if key in data and not isinstance(data[key], bool):
             reg.problem(path, _line_of(text, key, start), f"{key} must be true or false")
     threshold = data.get("near_duplicate_threshold", 0.8)
@@ -209,6 +210,7 @@ def _parse_policy(reg: RegistrySource, path: Path, text: str, data: dict) -> Pol
         robots_current=data.get("robots_current", True) is True,
         noarchive_is_optout=data.get("noarchive_is_optout", False) is True,
         near_duplicate_threshold=float(threshold),
+        robots_unreachable_is_optout=data.get("robots_unreachable_is_optout", False) is True,
     )
 
 
