@@ -13,7 +13,8 @@ over those rules.
 
 Besides allow/disallow, the parser keeps the lines that carry AI preferences
 (`Content-Usage`, Cloudflare's `Content-Signal`) with the group they belong to,
-and `License` lines (RSL) as provenance. Unknown lines never end a group.
+and `License` lines (RSL) as provenance. Only Allow/Disallow lines close a run of
+User-agent lines: other lines never split a group.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Parse at least 500 KiB (RFC 9309 2.5); beyond that, content is ignored to bound memory.
-MAX_ROBOTS_BYTES = 512 * 1024
+# RFC 9309 2.5 sets a floor (500 KiB), not a ceiling, and the reference parser reads the
+# whole body: rules past 500 KiB are the site's too (docs.oracle.com: 853 KB, hermes.com:
+# 1.4 MB). Read up to 8 MiB, a bound for memory only; beyond it, content is ignored.
+MAX_ROBOTS_BYTES = 8 * 1024 * 1024
 # The reference parser truncates longer lines.
 MAX_LINE_BYTES = 2083 * 8 - 1
 
@@ -34,7 +37,6 @@ _TOKEN = re.compile(r"[A-Za-z_-]*")
 _TOKEN_WITH_DIGITS = re.compile(r"[A-Za-z0-9_-]*")
 
 USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL, LICENSE, OTHER = range(7)
-_GROUP_MEMBERS = (ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL)
 
 
 def _key_type(key: bytes) -> int:
@@ -207,10 +209,11 @@ class RobotsTxt:
             elif kind == OTHER:
                 continue
             self.lines.append(Line(number, kind, value))
+        self.groups = _groups(self.lines)
         self._agents: dict[tuple[str, bool], AgentRules] = {}
 
     def rules_for(self, agent: str, token_digits: bool = False) -> AgentRules:
-        """Replay the reference parser's group state machine for one agent.
+        """The lines of the groups that apply to one agent, as the reference parser picks them.
 
         The reference parser reads the token of `User-agent: AI2Bot` as `AI`, so an
         agent with digits only ever gets the `*` rules. `token_digits=True` (used by
@@ -225,21 +228,14 @@ class RobotsTxt:
         with_digits = token_digits and any(c.isdigit() for c in agent)
         specific: list[Line] = []
         global_: list[Line] = []
-        seen_global = seen_specific = ever_specific = separator = False
-        for line in self.lines:
-            if line.kind == USER_AGENT:
-                if separator:
-                    seen_global = seen_specific = separator = False
-                value = line.value
-                if value[:1] == "*" and (len(value) == 1 or value[1].isspace()):
-                    seen_global = True
-                elif _agent_token(value, with_digits) == wanted:
-                    seen_specific = ever_specific = True
-                continue
-            if not (seen_global or seen_specific):
-                continue
-            separator = True
-            (specific if seen_specific else global_).append(line)
+        ever_specific = False  # a named group, even one without rules, hides the `*` groups
+        for agents, members in self.groups:
+            if any(not _is_global(value) and _agent_token(value, with_digits) == wanted
+                   for value in agents):
+                ever_specific = True
+                specific += members
+            elif any(_is_global(value) for value in agents):
+                global_ += members
         chosen = specific if ever_specific else global_
         rules = AgentRules(tuple(chosen), ever_specific, _ordered_rules(chosen))
         self._agents[key] = rules
@@ -261,6 +257,38 @@ class RobotsTxt:
     def extension_lines(self, agent: str, kind: int, token_digits: bool = False) -> list[Line]:
         """Content-Usage / Content-Signal lines in the groups that apply to `agent`."""
         return [line for line in self.rules_for(agent, token_digits).rules if line.kind == kind]
+
+
+def _groups(lines: list[Line]) -> list[tuple[tuple[str, ...], list[Line]]]:
+    """(user-agent values, member lines) of each group, as the reference parser forms them.
+
+    Consecutive User-agent lines open one group; only an Allow or Disallow rule
+    closes the run of agents, so a following User-agent starts a new group. Other
+    lines (Content-Usage, Content-Signal, Sitemap, Crawl-delay, unknown) never do
+    (RFC 9309 2.2.4, Google's robots.cc): `User-agent: a / Content-Signal: ... /
+    User-agent: b / Disallow: /` is one group for a and b. Lines before the first
+    User-agent belong to no group.
+    """
+    groups: list[tuple[tuple[str, ...], list[Line]]] = []
+    agents: list[str] = []
+    members: list[Line] = []
+    has_rule = False
+    for line in lines:
+        if line.kind == USER_AGENT:
+            if has_rule:
+                groups.append((tuple(agents), members))
+                agents, members, has_rule = [], [], False
+            agents.append(line.value)
+        elif agents:
+            members.append(line)
+            has_rule = has_rule or line.kind in (ALLOW, DISALLOW)
+    if agents:
+        groups.append((tuple(agents), members))
+    return groups
+
+
+def _is_global(value: str) -> bool:
+    return value[:1] == "*" and (len(value) == 1 or value[1].isspace())
 
 
 def _agent_token(value: str, with_digits: bool) -> str:
