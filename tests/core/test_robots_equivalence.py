@@ -11,6 +11,7 @@ rules), and on random rule sets with wildcards.
 from __future__ import annotations
 
 import importlib
+import itertools
 import random
 import re
 import string
@@ -129,12 +130,12 @@ def reference_verdict(patterns: list[tuple[str, tuple, Line]], url: str) -> tupl
     return line.kind == ALLOW, line
 
 
-def assert_same_as_reference(body: bytes, urls: list[str]) -> int:
+def assert_same_as_reference(body: bytes, urls: list[str], agents=AGENTS) -> int:
     robots = RobotsTxt(body)
     assert (robots.lines, robots.licenses) == reference_lines(body)
     checked = 0
     expected: dict[tuple, list] = {}  # agents that get the same rules share the reference
-    for agent, digits in AGENTS:
+    for agent, digits in agents:
         rules = reference_rules(robots, agent, digits)
         assert list(robots.rules_for(agent, digits).rules) == rules
         key = tuple(line.number for line in rules)
@@ -201,6 +202,18 @@ def test_random_rule_sets_decide_as_the_reference(rules, paths, fill, agents_lin
             + "\nUser-agent: CCBot\n" + "\n".join(f"{k}:{v}" for k, v in rules[::2]))
     paths += _paths_from([value for _, value in rules], fill)
     assert_same_as_reference(body.encode(), [f"https://x.example{p}" for p in paths])
+
+
+def test_every_small_pattern_matches_as_the_reference():
+    """Exhaustive on a small alphabet: pieces that overlap the head, tails with no room."""
+    patterns = ["/" + "".join(chars) for size in range(6)
+                for chars in itertools.product("ab*$", repeat=size)]
+    paths = ["/" + "".join(chars) for size in range(5) for chars in itertools.product("ab", repeat=size)]
+    for pattern in patterns:
+        for key in ("Disallow", "Allow"):
+            body = f"User-agent: *\n{key}: {pattern}\nDisallow: /\n".encode()
+            assert_same_as_reference(body, [f"https://x.example{path}" for path in paths],
+                                     agents=[("GPTBot", False)])
 
 
 @given(st.text(alphabet=string.printable + "\x0b\x0cé#:", max_size=300))

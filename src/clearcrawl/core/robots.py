@@ -55,6 +55,18 @@ USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL, LICENSE, OTHER = ran
 
 def _key_type(key: bytes) -> int:
     """Directive of a key; the reference parser accepts common typos by prefix."""
+    kind = _KEY_TYPES.get(key)
+    if kind is None:
+        kind = _read_key_type(key)
+        if len(_KEY_TYPES) < 4096:  # real files spell their keys a few ways
+            _KEY_TYPES[key] = kind
+    return kind
+
+
+_KEY_TYPES: dict[bytes, int] = {}
+
+
+def _read_key_type(key: bytes) -> int:
     k = key.lower()
     if k.startswith((b"user-agent", b"useragent", b"user agent")):
         return USER_AGENT
@@ -251,6 +263,7 @@ class RobotsTxt:
         self.groups = _groups(self.lines)
         # Keyed by agent, or (agent, True) with token_digits.
         self._agents: dict[str | tuple[str, bool], AgentRules] = {}
+        self._tokens: dict[bool, list[tuple[frozenset[str], bool]]] = {}
         # Agents that resolve to the same groups (often `*`) share one index.
         self._indexes: dict[tuple[int, ...], RuleIndex | None] = {}
         # (url, path) of the last lookup: several agents are asked about one URL. One
@@ -270,17 +283,10 @@ class RobotsTxt:
         if cached is not None:
             return cached
         wanted = agent.lower()
-        with_digits = token_digits and any(c.isdigit() for c in agent)
-        specific: list[int] = []
-        global_: list[int] = []
-        for at, (agents, _) in enumerate(self.groups):
-            if any(not _is_global(value) and _agent_token(value, with_digits) == wanted
-                   for value in agents):
-                specific.append(at)
-            elif any(_is_global(value) for value in agents):
-                global_.append(at)
+        agents = self._group_agents(token_digits and any(c.isdigit() for c in agent))
+        specific = tuple(at for at, (tokens, _) in enumerate(agents) if wanted in tokens)
         # A named group, even one without rules, hides the `*` groups.
-        chosen = tuple(specific or global_)
+        chosen = specific or tuple(at for at, (_, is_global) in enumerate(agents) if is_global)
         lines = [line for at in chosen for line in self.groups[at][1]]
         if chosen not in self._indexes:
             self._indexes[chosen] = _rule_index(lines)
@@ -288,9 +294,21 @@ class RobotsTxt:
         self._agents[key] = rules
         return rules
 
+    def _group_agents(self, with_digits: bool) -> list[tuple[frozenset[str], bool]]:
+        """(product tokens named, whether `*` is named) of each group, read once per file."""
+        found = self._tokens.get(with_digits)
+        if found is None:
+            found = [(frozenset(_agent_token(value, with_digits) for value in agents
+                                if not _is_global(value)),
+                      any(_is_global(value) for value in agents))
+                     for agents, _ in self.groups]
+            self._tokens[with_digits] = found
+        return found
+
     def _decide(self, agent: str, url: str, token_digits: bool) -> tuple[bool, Line] | None:
         """(allowed, deciding line), or None when no rule matches."""
-        index = self.rules_for(agent, token_digits).index
+        rules = self._agents.get((agent, True) if token_digits else agent)
+        index = (rules or self.rules_for(agent, token_digits)).index
         if index is None:
             return None
         last_url, path = self._last

@@ -15,10 +15,11 @@ it), and a lookup visits only the buckets whose head is a prefix of the path:
   first rule that matches wins the bucket, and buckets stop being read once their
   rules rank below the best match found.
 
-A pattern is `*` (any run), a final `$` (end of path), all else literal: a literal
-rule matches whenever its head does, a `$` rule without `*` when the path is its head,
-and a wildcard rule by finding its pieces left to right (leftmost placement is optimal
-for a `*`-only glob).
+A pattern is `*` (any run), a final `$` (end of path), all else literal. Given that its
+head prefixes the path, a rule matches: always if literal (or if the rest is only `*`s),
+if the path is the head for `head$`, if the path holds the one piece after the head for
+`head*piece`, if it ends with the tail (after the head) for `head*tail$`, and otherwise
+by finding the pieces left to right (leftmost placement is optimal for a `*`-only glob).
 """
 
 from __future__ import annotations
@@ -27,27 +28,42 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
-_LITERAL, _EXACT, _WILDCARD = range(3)
+_LITERAL, _EXACT, _CONTAINS, _ENDS, _WILDCARD = range(5)
+_LINE_SPAN = 1 << 40  # line numbers are below it
 _NO_RANK = 1 << 62
+
+
+def _rank_of(entry: tuple) -> int:
+    return entry[0]
 
 
 class RuleIndex:
     """Build from (pattern, is_allow, line number, payload); `decide(path)` gives the
     deciding (is_allow, payload), or None when no rule matches."""
 
-    __slots__ = ("_heads", "_parents", "_buckets")
+    __slots__ = ("_heads", "_sizes", "_parents", "_buckets")
 
     def __init__(self, rules: Iterable[tuple[str, bool, int, Any]]):
-        # Priority order: longest pattern, allow first on a tie, then the earlier line.
-        # (`seq` keeps the sort from ever comparing payloads.)
-        ranked = sorted((-len(pattern), not is_allow, number, seq, pattern, is_allow, payload)
-                        for seq, (pattern, is_allow, number, payload) in enumerate(rules))
         buckets: dict[str, list[tuple]] = {}
-        for rank, (_, _, _, _, pattern, is_allow, payload) in enumerate(ranked):
-            head, entry = _entry(rank, pattern, is_allow, payload)
-            buckets.setdefault(head, []).append(entry)
+        for pattern, is_allow, number, payload in rules:
+            # Priority as one int, smaller first: longest pattern, allow first on a tie,
+            # then the earlier line.
+            rank = (-2 * len(pattern) - is_allow) * _LINE_SPAN + number
+            if "*" in pattern or pattern.endswith("$"):
+                head, entry = _entry(rank, pattern, is_allow, payload)
+            else:
+                head, entry = pattern, (rank, _LITERAL, is_allow, payload, None)
+            bucket = buckets.get(head)
+            if bucket is None:
+                buckets[head] = [entry]
+            else:
+                bucket.append(entry)
+        for bucket in buckets.values():
+            if len(bucket) > 1:
+                bucket.sort(key=_rank_of)
         self._heads = sorted(buckets)
-        self._buckets = [tuple(buckets[head]) for head in self._heads]
+        self._sizes = [len(head) for head in self._heads]
+        self._buckets = [buckets[head] for head in self._heads]
         # Parent of a head: the longest other head that is a prefix of it. The heads
         # that are prefixes of the previous head (a stack, shortest first) include every
         # head that is a prefix of this one.
@@ -68,13 +84,16 @@ class RuleIndex:
         best = None
         best_rank = _NO_RANK
         while i >= 0:  # from here on, every head is a prefix of the path
-            for rank, mode, is_allow, payload, pieces, tail in self._buckets[i]:
+            start = self._sizes[i]
+            for rank, mode, is_allow, payload, rest in self._buckets[i]:
                 if rank >= best_rank:
                     break
                 if (mode == _LITERAL
-                        or (mode == _EXACT and len(path) == len(heads[i]))
-                        or (mode == _WILDCARD and _pieces_match(path, len(heads[i]), pieces,
-                                                                tail))):
+                        or (mode == _CONTAINS and path.find(rest, start) >= 0)
+                        or (mode == _EXACT and len(path) == start)
+                        or (mode == _ENDS and path.endswith(rest)
+                            and len(path) - len(rest) >= start)
+                        or (mode == _WILDCARD and _pieces_match(path, start, *rest))):
                     best, best_rank = (is_allow, payload), rank
                     break
             i = parents[i]
@@ -86,11 +105,19 @@ def _entry(rank: int, pattern: str, is_allow: bool, payload: Any) -> tuple[str, 
     anchored = pattern.endswith("$")
     body = pattern[:-1] if anchored else pattern
     if "*" not in body:
-        mode = _EXACT if anchored else _LITERAL
-        return body, (rank, mode, is_allow, payload, (), None)
+        return body, (rank, _EXACT if anchored else _LITERAL, is_allow, payload, None)
     head, *pieces = body.split("*")
-    tail = pieces.pop() if anchored else None
-    return head, (rank, _WILDCARD, is_allow, payload, tuple(pieces), tail)
+    tail = pieces.pop() if anchored else ""
+    pieces = [piece for piece in pieces if piece]  # an empty piece always matches
+    if not tail:  # `head*...$` with nothing after the last `*` ends anywhere
+        if not pieces:
+            return head, (rank, _LITERAL, is_allow, payload, None)
+        if len(pieces) == 1:
+            return head, (rank, _CONTAINS, is_allow, payload, pieces[0])
+        return head, (rank, _WILDCARD, is_allow, payload, (tuple(pieces), None))
+    if not pieces:
+        return head, (rank, _ENDS, is_allow, payload, tail)
+    return head, (rank, _WILDCARD, is_allow, payload, (tuple(pieces), tail))
 
 
 def _pieces_match(path: str, start: int, pieces: tuple[str, ...], tail: str | None) -> bool:
