@@ -126,6 +126,9 @@ def test_remote_runners_refuse_local_worker_paths(paths, culprit):
      "--output", "out", "--runner", "DaskRunner", "--dask_client_address", "10.0.0.5:8786"],
     ["refilter", "--previous", "previous", "--registry", str(BUNDLED_REGISTRY),
      "--output", "gs://b/out", "--runner", "DataflowRunner", "--dry_run", "True"],
+    ["run", "--input", "gs://b/*.warc.gz", "--registry", str(BUNDLED_REGISTRY),
+     "--robots-store", "store", "--output", "gs://b/out", "--runner", "DataflowRunner",
+     "--dry_run", "True"],
 ])
 def test_cli_refuses_a_local_worker_path_with_exit_2_and_one_line(argv, capsys, tmp_path,
                                                                   monkeypatch):

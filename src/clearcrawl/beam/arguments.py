@@ -18,8 +18,8 @@ DASK_RUNNER = "DaskRunner"
 # Paths that the workers read or write. A registry is read by the launcher, which
 # ships its snapshot to the workers under --output, so a local one is right (a
 # registry source folder is always local).
-RUN_WORKER_PATHS = ("input", "robots", "output")
-REFILTER_WORKER_PATHS = ("previous", "output")
+RUN_WORKER_PATHS = ("input", "robots", "robots_store", "output")
+REFILTER_WORKER_PATHS = ("previous", "robots_store", "output")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -105,10 +105,10 @@ def local_worker_path(args: argparse.Namespace, beam_args: list[str],
     if runner is None:
         return None
     for flag in flags:
-        values = getattr(args, flag)
+        values = getattr(args, flag, None)
         for value in values if isinstance(values, list) else [values]:
-            if is_local_path(value):
-                return (f"--{flag} {value}: a local path, but {runner} runs its workers "
+            if value is not None and is_local_path(value):
+                return (f"--{flag.replace('_', '-')} {value}: a local path, but {runner} runs its workers "
                         "elsewhere; give a path they can reach (gs://...)")
     return None
 
