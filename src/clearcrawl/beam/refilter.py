@@ -37,7 +37,7 @@ from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
-from clearcrawl.core.urls import split_url
+from clearcrawl.core.urls import origin_of, split_url
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
 from clearcrawl.records import Decided, Document, Evidence, ReadFailure
 from clearcrawl.registry.compare import added_entries, refilter_problems
@@ -86,11 +86,12 @@ class RefilterFn(beam.DoFn):
             return
         data = joined["data"][0] if joined["data"] else None
         signed = joined["signature"][0] if joined["signature"] else None
-        host = split_url(row["url"]).host
-        doc = Document(row["doc_id"], row["url"], host, row["registered_domain"],
+        parts = split_url(row["url"])
+        doc = Document(row["doc_id"], row["url"], parts.host, row["registered_domain"],
                        row["fetch_time"], (), None, "", data["text"] if data else "",
                        row["text_sha256"], row["text_bytes"], row["source_uri"],
-                       row["source_offset"], data["crawl"] if data else None)
+                       row["source_offset"], data["crawl"] if data else None,
+                       origin=origin_of(parts))
         carried = [Evidence(**r) for r in row["reasons"]
                    if r["kind"] in CRAWL_SIGNAL_KINDS or r["kind"] in WORK_KINDS]
         evidence = carried + self._index.match(doc.url, doc.host)
