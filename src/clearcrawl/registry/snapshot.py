@@ -143,7 +143,7 @@ def content_of(source: RegistrySource) -> dict:
     }
 
 
-def _shard_works(records: list[dict]) -> tuple[tuple[WorksFile, ...], dict[str, bytes]]:
+def shard_works(records: list[dict]) -> tuple[tuple[WorksFile, ...], dict[str, bytes]]:
     """(listing, {path: bytes}) of works files for records in entry_id order."""
     listing, files = [], {}
     for number, start in enumerate(range(0, len(records), WORKS_PER_FILE)):
@@ -181,7 +181,7 @@ class Snapshot:
         """From a full content (works inside): the works move to in-memory files."""
         registry_id = hashlib.sha256(canonical_json(content)).hexdigest()
         content = dict(content)
-        listing, files = _shard_works(content.pop("works"))
+        listing, files = shard_works(content.pop("works"))
         return cls(content, registry_id, listing, files.__getitem__)
 
     @classmethod
