@@ -3,7 +3,9 @@
 `python bench/works_memory.py N [WORDS]` builds a snapshot of N works of WORDS words
 (default 754: about 750 word 5-grams, the size of a registered article), its works in
 files of WORKS_PER_FILE beside it, then loads it in fresh child processes exactly as a
-worker does and reports each child's resident memory at each step and its peak:
+worker does and reports each child's resident memory at each step and its peak (VmHWM:
+ru_maxrss would count the parent's, which holds the works it built, as a child starts as its
+copy):
 - broadcast: the snapshot (rules and policy only), then every works file, one at a time,
   into the decoded works and the broadcast index (Snapshot.work_matcher);
 - join: the snapshot, then one works file as WorkKeysFn reads it (its records, decoded,
@@ -21,12 +23,14 @@ import tempfile
 import time
 
 _CHILD = r"""
-import gc, json, resource, sys, time
-def rss():
+import gc, json, sys, time
+def status(key):
     with open('/proc/self/status') as fh:
         for line in fh:
-            if line.startswith('VmRSS:'):
+            if line.startswith(key + ':'):
                 return int(line.split()[1]) / 1024
+def rss():
+    return status('VmRSS')
 from clearcrawl.registry.load import load_registry
 from clearcrawl.core.works import WorkSet
 import numpy as np
@@ -45,7 +49,7 @@ else:
     anchors = [works.anchors(i) for i in range(len(works))]
 built = rss()
 print(json.dumps({'baseline_mb': base, 'after_load_mb': loaded, 'after_works_mb': built,
-                  'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  'peak_mb': status('VmHWM'),
                   'load_and_build_s': time.perf_counter() - started,
                   'estimate_mb': snapshot.works_bytes() / 2**20}))
 """
@@ -91,10 +95,18 @@ def _child(folder: str, strategy: str) -> dict:
     return result
 
 
-def measure(n_works: int, words: int = 754) -> dict:
+def measure(n_works: int, words: int = 754, keep: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
+        if keep:  # build once, measure again: the build takes minutes
+            tmp = keep
         started = time.perf_counter()
-        shingles = write_snapshot(tmp, n_works, words)
+        if keep and os.path.exists(os.path.join(keep, "shingles")):
+            with open(os.path.join(keep, "shingles")) as fh:
+                shingles = int(fh.read())
+        else:
+            shingles = write_snapshot(tmp, n_works, words)
+            with open(os.path.join(tmp, "shingles"), "w") as fh:
+                fh.write(str(shingles))
         built_s = time.perf_counter() - started
         sizes = {name: os.path.getsize(os.path.join(tmp, name)) for name in
                  ["snapshot.json.gz", *(f"works/{f}" for f in os.listdir(f"{tmp}/works"))]}
@@ -115,4 +127,5 @@ def measure(n_works: int, words: int = 754) -> dict:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     words = int(sys.argv[2]) if len(sys.argv) > 2 else 754
-    print(json.dumps(measure(n, words), indent=2))
+    # WORKS_MEMORY_KEEP=DIR keeps the built snapshot there and reuses it on the next run.
+    print(json.dumps(measure(n, words, os.environ.get("WORKS_MEMORY_KEEP")), indent=2))

@@ -154,3 +154,23 @@ def test_near_duplicates_of_removed_pages_are_removed_naming_them(content_crawl,
     _run(crawl, registry, tmp_path / "off", "--no-propagate")
     off = {row["url"]: row for row in _ledger(tmp_path / "off")}
     assert all(off[m]["decision"] == "keep" for m in planted)
+
+
+def test_auto_strategy_follows_the_measured_broadcast_memory():
+    """auto = join above 1 GiB estimated: about 93,000 works of 750 5-grams (the bench's
+    100,000 such works peaked at 1,038 MiB on one worker), from the listing alone."""
+    from clearcrawl.beam.pipeline import choose_work_strategy
+    from clearcrawl.registry.snapshot import WorksFile
+
+    content = Snapshot.from_source(load_source(BUNDLED_REGISTRY)).content
+
+    def listed(works: int) -> Snapshot:
+        files = tuple(WorksFile(f"works/part-{n:05d}.jsonl.gz", "0" * 64, 10_000, 7_500_000)
+                      for n in range(works // 10_000))
+        return Snapshot(content, "unused", files)  # no reader: no work is read
+
+    assert choose_work_strategy(listed(90_000), "auto") == "broadcast"
+    assert choose_work_strategy(listed(100_000), "auto") == "join"
+    assert 1_038 * 2**20 <= listed(100_000).works_bytes() <= 1.1 * 1_038 * 2**20
+    assert choose_work_strategy(listed(100_000), "broadcast") == "broadcast"
+    assert choose_work_strategy(listed(0), "auto") == "none"

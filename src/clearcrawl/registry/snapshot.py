@@ -39,8 +39,9 @@ SNAPSHOT_FILE = "snapshot.json.gz"
 WORKS_DIR = "works"
 # Bounds what one join element reads and holds: ~10,000 x 6 KB of base64 5-grams.
 WORKS_PER_FILE = 10_000
-# A broadcast worker's peak while it loads the works, fitted to bench/works_memory.py.
-WORKER_BYTES_PER_SHINGLE = 60
+# A broadcast worker's peak while it loads the works file by file, fitted to
+# bench/works_memory.py (100,000 works of ~750 5-grams: 1,038 MiB measured, 1,099 estimated).
+WORKER_BYTES_PER_SHINGLE = 14
 WORKER_BYTES_PER_WORK = 1024
 
 
