@@ -19,7 +19,7 @@ flags work) and translates the graph itself:
   Reshuffle keeps them; GroupByKey splits every partition by a deterministic hash of
   the key (dask's `tokenize`) and groups each split;
 - every PCollection nobody consumes is computed too, so no step is skipped, and each
-  task runs once (the graph is submitted unoptimised: keys are never fused or copied).
+  task runs once (a plain graph of tasks, submitted as built).
 
 Stateful DoFns, splittable DoFns, Read and windowing other than the global window are
 refused with an error naming the step. Without `--dask_client_address` or
@@ -54,6 +54,13 @@ from apache_beam.runners.runner import PipelineResult, PipelineState
 from apache_beam.transforms.core import Impulse
 from apache_beam.transforms.window import GlobalWindows
 
+try:
+    import dask.distributed  # noqa: F401 - the runner's one requirement, named below
+    from dask.core import quote
+except ImportError as exc:  # the `dask` extra is not installed
+    raise ImportError("--runner DaskRunner needs dask.distributed: "
+                      "pip install 'clearcrawl[dask]'") from exc
+
 log = logging.getLogger("clearcrawl")
 
 MAX_CREATE_PARTITIONS = 1024
@@ -82,11 +89,6 @@ class DaskRunner(beam_dask.DaskRunner):
     """Runs a Beam pipeline as a dask.distributed task graph (see the module doc)."""
 
     def run_pipeline(self, pipeline, options):
-        try:
-            import dask.distributed  # noqa: F401 - checked here to name the extra
-        except ImportError:
-            raise ImportError("--runner DaskRunner needs dask.distributed: "
-                              "pip install 'clearcrawl[dask]'") from None
         client, cluster = _connect(options)
         try:
             pipeline.replace_all(_overrides())
@@ -94,7 +96,7 @@ class DaskRunner(beam_dask.DaskRunner):
             translator = _Translator(token, _npartitions(options))
             pipeline.visit(translator)
             final = translator.final()
-            future = client.compute(final, optimize_graph=False)
+            (future,) = client.get(translator.graph, [final], sync=False)
         except BaseException:
             _close(client, cluster)
             raise
@@ -136,9 +138,16 @@ def _connect(options):
 
 
 def _close(client, cluster) -> None:
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    # A closing cluster logs every worker it retires at INFO: not news for a run.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    finally:
+        quiet.setLevel(level)
 
 
 class DaskPipelineResult(PipelineResult):
@@ -204,21 +213,23 @@ def _overrides() -> list[PTransformOverride]:
 
 
 class _Translator(PipelineVisitor):
-    """Each leaf transform -> dask tasks; `parts[pcoll]`: that PCollection's partitions."""
+    """Each leaf transform -> dask tasks, in dask's task-graph spec (a dict of key ->
+    (function, *arguments), where an argument that is a key stands for its value);
+    `parts[pcoll]`: the keys of that PCollection's partitions. The graph is built as a
+    plain dict: dask.delayed merges and culls a graph per call, which took longer than
+    the run itself."""
 
     def __init__(self, token: str, npartitions: int | None = None):
-        from dask import delayed
-
-        self._delayed = delayed
         self._token = token
         self._npartitions = npartitions
+        self.graph: dict = {}
         self.parts: dict = {}
         self._consumed: set[int] = set()
 
     def _name(self, node, suffix: str = "") -> str:
         return f"{node.full_label}{suffix}-{self._token}"
 
-    def _input(self, node, pcoll):
+    def _input(self, node, pcoll) -> list:
         if pcoll not in self.parts:
             raise RuntimeError(f"DaskRunner: {node.full_label} reads a PCollection not yet "
                                "translated")
@@ -261,19 +272,18 @@ class _Translator(PipelineVisitor):
         size = -(-len(values) // count) if values else 0
         chunks = [values[i * size:(i + 1) * size] for i in range(count)] if values else [[]]
         name = self._name(node)
-        return [self._delayed(_windowed, pure=True)(chunk, dask_key_name=(name, i))
+        # Quoted: data that dask must not read as keys or tasks.
+        return [self._task((name, i), _windowed, quote(chunk))
                 for i, chunk in enumerate(chunks)]
 
     def _group(self, node, inputs: list) -> list:
         count = max(1, min(self._npartitions or MAX_GROUP_PARTITIONS, len(inputs)))
         split_name, piece_name, name = (self._name(node, s) for s in ("/split", "/piece", ""))
-        splits = [self._delayed(_split, pure=True)(part, count, dask_key_name=(split_name, i))
+        splits = [self._task((split_name, i), _split, part, count)
                   for i, part in enumerate(inputs)]
-        return [self._delayed(_group, pure=True)(
-            *[self._delayed(operator.getitem, pure=True)(split, j,
-                                                         dask_key_name=(piece_name, i, j))
-              for i, split in enumerate(splits)], dask_key_name=(name, j))
-            for j in range(count)]
+        return [self._task((name, j), _group, *[
+            self._task((piece_name, i, j), operator.getitem, split, j)
+            for i, split in enumerate(splits)]) for j in range(count)]
 
     def _pardo(self, node, outputs: dict) -> None:
         transform = node.transform
@@ -285,13 +295,13 @@ class _Translator(PipelineVisitor):
 
         tags = list(outputs)
         main = node.inputs[0]
-        spec = cloudpickle.dumps((transform.dofn, transform.args, transform.kwargs,
-                                  tags, main.windowing, node.full_label))
-        spec_task = self._delayed(spec, name=self._name(node, "/spec"))
+        spec_key = self._name(node, "/spec")
+        self.graph[spec_key] = cloudpickle.dumps((transform.dofn, transform.args,
+                                                  transform.kwargs, tags, main.windowing,
+                                                  node.full_label))
         sides = [self._side(node, index, side) for index, side in enumerate(node.side_inputs)]
         name = self._name(node)
-        tasks = [self._delayed(_run_bundle, pure=True)(self._token, spec_task, sides, part,
-                                                       dask_key_name=(name, i))
+        tasks = [self._task((name, i), _run_bundle, self._token, spec_key, list(sides), part)
                  for i, part in enumerate(self._input(node, main))]
         if len(tags) == 1:
             self.parts[outputs[tags[0]]] = tasks
@@ -299,29 +309,27 @@ class _Translator(PipelineVisitor):
         for index, tag in enumerate(tags):
             tag_name = self._name(node, f"[{tag}]")
             self.parts[outputs[tag]] = [
-                self._delayed(operator.getitem, pure=True)(task, index,
-                                                           dask_key_name=(tag_name, i))
+                self._task((tag_name, i), operator.getitem, task, index)
                 for i, task in enumerate(tasks)]
 
     def _side(self, node, index: int, side):
         parts = self._input(node, side.pvalue)
         # Beam's private view protocol (pvalue.AsSideInput): its options and the
         # function that turns the PCollection's values into the view the DoFn sees.
-        return self._delayed(_view, pure=True)(
-            type(side), side._view_options(), *parts,
-            dask_key_name=self._name(node, f"/side{index}"))
+        return self._task(self._name(node, f"/side{index}"), _view,
+                          type(side), quote(side._view_options()), *parts)
 
-    def final(self):
+    def _task(self, key, function, *args):
+        self.graph[key] = (function, *args)
+        return key
+
+    def final(self) -> str:
         """One task over every partition nobody consumes (each counted where it is)."""
         leaves = [part for pcoll, parts in self.parts.items()
                   if id(pcoll) not in self._consumed for part in parts]
-        name = self._name_final()
-        counts = [self._delayed(len, pure=True)(part, dask_key_name=(name + "/count", i))
-                  for i, part in enumerate(leaves)]
-        return self._delayed(_total, pure=True)(*counts, dask_key_name=name)
-
-    def _name_final(self) -> str:
-        return f"done-{self._token}"
+        name = f"done-{self._token}"
+        counts = [self._task((name + "/count", i), len, part) for i, part in enumerate(leaves)]
+        return self._task(name, _total, *counts)
 
 
 # ---- what the workers run ----------------------------------------------------------
