@@ -64,9 +64,11 @@ except ImportError as exc:  # the `dask` extra is not installed
 log = logging.getLogger("clearcrawl")
 
 MAX_CREATE_PARTITIONS = 1024
-# Partitions of a GroupByKey's output (without --dask_npartitions): no more than its
-# input has, and few enough that the n x m split pieces stay cheap to schedule.
-MAX_GROUP_PARTITIONS = 32
+# Partitions of a GroupByKey's output (without --dask_npartitions): two a worker, no
+# more than its input has, and few enough that the n x m split pieces stay cheap to
+# schedule (each is a task: a 300-page crawl took 7x longer with 25 where 4 do).
+GROUP_PARTITIONS_PER_WORKER = 2
+MAX_GROUP_PARTITIONS = 256
 
 
 class DaskWorkerOptions(PipelineOptions):
@@ -93,7 +95,8 @@ class DaskRunner(beam_dask.DaskRunner):
         try:
             pipeline.replace_all(_overrides())
             token = uuid.uuid4().hex[:12]
-            translator = _Translator(token, _npartitions(options))
+            workers = len(client.scheduler_info().get("workers", {}))
+            translator = _Translator(token, _npartitions(options), workers)
             pipeline.visit(translator)
             final = translator.final()
             (future,) = client.get(translator.graph, [final], sync=False)
@@ -219,9 +222,11 @@ class _Translator(PipelineVisitor):
     plain dict: dask.delayed merges and culls a graph per call, which took longer than
     the run itself."""
 
-    def __init__(self, token: str, npartitions: int | None = None):
+    def __init__(self, token: str, npartitions: int | None = None, workers: int = 1):
         self._token = token
         self._npartitions = npartitions
+        self._group_partitions = npartitions or min(
+            MAX_GROUP_PARTITIONS, GROUP_PARTITIONS_PER_WORKER * max(workers, 1))
         self.graph: dict = {}
         self.parts: dict = {}
         self._consumed: set[int] = set()
@@ -277,7 +282,7 @@ class _Translator(PipelineVisitor):
                 for i, chunk in enumerate(chunks)]
 
     def _group(self, node, inputs: list) -> list:
-        count = max(1, min(self._npartitions or MAX_GROUP_PARTITIONS, len(inputs)))
+        count = max(1, min(self._group_partitions, len(inputs)))
         split_name, piece_name, name = (self._name(node, s) for s in ("/split", "/piece", ""))
         splits = [self._task((split_name, i), _split, part, count)
                   for i, part in enumerate(inputs)]
