@@ -29,6 +29,7 @@ processes (`--dask_n_workers`, default one per core) and closes it at the end.
 
 from __future__ import annotations
 
+import gc
 import logging
 import operator
 import threading
@@ -119,6 +120,12 @@ def _connect(options):
     LocalCluster of worker processes that the run closes."""
     from dask.distributed import Client, LocalCluster
 
+    # dask's logging config sets "distributed" to INFO: every start, worker and
+    # connection would reach a CLI run's stderr. Warnings (a lost worker) still do.
+    quiet = logging.getLogger("distributed")
+    if quiet.getEffectiveLevel() < logging.WARNING:
+        quiet.setLevel(logging.WARNING)
+
     values = options.view_as(beam_dask.DaskOptions).get_all_options(
         drop_default=True, current_only=True)
     beam_dask.DaskOptions._extract_bag_kwargs(values)  # private: see _npartitions
@@ -130,8 +137,10 @@ def _connect(options):
     # One thread a worker: DoFns and their native libraries run one bundle at a time,
     # as on Beam's own workers. No memory limit: the pipeline bounds its own memory,
     # and a nanny killing a worker near its limit would only retry the same bundle.
+    # ":0": the scheduler's HTTP server (always started) on a free port, never a clash
+    # with another cluster's 8787.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, memory_limit=0,
+                           dashboard_address=":0", memory_limit=0,
                            silence_logs=logging.ERROR)
     try:
         return Client(cluster, **values), cluster
@@ -434,6 +443,10 @@ def _run_bundle(token: str, spec: bytes, sides: list, part: list) -> list | tupl
     for wv in part:
         runner.process(wv)
     runner.finish()
+    # The bundle's garbage cycles are freed here, on the thread that made them: some
+    # native objects (resiliparse's HTML trees) refuse to be dropped on another thread,
+    # such as the worker's event loop when a collection happens to start there.
+    gc.collect()
     with _LOCK:
         _IDLE.setdefault((token, spec), []).append(borrowed)
     values = [receivers[tag].values for tag in tags]
