@@ -12,7 +12,8 @@ Content-Usage) or a look-alike that is not one. `robots/` holds the crawl's
 robots.txt captures (pass it with `--robots`): one host refuses AI agents.
 `ground_truth.jsonl` says what a correct run, given those captures, must decide.
 
-Usage: clearcrawl synth --output DIR [--pages N] [--files F] [--seed S] [--jobs J]
+Usage: clearcrawl synth --output DIR [--pages N] [--files F] [--seed S]
+       [--jobs J] [--per-file-seeds]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -294,86 +296,109 @@ class _Shard:
 
 def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7,
              mean_html_bytes: int = 9000, crawl: str = "CC-MAIN-2026-05",
-             works: list[dict] | None = None, jobs: int = 1) -> dict:
-    """Write `files` WARC shards holding `pages` captures; returns a summary. `jobs` > 1
-    compresses records in that many processes; the files are the same."""
-    if jobs > 1:
-        with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
-            return _generate(output, pages, files, seed, mean_html_bytes, crawl, works,
-                             pool, jobs)
-    return _generate(output, pages, files, seed, mean_html_bytes, crawl, works, None, 0)
+             works: list[dict] | None = None, jobs: int = 1,
+             per_file_seeds: bool = False) -> dict:
+    """Write `files` WARC shards holding `pages` captures; returns a summary.
 
-
-def _generate(output: str | Path, pages: int, files: int, seed: int, mean_html_bytes: int,
-              crawl: str, works: list[dict] | None,
-              pool: concurrent.futures.Executor | None, workers: int) -> dict:
+    One generator draws every file in turn, so a file's content depends on the ones
+    before it. `jobs` > 1 then compresses records in that many processes (the files are
+    the same). With `per_file_seeds`, each file has its own generator, seeded by `seed`
+    and the file's number (and its own mirrored pages), and `jobs` files are written at
+    once: another crawl than without, the same for any `jobs`."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    truth = []
-    paths = []
     start = dt.datetime(2026, 1, 26, tzinfo=dt.UTC)
     per_file = [pages // files + (1 if i < pages % files else 0) for i in range(files)]
-    total_bytes = 0
-    removed_pages: list[tuple[str, list[str], str]] = []  # (title, paragraphs, url)
-    for index, count in enumerate(per_file):
-        name = f"{crawl}-synthetic-{seed:04d}-{index:05d}.warc.gz"
-        path = out / name
-        shard = _Shard(path, pool, workers)
-        info = (f"software: clearcrawl-synth\r\nisPartOf: {crawl}\r\n"
-                f"description: synthetic sample crawl, seed {seed}\r\n").encode()
-        shard.write(warc_record("warcinfo", info, date=start,
-                                         record_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                                         extra={"WARC-Filename": name}))
-        for _ in range(count):
-            host, decision, kind = _choose_host(rng)
-            url, url_decision, url_kind = _url_for(rng, host)
-            if url_decision:
-                decision, kind = url_decision, url_kind
-            when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
-            size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
-            title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
-            headers, head = {}, ""
-            draw = rng.random()
-            if decision == "keep" and kind is None and draw > 1 - MIRROR_RATE - SIGNAL_RATE \
-                    and draw <= 1 - MIRROR_RATE:
-                headers, head, decision, kind, _ = rng.choices(
-                    SIGNAL_PLAN, [w for *_, w in SIGNAL_PLAN])[0]
-            elif decision == "keep" and works and draw < WORK_COPY_RATE:
-                work = rng.choice(works)
-                title, paragraphs = work["title"], _work_copy(rng, work["text"])
-                decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
-            elif decision == "keep" and removed_pages and draw > 1 - MIRROR_RATE:
-                title, paragraphs, source = rng.choice(removed_pages)
-                decision, kind = "remove", "near_duplicate_of_removed"
-            elif decision == "remove" and len(removed_pages) < 50:
-                paragraphs = [_paragraph(rng, rng.randint(40, 120))
-                              for _ in range(max(1, size // 700))]
-                removed_pages.append((title, paragraphs, url))
-            body = page_html(rng, title, size, paragraphs, head).encode()
-            rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
-            request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
-                       "User-Agent: CCBot/2.0\r\n\r\n").encode()
-            shard.write(warc_record("request", request, target_uri=url, date=when,
-                                    record_id=rid()))
-            shard.write(warc_record(
-                "response", http_response(body, {"Server": "synthetic", **headers}),
-                target_uri=url,
-                date=when, record_id=rid(),
-                extra={"WARC-Identified-Payload-Type": "text/html"}))
-            shard.write(warc_record("metadata", b"fetchTimeMs: 120\r\n",
-                                    target_uri=url, date=when, record_id=rid()))
-            truth.append({"url": url, "decision": decision, "kind": kind, "file": name,
-                          "source": source})
-        shard.close()
-        total_bytes += path.stat().st_size
-        paths.append(str(path))
+    plans = [(out / f"{crawl}-synthetic-{seed:04d}-{index:05d}.warc.gz", count)
+             for index, count in enumerate(per_file)]
+    common = {"start": start, "crawl": crawl, "seed": seed,
+              "mean_html_bytes": mean_html_bytes, "works": works}
+    if per_file_seeds:
+        tasks = [(path, count, f"clearcrawl-synth:{seed}:{index}", common)
+                 for index, (path, count) in enumerate(plans)]
+        if jobs > 1:
+            with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+                truths = list(pool.map(_seeded_shard, tasks))
+        else:
+            truths = [_seeded_shard(task) for task in tasks]
+    else:
+        rng, removed_pages = random.Random(seed), []
+        with contextlib.ExitStack() as stack:
+            pool = (stack.enter_context(concurrent.futures.ProcessPoolExecutor(jobs))
+                    if jobs > 1 else None)
+            truths = [_write_shard(_Shard(path, pool, jobs), path.name, count, rng,
+                                   removed_pages, **common) for path, count in plans]
+    truth = [row for rows in truths for row in rows]
     robots = _write_robots_captures(out / "robots", crawl, seed, start)
     with open(out / "ground_truth.jsonl", "w") as fh:
         for row in truth:
             fh.write(json.dumps(row) + "\n")
-    return {"files": paths, "robots": robots, "pages": pages, "bytes": total_bytes,
+    return {"files": [str(path) for path, _ in plans], "robots": robots, "pages": pages,
+            "bytes": sum(path.stat().st_size for path, _ in plans),
             "expected_removed": sum(r["decision"] == "remove" for r in truth)}
+
+
+def _seeded_shard(task: tuple[Path, int, str, dict]) -> list[dict]:
+    """One file of a `per_file_seeds` crawl: its own generator, its own mirrored pages."""
+    path, count, seed_text, common = task
+    return _write_shard(_Shard(path, None, 0), path.name, count, random.Random(seed_text), [],
+                        **common)
+
+
+def _write_shard(shard: _Shard, name: str, count: int, rng: random.Random,
+                 removed_pages: list[tuple[str, list[str], str]], *, start: dt.datetime,
+                 crawl: str, seed: int, mean_html_bytes: int,
+                 works: list[dict] | None) -> list[dict]:
+    """Write one file of `count` captures drawn from `rng`; returns their ground truth.
+    `removed_pages` (title, paragraphs, url), the pages later ones may mirror, grows."""
+    truth = []
+    info = (f"software: clearcrawl-synth\r\nisPartOf: {crawl}\r\n"
+            f"description: synthetic sample crawl, seed {seed}\r\n").encode()
+    shard.write(warc_record("warcinfo", info, date=start,
+                            record_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                            extra={"WARC-Filename": name}))
+    for _ in range(count):
+        host, decision, kind = _choose_host(rng)
+        url, url_decision, url_kind = _url_for(rng, host)
+        if url_decision:
+            decision, kind = url_decision, url_kind
+        when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
+        size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
+        title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
+        headers, head = {}, ""
+        draw = rng.random()
+        if decision == "keep" and kind is None and draw > 1 - MIRROR_RATE - SIGNAL_RATE \
+                and draw <= 1 - MIRROR_RATE:
+            headers, head, decision, kind, _ = rng.choices(
+                SIGNAL_PLAN, [w for *_, w in SIGNAL_PLAN])[0]
+        elif decision == "keep" and works and draw < WORK_COPY_RATE:
+            work = rng.choice(works)
+            title, paragraphs = work["title"], _work_copy(rng, work["text"])
+            decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
+        elif decision == "keep" and removed_pages and draw > 1 - MIRROR_RATE:
+            title, paragraphs, source = rng.choice(removed_pages)
+            decision, kind = "remove", "near_duplicate_of_removed"
+        elif decision == "remove" and len(removed_pages) < 50:
+            paragraphs = [_paragraph(rng, rng.randint(40, 120))
+                          for _ in range(max(1, size // 700))]
+            removed_pages.append((title, paragraphs, url))
+        body = page_html(rng, title, size, paragraphs, head).encode()
+        rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
+        request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
+                   "User-Agent: CCBot/2.0\r\n\r\n").encode()
+        shard.write(warc_record("request", request, target_uri=url, date=when,
+                                record_id=rid()))
+        shard.write(warc_record(
+            "response", http_response(body, {"Server": "synthetic", **headers}),
+            target_uri=url,
+            date=when, record_id=rid(),
+            extra={"WARC-Identified-Payload-Type": "text/html"}))
+        shard.write(warc_record("metadata", b"fetchTimeMs: 120\r\n",
+                                target_uri=url, date=when, record_id=rid()))
+        truth.append({"url": url, "decision": decision, "kind": kind, "file": name,
+                      "source": source})
+    shard.close()
+    return truth
 
 
 DESCRIPTION = __doc__.split("\n")[0]
@@ -386,8 +411,12 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mean-html-bytes", type=int, default=9000)
     parser.add_argument("--jobs", type=int, default=1,
-                        help="compress records in this many processes; the files are the "
-                             "same for any value (default %(default)s)")
+                        help="processes: they compress records (the files are the same for "
+                             "any value), or with --per-file-seeds write files (default "
+                             "%(default)s)")
+    parser.add_argument("--per-file-seeds", action="store_true",
+                        help="each file from its own generator (seed and file number), so "
+                             "files are written in parallel: another crawl than without")
     parser.add_argument("--registry", default="optout_registry",
                         help="plant copies of this registry's works (default %(default)s)")
     return parser
@@ -400,7 +429,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
         works = load_source(args.registry).works
     summary = generate(args.output, args.pages, args.files, args.seed, args.mean_html_bytes,
-                       works=works, jobs=args.jobs)
+                       works=works, jobs=args.jobs,
+                       per_file_seeds=args.per_file_seeds)
     print(f"wrote {len(summary['files'])} WARC files, {summary['pages']} pages, "
           f"{summary['bytes'] / 1e6:.1f} MB to {args.output}")
     return 0
