@@ -64,3 +64,15 @@ def test_per_file_seeds_make_one_crawl_for_any_jobs(tmp_path):
     assert _digest(tmp_path / "one") != _digest(tmp_path / "shared")
     first, second = (Path(f).read_bytes() for f in one["files"][:2])
     assert first[200:] != second[200:]
+
+
+def test_the_synth_command_passes_jobs_and_per_file_seeds(tmp_path, capsys):
+    from clearcrawl.cli import main
+
+    argv = ["synth", "--pages", "40", "--files", "2", "--seed", "5", "--mean-html-bytes", "2000",
+            "--registry", str(tmp_path / "no-registry")]
+    assert main([*argv, "--output", str(tmp_path / "cli"), "--per-file-seeds", "--jobs", "2"]) == 0
+    synth.generate(tmp_path / "api", pages=40, files=2, seed=5, mean_html_bytes=2000,
+                   per_file_seeds=True)
+    assert _digest(tmp_path / "cli") == _digest(tmp_path / "api")
+    assert "wrote 2 WARC files, 40 pages" in capsys.readouterr().out
