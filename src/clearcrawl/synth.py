@@ -13,11 +13,15 @@ robots.txt captures (pass it with `--robots`): one host refuses AI agents.
 `ground_truth.jsonl` says what a correct run, given those captures, must decide.
 
 Usage: clearcrawl synth --output DIR [--pages N] [--files F] [--seed S]
+       [--jobs J] [--per-file-seeds]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import concurrent.futures
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -25,6 +29,8 @@ import json
 import random
 import uuid
 from pathlib import Path
+
+import numpy as np
 
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
 
@@ -96,16 +102,113 @@ def _paragraph(rng: random.Random, words: int) -> str:
     return " ".join(out)
 
 
+@functools.cache
+def _word_bounds() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_word_table` for `_word_indices`: the words (an object array), each class's (1, 2, 3 syllables)
+    first index and first cumulative weight, and the cumulative weights with -inf before
+    and +inf after (choices bisects all but the last weight: the last word takes the rest)."""
+    words, cumulative = _word_table()
+    counts = [len(_SYLLABLES) ** length for length in (1, 2, 3)]
+    firsts = np.array([0, counts[0], counts[0] + counts[1]])
+    starts = np.array([0.0, cumulative[firsts[1] - 1], cumulative[firsts[2] - 1]])
+    edges = np.concatenate([[-np.inf], cumulative[:-1], [np.inf]])
+    return np.array(words, dtype=object), firsts, starts, edges
+
+
+def _word_indices(raw: np.ndarray) -> np.ndarray:
+    """For each offset i of the draws `raw`, the index of the word that `choices` picks
+    with the random() made of draws i and i + 1 (random()'s float arithmetic, then
+    bisect_right over the cumulative weights). Weights are equal within each class,
+    so the index is computed and then checked against the weights themselves."""
+    words, firsts, starts, edges = _word_bounds()
+    unit = ((raw[:-1] >> 5).astype(np.float64) * 67108864.0
+            + (raw[1:] >> 6).astype(np.float64)) * (1.0 / 9007199254740992.0)
+    x = unit * (_word_table()[1][-1] + 0.0)
+    group = np.searchsorted(starts, x, side="right") - 1
+    counts = np.diff(np.append(firsts, len(words)))
+    index = firsts[group] + ((x - starts[group]) * 3 * counts[group]).astype(np.int64)
+    index = np.clip(index, 0, len(words) - 1)
+    for _ in range(2):  # float sums put a boundary a word either side of the estimate
+        index += edges[index + 1] <= x
+        index -= edges[index] > x
+    wrong = (edges[index] > x) | (edges[index + 1] <= x)
+    if wrong.any():
+        index[wrong] = np.searchsorted(edges[1:-1], x[wrong], side="right")
+    return index
+
+
+class _Exhausted(Exception):
+    """A page needed more draws than were taken ahead for it."""
+
+
+def _filler(rng: random.Random, room: int) -> list[str]:
+    """Paragraphs `<p>...</p>` until they fill `room` characters: what
+    `while room > 0: p = f"<p>{_paragraph(rng, rng.randint(40, 120))}</p>"; room -= len(p)`
+    gives, leaving `rng` in the same state (tests compare the two). Its draws are taken
+    ahead in one block (`getrandbits` of many words returns consecutive 32-bit draws,
+    lowest first), so a page's thousand words are one vectorised lookup instead of a
+    `choices` bisection each; randint is random.Random's (getrandbits of the width's bit
+    length until below it) and random() is two draws."""
+    if room <= 0:
+        return []
+    state = rng.getstate()
+    ahead = room // 3 + 400   # about two draws per 6.5 characters
+    while True:
+        count = ahead
+        raw = np.frombuffer(rng.getrandbits(32 * count).to_bytes(4 * count, "little"),
+                            dtype="<u4").astype(np.uint64)
+        try:
+            found, used = _fill(raw.tolist(), _word_bounds()[0][_word_indices(raw)].tolist(),
+                                room)
+            break
+        except _Exhausted:
+            rng.setstate(state)
+            ahead *= 2
+    rng.setstate(state)
+    rng.getrandbits(32 * used)
+    return found
+
+
+def _fill(values: list[int], names: list[str], room: int) -> tuple[list[str], int]:
+    """`_filler`'s paragraphs from the draws `values` (and the word each pair of draws
+    picks, `names`); with the number of draws used."""
+    pos, found, end = 0, [], len(names)
+    try:
+        while room > 0:
+            while True:   # randint(40, 120): 7 bits until below 81
+                value = values[pos] >> 25
+                pos += 1
+                if value < 81:
+                    break
+            words, out = 40 + value, []
+            while len(out) < words:
+                while True:   # randint(6, 18): 4 bits until below 13
+                    value = values[pos] >> 28
+                    pos += 1
+                    if value < 13:
+                        break
+                count = 6 + value
+                if pos + 2 * count > end:
+                    raise _Exhausted
+                sentence = names[pos:pos + 2 * count:2]
+                pos += 2 * count
+                sentence[0] = sentence[0].capitalize()
+                out.extend(sentence)
+                out[-1] += "."
+            found.append(f"<p>{' '.join(out)}</p>")
+            room -= len(found[-1])
+    except IndexError:
+        raise _Exhausted from None
+    return found, pos
+
+
 def page_html(rng: random.Random, title: str, target_bytes: int,
               paragraphs: list[str] | None = None, head: str = "") -> str:
     parts = [f"<!doctype html><html><head><meta charset=\"utf-8\">{head}<title>{title}</title>"
              "</head><body><nav><a href=\"/\">Home</a> <a href=\"/about\">About</a></nav>"
              f"<article><h1>{title}</h1>"]
-    size = sum(len(p) for p in parts)
-    while paragraphs is None and size < target_bytes:
-        paragraph = f"<p>{_paragraph(rng, rng.randint(40, 120))}</p>"
-        parts.append(paragraph)
-        size += len(paragraph)
+    if paragraphs is None:
+        parts += _filler(rng, target_bytes - sum(len(p) for p in parts))
     parts.extend(f"<p>{p}</p>" for p in paragraphs or ())
     parts.append("</article><footer>&copy; 2026</footer></body></html>")
     return "".join(parts)
@@ -150,76 +253,152 @@ def _write_robots_captures(folder: Path, crawl: str, seed: int, when: dt.datetim
     return str(path)
 
 
+def _compress(records: list[bytes]) -> bytes:
+    return b"".join(gzip_member(record) for record in records)
+
+
+class _Shard:
+    """One WARC file being written, a gzip member per record. With a pool, records are
+    compressed there in batches (compression is about a third of a page's cost, and
+    the draws that make the records must stay in one process, in order) and written
+    in the order they were made, so the file is the same as without one."""
+
+    BATCH = 256   # records a task
+    AHEAD = 4     # tasks in flight a worker: bounds memory
+
+    def __init__(self, path: Path, pool: concurrent.futures.Executor | None, workers: int):
+        self.fh = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self.pool, self.workers = pool, workers
+        self.batch: list[bytes] = []
+        self.pending: collections.deque = collections.deque()
+
+    def write(self, record: bytes) -> None:
+        if self.pool is None:
+            self.fh.write(gzip_member(record))
+            return
+        self.batch.append(record)
+        if len(self.batch) >= self.BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        self.pending.append(self.pool.submit(_compress, self.batch))
+        self.batch = []
+        while len(self.pending) > self.AHEAD * self.workers:
+            self.fh.write(self.pending.popleft().result())
+
+    def close(self) -> None:
+        if self.batch:
+            self._submit()
+        while self.pending:
+            self.fh.write(self.pending.popleft().result())
+        self.fh.close()
+
+
 def generate(output: str | Path, pages: int = 600, files: int = 2, seed: int = 7,
              mean_html_bytes: int = 9000, crawl: str = "CC-MAIN-2026-05",
-             works: list[dict] | None = None) -> dict:
-    """Write `files` WARC shards holding `pages` captures; returns a summary."""
+             works: list[dict] | None = None, jobs: int = 1,
+             per_file_seeds: bool = False) -> dict:
+    """Write `files` WARC shards holding `pages` captures; returns a summary.
+
+    One generator draws every file in turn, so a file's content depends on the ones
+    before it. `jobs` > 1 then compresses records in that many processes (the files are
+    the same). With `per_file_seeds`, each file has its own generator, seeded by `seed`
+    and the file's number (and its own mirrored pages), and `jobs` files are written at
+    once: another crawl than without, the same for any `jobs`."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    truth = []
-    paths = []
     start = dt.datetime(2026, 1, 26, tzinfo=dt.UTC)
     per_file = [pages // files + (1 if i < pages % files else 0) for i in range(files)]
-    total_bytes = 0
-    removed_pages: list[tuple[str, list[str], str]] = []  # (title, paragraphs, url)
-    for index, count in enumerate(per_file):
-        name = f"{crawl}-synthetic-{seed:04d}-{index:05d}.warc.gz"
-        path = out / name
-        with open(path, "wb") as fh:
-            info = (f"software: clearcrawl-synth\r\nisPartOf: {crawl}\r\n"
-                    f"description: synthetic sample crawl, seed {seed}\r\n").encode()
-            fh.write(gzip_member(warc_record("warcinfo", info, date=start,
-                                             record_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                                             extra={"WARC-Filename": name})))
-            for _ in range(count):
-                host, decision, kind = _choose_host(rng)
-                url, url_decision, url_kind = _url_for(rng, host)
-                if url_decision:
-                    decision, kind = url_decision, url_kind
-                when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
-                size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
-                title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
-                headers, head = {}, ""
-                draw = rng.random()
-                if decision == "keep" and kind is None and draw > 1 - MIRROR_RATE - SIGNAL_RATE \
-                        and draw <= 1 - MIRROR_RATE:
-                    headers, head, decision, kind, _ = rng.choices(
-                        SIGNAL_PLAN, [w for *_, w in SIGNAL_PLAN])[0]
-                elif decision == "keep" and works and draw < WORK_COPY_RATE:
-                    work = rng.choice(works)
-                    title, paragraphs = work["title"], _work_copy(rng, work["text"])
-                    decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
-                elif decision == "keep" and removed_pages and draw > 1 - MIRROR_RATE:
-                    title, paragraphs, source = rng.choice(removed_pages)
-                    decision, kind = "remove", "near_duplicate_of_removed"
-                elif decision == "remove" and len(removed_pages) < 50:
-                    paragraphs = [_paragraph(rng, rng.randint(40, 120))
-                                  for _ in range(max(1, size // 700))]
-                    removed_pages.append((title, paragraphs, url))
-                body = page_html(rng, title, size, paragraphs, head).encode()
-                rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
-                request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
-                           "User-Agent: CCBot/2.0\r\n\r\n").encode()
-                fh.write(gzip_member(warc_record("request", request, target_uri=url, date=when,
-                                                 record_id=rid())))
-                fh.write(gzip_member(warc_record(
-                    "response", http_response(body, {"Server": "synthetic", **headers}),
-                    target_uri=url,
-                    date=when, record_id=rid(),
-                    extra={"WARC-Identified-Payload-Type": "text/html"})))
-                fh.write(gzip_member(warc_record("metadata", b"fetchTimeMs: 120\r\n",
-                                                 target_uri=url, date=when, record_id=rid())))
-                truth.append({"url": url, "decision": decision, "kind": kind, "file": name,
-                              "source": source})
-        total_bytes += path.stat().st_size
-        paths.append(str(path))
+    plans = [(out / f"{crawl}-synthetic-{seed:04d}-{index:05d}.warc.gz", count)
+             for index, count in enumerate(per_file)]
+    common = {"start": start, "crawl": crawl, "seed": seed,
+              "mean_html_bytes": mean_html_bytes, "works": works}
+    if per_file_seeds:
+        tasks = [(path, count, f"clearcrawl-synth:{seed}:{index}", common)
+                 for index, (path, count) in enumerate(plans)]
+        if jobs > 1:
+            with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+                truths = list(pool.map(_seeded_shard, tasks))
+        else:
+            truths = [_seeded_shard(task) for task in tasks]
+    else:
+        rng, removed_pages = random.Random(seed), []
+        with contextlib.ExitStack() as stack:
+            pool = (stack.enter_context(concurrent.futures.ProcessPoolExecutor(jobs))
+                    if jobs > 1 else None)
+            truths = [_write_shard(_Shard(path, pool, jobs), path.name, count, rng,
+                                   removed_pages, **common) for path, count in plans]
+    truth = [row for rows in truths for row in rows]
     robots = _write_robots_captures(out / "robots", crawl, seed, start)
     with open(out / "ground_truth.jsonl", "w") as fh:
         for row in truth:
             fh.write(json.dumps(row) + "\n")
-    return {"files": paths, "robots": robots, "pages": pages, "bytes": total_bytes,
+    return {"files": [str(path) for path, _ in plans], "robots": robots, "pages": pages,
+            "bytes": sum(path.stat().st_size for path, _ in plans),
             "expected_removed": sum(r["decision"] == "remove" for r in truth)}
+
+
+def _seeded_shard(task: tuple[Path, int, str, dict]) -> list[dict]:
+    """One file of a `per_file_seeds` crawl: its own generator, its own mirrored pages."""
+    path, count, seed_text, common = task
+    return _write_shard(_Shard(path, None, 0), path.name, count, random.Random(seed_text), [],
+                        **common)
+
+
+def _write_shard(shard: _Shard, name: str, count: int, rng: random.Random,
+                 removed_pages: list[tuple[str, list[str], str]], *, start: dt.datetime,
+                 crawl: str, seed: int, mean_html_bytes: int,
+                 works: list[dict] | None) -> list[dict]:
+    """Write one file of `count` captures drawn from `rng`; returns their ground truth.
+    `removed_pages` (title, paragraphs, url), the pages later ones may mirror, grows."""
+    truth = []
+    info = (f"software: clearcrawl-synth\r\nisPartOf: {crawl}\r\n"
+            f"description: synthetic sample crawl, seed {seed}\r\n").encode()
+    shard.write(warc_record("warcinfo", info, date=start,
+                            record_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                            extra={"WARC-Filename": name}))
+    for _ in range(count):
+        host, decision, kind = _choose_host(rng)
+        url, url_decision, url_kind = _url_for(rng, host)
+        if url_decision:
+            decision, kind = url_decision, url_kind
+        when = start + dt.timedelta(seconds=rng.randint(0, 6 * 86400))
+        size = max(600, int(rng.lognormvariate(0, 0.6) * mean_html_bytes * 0.85))
+        title, paragraphs, source = _paragraph(rng, 5)[:60], None, None
+        headers, head = {}, ""
+        draw = rng.random()
+        if decision == "keep" and kind is None and draw > 1 - MIRROR_RATE - SIGNAL_RATE \
+                and draw <= 1 - MIRROR_RATE:
+            headers, head, decision, kind, _ = rng.choices(
+                SIGNAL_PLAN, [w for *_, w in SIGNAL_PLAN])[0]
+        elif decision == "keep" and works and draw < WORK_COPY_RATE:
+            work = rng.choice(works)
+            title, paragraphs = work["title"], _work_copy(rng, work["text"])
+            decision, kind, source = "remove", "work_near_duplicate", work["entry_id"]
+        elif decision == "keep" and removed_pages and draw > 1 - MIRROR_RATE:
+            title, paragraphs, source = rng.choice(removed_pages)
+            decision, kind = "remove", "near_duplicate_of_removed"
+        elif decision == "remove" and len(removed_pages) < 50:
+            paragraphs = [_paragraph(rng, rng.randint(40, 120))
+                          for _ in range(max(1, size // 700))]
+            removed_pages.append((title, paragraphs, url))
+        body = page_html(rng, title, size, paragraphs, head).encode()
+        rid = lambda: str(uuid.UUID(int=rng.getrandbits(128)))  # noqa: E731
+        request = (f"GET /{url.split('/', 3)[-1]} HTTP/1.1\r\nHost: {host}\r\n"
+                   "User-Agent: CCBot/2.0\r\n\r\n").encode()
+        shard.write(warc_record("request", request, target_uri=url, date=when,
+                                record_id=rid()))
+        shard.write(warc_record(
+            "response", http_response(body, {"Server": "synthetic", **headers}),
+            target_uri=url,
+            date=when, record_id=rid(),
+            extra={"WARC-Identified-Payload-Type": "text/html"}))
+        shard.write(warc_record("metadata", b"fetchTimeMs: 120\r\n",
+                                target_uri=url, date=when, record_id=rid()))
+        truth.append({"url": url, "decision": decision, "kind": kind, "file": name,
+                      "source": source})
+    shard.close()
+    return truth
 
 
 DESCRIPTION = __doc__.split("\n")[0]
@@ -231,6 +410,13 @@ def add_synth_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--mean-html-bytes", type=int, default=9000)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes: they compress records (the files are the same for "
+                             "any value), or with --per-file-seeds write files (default "
+                             "%(default)s)")
+    parser.add_argument("--per-file-seeds", action="store_true",
+                        help="each file from its own generator (seed and file number), so "
+                             "files are written in parallel: another crawl than without")
     parser.add_argument("--registry", default="optout_registry",
                         help="plant copies of this registry's works (default %(default)s)")
     return parser
@@ -243,7 +429,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
         works = load_source(args.registry).works
     summary = generate(args.output, args.pages, args.files, args.seed, args.mean_html_bytes,
-                       works=works)
+                       works=works, jobs=args.jobs,
+                       per_file_seeds=args.per_file_seeds)
     print(f"wrote {len(summary['files'])} WARC files, {summary['pages']} pages, "
           f"{summary['bytes'] / 1e6:.1f} MB to {args.output}")
     return 0
