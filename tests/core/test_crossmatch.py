@@ -1,4 +1,5 @@
-"""The propagation join's key blocks: what StageDecidedFn writes is what the join reads."""
+"""The propagation join's key blocks: what StageDecidedFn emits is what the join reads;
+and the one decide, given what propagation found."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import numpy as np
 from clearcrawl.core.crossmatch import KeyBlock, RemovedSource, propagation_pairs
 
 
-def _block(seed: int, docs: int, bands: int = 4) -> KeyBlock:
+def _block(seed: int, docs: int, bands: int = 4, file: str = "") -> KeyBlock:
     rng = np.random.default_rng(seed)
     payloads = [RemovedSource(f"src-{seed}-{i}", f"https://a.example/{i}?é", "piracy_domain",
                               rng.bytes(64)) if i % 3 == 0 else f"doc-{seed}-{i}"
                 for i in range(docs)]
     keys = rng.integers(0, 50, docs * bands, dtype=np.uint64)  # few keys: many shared
-    return KeyBlock(keys, np.repeat(np.arange(docs, dtype=np.int32), bands), payloads)
+    return KeyBlock(keys, np.repeat(np.arange(docs, dtype=np.int32), bands), payloads,
+                    file or f"staged-{seed}")
 
 
 def test_key_block_bytes_round_trip_and_give_the_same_pairs():
@@ -24,8 +26,12 @@ def test_key_block_bytes_round_trip_and_give_the_same_pairs():
         assert np.array_equal(read.keys, block.keys)
         assert np.array_equal(read.owners, block.owners)
         assert read.payloads == block.payloads
-    pairs = propagation_pairs(KeyBlock.concat(back))
-    assert pairs == propagation_pairs(KeyBlock.concat(blocks))
-    assert pairs and all(t.startswith("doc-") for t in pairs)
-    assert {s.doc_id[:5] for named in pairs.values() for s in named.values()} <= {
-        "src-1", "src-2"}
+        assert read.file == block.file
+    pairs = propagation_pairs(back)
+    assert pairs == propagation_pairs(blocks)
+    # Each target is named under the staged file its block came from.
+    assert set(pairs) == {"staged-1", "staged-2"}
+    for file, found in pairs.items():
+        assert found and all(t.startswith(f"doc-{file[-1]}-") for t, _ in found)
+        assert len(set((t, s.doc_id) for t, s in found)) == len(found)  # each pair once
+    assert {s.doc_id[:5] for found in pairs.values() for _, s in found} <= {"src-1", "src-2"}

@@ -110,23 +110,28 @@ class KeyBlock:
     """Band keys of documents in columns, for the propagation join: `keys[i]` belongs to
     document `owners[i]`, whose payload is `payloads[owners[i]]`: a RemovedSource
     (a source) or a kept doc_id (a target). Each document is stored once per block,
-    whatever its number of keys; Python touches documents, never keys."""
+    whatever its number of keys; Python touches documents, never keys. `file` names
+    the staged file its documents are in (a block comes from one bundle, which stages
+    one file), so that found pairs go to that file."""
 
     keys: np.ndarray          # uint64
     owners: np.ndarray        # int32 index into payloads
     payloads: list
+    file: str = ""
 
     def to_bytes(self) -> bytes:
-        """Two Arrow IPC messages (keys and owners; payloads), each length-prefixed."""
+        """Two Arrow IPC messages (keys and owners; payloads) and the file name, each
+        length-prefixed: what travels through the shuffle."""
         sources = [not isinstance(p, str) for p in self.payloads]
         columns = [[p if not s else p.doc_id for p, s in zip(self.payloads, sources)],
                    *([getattr(p, name) if s else None for p, s in zip(self.payloads, sources)]
                      for name in ("url", "kinds", "signature"))]
         parts = [pa.record_batch([pa.array(self.keys), pa.array(self.owners)],
-                                 schema=_KEYS_SCHEMA).serialize(),
+                                 schema=_KEYS_SCHEMA).serialize().to_pybytes(),
                  pa.record_batch([pa.array(c, t.type) for c, t in zip(columns, _PAYLOAD_SCHEMA)],
-                                 schema=_PAYLOAD_SCHEMA).serialize()]
-        return b"".join(len(part).to_bytes(8, "little") + part.to_pybytes() for part in parts)
+                                 schema=_PAYLOAD_SCHEMA).serialize().to_pybytes(),
+                 self.file.encode()]
+        return b"".join(len(part).to_bytes(8, "little") + part for part in parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeyBlock:
@@ -135,20 +140,14 @@ class KeyBlock:
             size = int.from_bytes(data[at: at + 8], "little")
             parts.append(pa.ipc.read_record_batch(buffer.slice(at + 8, size), schema))
             at += 8 + size
+        size = int.from_bytes(data[at: at + 8], "little")
+        file = data[at + 8: at + 8 + size].decode()
         keys, payloads = parts
         doc_ids, urls, kinds, signatures = (c.to_pylist() for c in payloads.columns)
         return cls(keys.column(0).to_numpy(), keys.column(1).to_numpy(),
                    [doc_id if url is None else RemovedSource(doc_id, url, kind, signature)
-                    for doc_id, url, kind, signature in zip(doc_ids, urls, kinds, signatures)])
-
-    @classmethod
-    def concat(cls, blocks: list[KeyBlock]) -> KeyBlock:
-        if len(blocks) == 1:
-            return blocks[0]
-        offsets = np.cumsum([0] + [len(b.payloads) for b in blocks[:-1]])
-        return cls(np.concatenate([b.keys for b in blocks]),
-                   np.concatenate([b.owners + offset for b, offset in zip(blocks, offsets)]),
-                   [p for b in blocks for p in b.payloads])
+                    for doc_id, url, kind, signature in zip(doc_ids, urls, kinds, signatures)],
+                   file)
 
 
 class PropagationKeys:
@@ -186,7 +185,8 @@ class PropagationKeys:
             matrix = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), -1)
             self._keys.append(lsh.band_keys(matrix, *self._bands))
 
-    def drain(self) -> list[tuple[int, KeyBlock]]:
+    def drain(self, file: str = "") -> list[tuple[int, KeyBlock]]:
+        """[(shard, KeyBlock)] of the documents buffered, all staged in `file`."""
         if not self._payloads:
             return []
         keys = np.concatenate(self._keys)
@@ -195,7 +195,7 @@ class PropagationKeys:
         payloads = self._payloads
         self._keys, self._payloads = [], []
         if self._shards == 1:
-            return [(0, KeyBlock(keys, owners, payloads))]
+            return [(0, KeyBlock(keys, owners, payloads, file))]
         shard = (keys % np.uint64(self._shards)).astype(np.int64)
         order = np.argsort(shard, kind="stable")
         bounds = np.searchsorted(shard[order], np.arange(self._shards + 1))
@@ -205,34 +205,45 @@ class PropagationKeys:
             if at.size:
                 present, local = np.unique(owners[at], return_inverse=True)
                 blocks.append((number, KeyBlock(keys[at], local.astype(np.int32),
-                                                [payloads[i] for i in present.tolist()])))
+                                                [payloads[i] for i in present.tolist()],
+                                                file)))
         return blocks
 
 
-def propagation_pairs(block: KeyBlock) -> dict[str, dict[str, RemovedSource]]:
-    """{target doc_id: {source doc_id: RemovedSource}} for every key that both a
-    removed source and a kept target hold. Keys are grouped by sorting, so only
-    the (few) shared keys cost Python work."""
-    if block.keys.size == 0:
+def propagation_pairs(blocks: list[KeyBlock]) -> dict[str, list[tuple[str, RemovedSource]]]:
+    """{staged file: [(target doc_id, RemovedSource)]}: every kept target and removed
+    source that share a key in these blocks (one key shard's), each pair once, keyed by
+    the file the target is staged in. Keys are grouped by sorting, so only the (few)
+    shared keys cost Python work."""
+    blocks = [b for b in blocks if b.keys.size]
+    if not blocks:
         return {}
-    is_source = np.array([not isinstance(p, str) for p in block.payloads], bool)
-    order = np.argsort(block.keys, kind="stable")
-    keys, owners = block.keys[order], block.owners[order]
+    starts_at = np.cumsum([0] + [len(b.payloads) for b in blocks[:-1]])
+    payloads = [p for b in blocks for p in b.payloads]
+    files = [b.file for b in blocks for _ in b.payloads]
+    all_keys = np.concatenate([b.keys for b in blocks])
+    all_owners = np.concatenate([b.owners + at for b, at in zip(blocks, starts_at)])
+    is_source = np.array([not isinstance(p, str) for p in payloads], bool)
+    order = np.argsort(all_keys, kind="stable")
+    keys, owners = all_keys[order], all_owners[order]
     sources = is_source[owners]
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.append(starts[1:], keys.size)
     with_source = np.logical_or.reduceat(sources, starts)
     with_target = np.logical_or.reduceat(~sources, starts)
-    found: dict[str, dict[str, RemovedSource]] = {}
+    found: dict[tuple[str, str], dict[str, RemovedSource]] = {}
     for group in np.flatnonzero(with_source & with_target).tolist():
-        members = [block.payloads[i] for i in owners[starts[group]:ends[group]].tolist()]
-        removed = [m for m in members if not isinstance(m, str)]
-        for target in members:
-            if isinstance(target, str):
-                named = found.setdefault(target, {})
+        members = owners[starts[group]:ends[group]].tolist()
+        removed = [payloads[i] for i in members if is_source[i]]
+        for i in members:
+            if not is_source[i]:
+                named = found.setdefault((files[i], payloads[i]), {})
                 for source in removed:
                     named[source.doc_id] = source
-    return found
+    by_file: dict[str, list[tuple[str, RemovedSource]]] = {}
+    for (file, target), named in sorted(found.items()):
+        by_file.setdefault(file, []).extend((target, s) for s in named.values())
+    return by_file
 
 
 def propagation_evidence(signature: bytes, sources, threshold: float) -> list[Evidence]:
