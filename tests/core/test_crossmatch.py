@@ -35,3 +35,38 @@ def test_key_block_bytes_round_trip_and_give_the_same_pairs():
         assert found and all(t.startswith(f"doc-{file[-1]}-") for t, _ in found)
         assert len(set((t, s.doc_id) for t, s in found)) == len(found)  # each pair once
     assert {s.doc_id[:5] for found in pairs.values() for _, s in found} <= {"src-1", "src-2"}
+
+
+def _signature(values) -> bytes:
+    return np.asarray(values, dtype="<u4").tobytes()
+
+
+def test_one_decide_makes_the_propagated_decision_too():
+    from clearcrawl.core.policy import NearRemoved, decide
+    from clearcrawl.records import Evidence
+
+    rng = np.random.default_rng(5)
+    own = rng.integers(0, 2**32, 128, dtype=np.uint64)
+    near = own.copy()
+    near[:10] += 1  # estimated Jaccard 118/128 = 0.92
+    far = rng.integers(0, 2**32, 128, dtype=np.uint64)
+    close = RemovedSource("src-near", "https://pirate.example/a", "piracy_domain",
+                          _signature(near))
+    other = RemovedSource("src-far", "https://pirate.example/b", "piracy_domain",
+                          _signature(far))
+    info = Evidence("license", "", "cc-by", None)  # not a removal reason
+    # Kept on its own evidence, a verified near-duplicate: removed, naming the source.
+    decision, ordered = decide([info], NearRemoved(_signature(own), [other, close], 0.8))
+    assert decision == "remove"
+    [named] = [e for e in ordered if e.kind == "near_duplicate_of_removed"]
+    assert named.entry_id == "src-near" and named.score == round(118 / 128, 4)
+    assert "https://pirate.example/a" in named.detail and "piracy_domain" in named.detail
+    assert info in ordered
+    # Candidates below the threshold, or none: the direct decision stands.
+    assert decide([info], NearRemoved(_signature(own), [other], 0.8)) == ("keep", [info])
+    assert decide([info], NearRemoved(_signature(own), [close], 0.95))[0] == "keep"
+    assert decide([info], NearRemoved(_signature(own), [], 0.8)) == decide([info])
+    # One hop: removed directly, it is not also named a copy.
+    direct = Evidence("domain_optout", "e1", "opted out", None)
+    assert decide([direct], NearRemoved(_signature(own), [close], 0.8)) == (
+        "remove", [direct])
