@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from clearcrawl.core.crossmatch import KeyBlock, RemovedSource, propagation_pairs
+from clearcrawl.core.crossmatch import KeyBlock, RemovedSource, name_sources, propagation_pairs
 
 
-def _block(seed: int, docs: int, bands: int = 4, file: str = "") -> KeyBlock:
+def _block(seed: int, docs: int, bands: int = 4) -> KeyBlock:
     rng = np.random.default_rng(seed)
-    payloads = [RemovedSource(f"src-{seed}-{i}", f"https://a.example/{i}?é", "piracy_domain",
-                              rng.bytes(64)) if i % 3 == 0 else f"doc-{seed}-{i}"
-                for i in range(docs)]
+    sources = np.arange(docs) % 3 == 0
+    doc_ids = [f"src-{seed}-{i}" if source else f"doc-{seed}-{i}"
+               for i, source in enumerate(sources)]
     keys = rng.integers(0, 50, docs * bands, dtype=np.uint64)  # few keys: many shared
-    return KeyBlock(keys, np.repeat(np.arange(docs, dtype=np.int32), bands), payloads,
-                    file or f"staged-{seed}")
+    return KeyBlock(keys, np.repeat(np.arange(docs, dtype=np.int32), bands), doc_ids,
+                    sources, f"staged-{seed}")
 
 
 def test_key_block_bytes_round_trip_and_give_the_same_pairs():
@@ -25,16 +25,26 @@ def test_key_block_bytes_round_trip_and_give_the_same_pairs():
         assert read.keys.dtype == np.uint64 and read.owners.dtype == np.int32
         assert np.array_equal(read.keys, block.keys)
         assert np.array_equal(read.owners, block.owners)
-        assert read.payloads == block.payloads
-        assert read.file == block.file
+        assert read.doc_ids == block.doc_ids and read.file == block.file
+        assert np.array_equal(read.sources, block.sources) and read.sources.dtype == bool
     pairs = propagation_pairs(back)
     assert pairs == propagation_pairs(blocks)
-    # Each target is named under the staged file its block came from.
+    # Keyed by the source's staged file; each pair names its target's staged file.
     assert set(pairs) == {"staged-1", "staged-2"}
     for file, found in pairs.items():
-        assert found and all(t.startswith(f"doc-{file[-1]}-") for t, _ in found)
-        assert len(set((t, s.doc_id) for t, s in found)) == len(found)  # each pair once
-    assert {s.doc_id[:5] for found in pairs.values() for _, s in found} <= {"src-1", "src-2"}
+        assert len(set(found)) == len(found)  # each pair once
+        for source, target_file, target in found:
+            assert source.startswith(f"src-{file[-1]}-")
+            assert target.startswith(f"doc-{target_file[-1]}-")
+    # The sources' signatures, once per file, name every pair of that file.
+    sources = [RemovedSource(f"src-1-{i}", f"https://a.example/{i}?é", "piracy_domain",
+                             bytes([i]) * 8) for i in range(0, 30, 3)]
+    named = name_sources(sources, pairs["staged-1"] * 2)  # a pair from two shards: once
+    assert sum(len(v) for v in named.values()) == len(pairs["staged-1"])
+    for target_file, found in named.items():
+        for target, source in found:
+            assert (source.doc_id, target_file, target) in pairs["staged-1"]
+            assert source.signature == bytes([int(source.doc_id.rsplit("-", 1)[1])]) * 8
 
 
 def _signature(values) -> bytes:

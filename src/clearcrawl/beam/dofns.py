@@ -36,6 +36,7 @@ from clearcrawl.records import (
 from clearcrawl.registry.snapshot import Snapshot
 
 KEYS = "keys"
+SOURCES = "sources"  # removed documents' signatures, once each, for the propagation join
 READS = "reads"  # records read per input file, for the commit's accounting
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
 _DRAIN_LEAVES = 100_000
@@ -215,8 +216,10 @@ class DecideFn(beam.DoFn):
 
 class StageDecidedFn(beam.DoFn):
     """list[Decided | ReadFailure] -> URI of a staged Arrow file (main output, one per
-    bundle) and, if `propagate`, (shard, KeyBlock bytes) band keys for the propagation
-    join (`keys`), each block naming the staged file of its documents.
+    bundle) and, if `propagate`, for the propagation join: (shard, KeyBlock bytes) band
+    keys (`keys`), each block naming the staged file of its documents, and (staged
+    file name, [RemovedSource]) the documents removed for a direct reason, with their
+    signatures (`sources`).
 
     Every record is written here, decided on all but propagation, which needs
     the whole crawl decided first: its ledger row, its text if kept and its
@@ -259,19 +262,21 @@ class StageDecidedFn(beam.DoFn):
         if len(self._rows) >= _ROW_GROUP_ROWS:
             self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
-            for item in self._drain_keys():
-                yield beam.pvalue.TaggedOutput(KEYS, item)
+            for tag, item in self._drain_keys():
+                yield beam.pvalue.TaggedOutput(tag, item)
 
-    def _drain_keys(self) -> list[tuple[int, bytes]]:
-        return [(shard, block.to_bytes()) for shard, block in self._keys.drain(self._name)]
+    def _drain_keys(self) -> list[tuple[str, tuple]]:
+        blocks, sources = self._keys.drain(self._name)
+        drained = [(KEYS, (shard, block.to_bytes())) for shard, block in blocks]
+        return drained + ([(SOURCES, (self._name, sources))] if sources else [])
 
     def finish_bundle(self):
         if len(self._rows):
             self._output.write(self._rows.take())
         if self._output.close():
             yield in_global_window(self._output.uri)
-        for item in self._drain_keys():
-            yield beam.pvalue.TaggedOutput(KEYS, in_global_window(item))
+        for tag, item in self._drain_keys():
+            yield beam.pvalue.TaggedOutput(tag, in_global_window(item))
 
 
 def in_global_window(value) -> WindowedValue:

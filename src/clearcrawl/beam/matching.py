@@ -139,11 +139,21 @@ class JoinWorkCandidates(beam.PTransform):
 
 
 def _shard_pairs(shard_group):
-    """(shard, [KeyBlock bytes]) -> (staged file name, [(target doc_id, RemovedSource)])
-    for each file with a target in this key shard."""
+    """(shard, [KeyBlock bytes]) -> (source's staged file, [(source doc_id, target's
+    staged file, target doc_id)]) for each file with a source in this key shard."""
     _, blocks = shard_group
     found = crossmatch.propagation_pairs([crossmatch.KeyBlock.from_bytes(b) for b in blocks])
     yield from found.items()
+
+
+def _name_sources(joined):
+    """(source's staged file, {"sources": [[RemovedSource]], "wanted": [[pair]]}) ->
+    (target's staged file, [(target doc_id, RemovedSource)])."""
+    _, groups = joined
+    wanted = [pair for part in groups["wanted"] for pair in part]
+    if wanted:
+        sources = [source for part in groups["sources"] for source in part]
+        yield from crossmatch.name_sources(sources, wanted).items()
 
 
 def _with_pairs(joined):
@@ -156,20 +166,27 @@ def _with_pairs(joined):
 
 class FindRemovedNearDuplicates(beam.PTransform):
     """{"staged": PCollection[staged file URI], "keys": PCollection[(shard, KeyBlock
-    bytes)]} -> PCollection[(staged file URI, [(target doc_id, RemovedSource)])]: each
-    staged file with its kept documents that share a band key with a document removed
-    for a direct reason (one hop), and those sources.
+    bytes)], "sources": PCollection[(staged file name, [RemovedSource])]} ->
+    PCollection[(staged file URI, [(target doc_id, RemovedSource)])]: each staged file
+    with its kept documents that share a band key with a document removed for a
+    direct reason (one hop), and those sources.
 
-    The key blocks travel by value through the runner's shuffle, grouped by key shard;
-    the pairs found meet their staged file in a join keyed by the file's name, so a
-    worker holds one shard's keys, or one file's pairs, never the crawl's."""
+    Everything travels by value through the runner's shuffle, in three joins keyed
+    by what bounds them: band keys by key shard (finding (source, target) pairs by
+    doc_id); the pairs with their sources' signatures by the sources' staged file (a
+    signature crosses once, not once per shard its keys fall in); the named pairs with
+    their targets by the targets' staged file. A worker holds one shard's keys or one
+    file's pairs, never the crawl's."""
 
     def expand(self, pcolls):
-        pairs = (pcolls["keys"]
-                 | "GroupShards" >> beam.GroupByKey()
-                 | "PairsInShard" >> beam.FlatMap(_shard_pairs))
+        wanted = (pcolls["keys"]
+                  | "GroupShards" >> beam.GroupByKey()
+                  | "PairsInShard" >> beam.FlatMap(_shard_pairs))
+        named = ({"sources": pcolls["sources"], "wanted": wanted}
+                 | "JoinSources" >> beam.CoGroupByKey()
+                 | "NameSources" >> beam.FlatMap(_name_sources))
         staged = pcolls["staged"] | "KeyByName" >> beam.Map(lambda uri: (staged_name(uri), uri))
-        return ({"staged": staged, "pairs": pairs}
+        return ({"staged": staged, "pairs": named}
                 | "JoinStagedFiles" >> beam.CoGroupByKey()
                 | "WithPairs" >> beam.FlatMap(_with_pairs))
 

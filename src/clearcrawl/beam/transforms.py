@@ -9,6 +9,7 @@ from clearcrawl.beam.dofns import (
     KEYS,
     LEAVES,
     READS,
+    SOURCES,
     DecideFn,
     FinalizeStagedFn,
     ReadShardFn,
@@ -101,10 +102,11 @@ class FinishDocuments(beam.PTransform):
     per file set, "leaves": (bucket, [(doc_id, leaf)]) of the ledger rows}.
 
     Decided documents are staged to Arrow files as they come (StageDecidedFn), so only
-    band keys wait for propagation, whatever the crawl's size. They go through the
-    shuffle by value in `shards` key shards; the pairs found meet their staged file
-    in a keyed join (FindRemovedNearDuplicates), and FinalizeStagedFn makes each
-    row's final decision. The same graph on every runner.
+    band keys (and removed documents' signatures) wait for propagation, whatever the
+    crawl's size. They go through the shuffle by value, the keys in `shards` key
+    shards; the pairs found meet their staged file in keyed joins
+    (FindRemovedNearDuplicates), and FinalizeStagedFn makes each row's final decision.
+    The same graph on every runner.
     """
 
     def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int):
@@ -117,9 +119,10 @@ class FinishDocuments(beam.PTransform):
     def expand(self, batches):
         staged = batches | "Stage" >> beam.ParDo(StageDecidedFn(
             self._snapshot_uri, self._staging, self._propagate, self._shards)).with_outputs(
-            KEYS, main="files")
+            KEYS, SOURCES, main="files")
         if self._propagate:
-            with_pairs = ({"staged": staged.files, "keys": staged[KEYS]}
+            with_pairs = ({"staged": staged.files, "keys": staged[KEYS],
+                           "sources": staged[SOURCES]}
                           | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates())
         else:
             with_pairs = staged.files | "NoPairs" >> beam.Map(lambda uri: (uri, []))
