@@ -42,8 +42,7 @@ def bench_stages(registry: Path) -> dict:
         text_mb = sum(d.text_bytes for d in docs) / 1e6
 
         snapshot = load_registry(str(registry))
-        snapshot_uri = f"{tmp}/snapshot.json.gz"
-        Path(snapshot_uri).write_bytes(snapshot.to_bytes())
+        snapshot_uri = str(snapshot.write(tmp))  # with its works files beside it
         from clearcrawl.beam.dofns import DecideFn
 
         rules = DecideFn(snapshot_uri, works="none", propagate=False)

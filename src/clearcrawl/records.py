@@ -54,6 +54,8 @@ class Document(FastPickle):
     # and rel="license" link targets. Evaluated, never written to data/.
     meta: tuple[tuple[str, str], ...] = ()
     license_links: tuple[str, ...] = ()
+    # urls.origin_key(url), the robots.txt scope, computed once with the host.
+    origin: str = ""
 
     def header_values(self, name: str) -> list[str]:
         return header_values(self.headers, name)

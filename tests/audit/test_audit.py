@@ -80,6 +80,29 @@ def test_verify_catches_an_unlisted_file_and_a_missing_manifest(copy, capsys):
     assert code == 1 and "manifest.json: missing" in text
 
 
+def test_verify_checks_the_registry_works_files(copy, capsys):
+    """The works files beside the run's snapshot are listed in the manifest; a changed
+    one, a missing one or an extra file under registry/ fails verify."""
+    manifest = json.loads((copy / "manifest.json").read_text())
+    [listed] = manifest["registry_snapshot"]["works"]  # the bundled registry's 3 works
+    assert listed["path"] == "registry/works/part-00000.jsonl.gz" and listed["count"] == 3
+    part = copy / listed["path"]
+    original = part.read_bytes()
+    (copy / "registry" / "works" / "part-00001.jsonl.gz").write_bytes(original)
+    code, text = _verify(copy, capsys)
+    assert code == 1 and "registry/works/part-00001.jsonl.gz: not listed" in text
+    (copy / "registry" / "works" / "part-00001.jsonl.gz").unlink()
+    assert _verify(copy, capsys)[0] == 0
+    data = bytearray(original)
+    data[len(data) // 2] ^= 0x01
+    part.write_bytes(bytes(data))
+    code, text = _verify(copy, capsys)
+    assert code == 1 and "works/part-00000.jsonl.gz: sha256" in text
+    part.unlink()
+    code, text = _verify(copy, capsys)
+    assert code == 1 and "works/part-00000.jsonl.gz: works file missing" in text
+
+
 def test_a_different_registry_gives_a_different_root(output, synthetic_crawl, tmp_path):
     registry = tmp_path / "reg"
     shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))

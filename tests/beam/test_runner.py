@@ -28,3 +28,16 @@ def test_explicit_worker_flags_are_kept():
     assert _mode(["--direct_num_workers", "1"], 64) == ("in_memory", 1)
     assert _mode(["--direct_running_mode=multi_threading", "--direct_num_workers=3"], 64) == (
         "multi_threading", 3)
+
+
+def test_dask_runner_is_ours_with_a_worker_per_core_and_file():
+    import pytest
+
+    pytest.importorskip("distributed")
+    from clearcrawl.beam.dask_runner import DaskRunner, DaskWorkerOptions
+
+    pipeline, options, is_local = make_pipeline(["--runner", "DaskRunner"], 1)
+    assert isinstance(pipeline.runner, DaskRunner) and not is_local
+    assert options.view_as(DaskWorkerOptions).dask_n_workers == 1  # one file, one worker
+    _, options, _ = make_pipeline(["--runner", "DaskRunner", "--dask_n_workers", "3"], 1)
+    assert options.view_as(DaskWorkerOptions).dask_n_workers == 3  # as given

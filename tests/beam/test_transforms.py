@@ -53,8 +53,7 @@ def test_read_shards_splits_documents_and_failures(tmp_path):
 
 def test_decide_documents_with_a_read_failure(tmp_path):
     snapshot = load_registry(str(BUNDLED_REGISTRY))
-    uri = str(tmp_path / "snapshot.json.gz")
-    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    uri = str(snapshot.write(tmp_path))
     docs = [make_document(url=url, text="t", source_uri="mem", offset=i)
             for i, url in enumerate(["https://news.daily-herald.example/a",
                                      "https://city-magazine.example/premium/x",
@@ -87,8 +86,7 @@ def test_propagation_gives_the_same_rows_whatever_the_key_shards(tmp_path):
     from clearcrawl.synth_text import TextMaker
 
     snapshot = load_registry(str(BUNDLED_REGISTRY))
-    uri = str(tmp_path / "snapshot.json.gz")
-    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    uri = str(snapshot.write(tmp_path))
     maker = TextMaker(4)
     texts = [maker.prose(300) for _ in range(3)]
     docs = [make_document(url=url, text=text, source_uri="mem", offset=i)
@@ -119,8 +117,7 @@ def test_join_strategy_carries_read_failures_and_decides_as_broadcast(tmp_path):
     from clearcrawl.synth_text import TextMaker
 
     snapshot = load_registry(str(BUNDLED_REGISTRY))
-    uri = str(tmp_path / "snapshot.json.gz")
-    (tmp_path / "snapshot.json.gz").write_bytes(snapshot.to_bytes())
+    uri = str(snapshot.write(tmp_path))
     work = load_source(BUNDLED_REGISTRY).works[0]
     maker = TextMaker(9)
     docs = [make_document(url=f"https://copies.example/{i}", text=text, source_uri="mem",

@@ -87,6 +87,12 @@ def test_help_does_not_import_beam():
     (["--runner=DataflowRunner"], "DataflowRunner"),
     (["--runner", "DaskRunner"], None),  # a local Dask cluster
     (["--runner", "DaskRunner", "--dask_client_address", "10.0.0.5:8786"], "DaskRunner"),
+    (["--runner", "DaskRunner", "--dask_client_address", "tcp://127.0.0.1:8786"], None),
+    (["--runner", "DaskRunner", "--dask_client_address", "localhost:8786"], None),
+    (["--runner", "DaskRunner", "--dask_client_address", "[::1]:8786"], None),
+    (["--runner", "DaskRunner", "--dask_scheduler_file", "/shared/s.json"], "DaskRunner"),
+    (["--runner", "DaskRunner", "--dask_client_address", "tcp://10.0.0.5:8786",
+      "--dask_shared_filesystem"], None),  # the workers see this machine's paths
     (["--runner", "FlinkRunner"], "FlinkRunner"),  # not known to be local
 ])
 def test_which_runners_run_their_workers_elsewhere(beam_args, remote):
@@ -116,6 +122,12 @@ def test_remote_runners_refuse_local_worker_paths(paths, culprit):
     assert local_worker_path(_run_args(**paths), [], RUN_WORKER_PATHS) is None
     assert local_worker_path(_run_args(**paths), ["--runner", "DaskRunner"],
                              RUN_WORKER_PATHS) is None
+
+
+def test_a_remote_dask_cluster_refusal_names_the_shared_filesystem_flag():
+    reason = local_worker_path(_run_args(output="/data/out"), [
+        "--runner", "DaskRunner", "--dask_client_address", "10.0.0.5:8786"], RUN_WORKER_PATHS)
+    assert reason.startswith("--output /data/out") and "--dask_shared_filesystem" in reason
 
 
 @pytest.mark.parametrize("argv", [

@@ -3,13 +3,21 @@ give identical ledgers, and removals spread to near-duplicates of removed pages.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.pvalue import TaggedOutput
 
+from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.beam.matching import WorkKeysFn
 from clearcrawl.beam.pipeline import run
+from clearcrawl.cli import main
+from clearcrawl.registry import snapshot as snapshot_module
+from clearcrawl.registry.snapshot import Snapshot
+from clearcrawl.registry.source import load_source
 from clearcrawl.synth_text import TextMaker, planted_corpus
 from tests.conftest import BUNDLED_REGISTRY
 
@@ -55,8 +63,10 @@ def _run(crawl, registry, out, *flags):
                 *flags]).manifest
 
 
-def test_broadcast_and_join_give_identical_ledgers(content_crawl, tmp_path):
+def test_broadcast_and_join_give_identical_ledgers(content_crawl, tmp_path, monkeypatch):
     crawl, registry, planted = content_crawl
+    # 63 works, 7 a file: nine works files, read one per element by the join.
+    monkeypatch.setattr(snapshot_module, "WORKS_PER_FILE", 7)
     broadcast = _run(crawl, registry, tmp_path / "b", "--match-strategy", "broadcast")
     joined = _run(crawl, registry, tmp_path / "j", "--match-strategy", "join",
                   "--match-shards", "7")
@@ -68,6 +78,57 @@ def test_broadcast_and_join_give_identical_ledgers(content_crawl, tmp_path):
     by_kind = broadcast["counts"]["removed_by_kind"]
     assert by_kind["work_near_duplicate"] > 100 and by_kind["work_exact"] == 5
     assert by_kind["near_duplicate_of_removed"] >= len(planted)
+    # The works files are listed in the manifest, beside the snapshot, and verify.
+    for out, manifest in ((tmp_path / "b", broadcast), (tmp_path / "j", joined)):
+        listed = manifest["registry_snapshot"]["works"]
+        assert [w["path"] for w in listed] == [f"registry/works/part-{n:05d}.jsonl.gz"
+                                               for n in range(9)]
+        assert sum(w["count"] for w in listed) == 63
+        assert sorted(p.relative_to(out).as_posix()
+                      for p in (out / "registry").rglob("*") if p.is_file()) == sorted(
+            ["registry/snapshot.json.gz", *(w["path"] for w in listed)])
+        assert main(["audit", "verify", str(out)]) == 0
+
+
+def test_join_worker_reads_one_works_file_and_a_snapshot_without_works(
+        content_crawl, tmp_path, monkeypatch):
+    """What a join worker loads: the snapshot (rules and policy, no work in it) and,
+    per element, one works file; it never decodes every work."""
+    _, registry, _ = content_crawl
+    monkeypatch.setattr(snapshot_module, "WORKS_PER_FILE", 7)
+    uri = str(Snapshot.from_source(load_source(registry)).write(tmp_path / "snap"))
+    assert b'"signature"' not in gzip.decompress((tmp_path / "snap" / "snapshot.json.gz")
+                                                 .read_bytes())
+    fn = WorkKeysFn(uri, 5)
+    fn.setup()
+    fn.start_bundle()
+    snapshot = load_snapshot(uri)
+    start, entry = snapshot.work_file_starts()[3]
+    out = list(fn.process((start, entry)))
+    records = [o.value for o in out if isinstance(o, TaggedOutput)]
+    assert [index for index, _ in records] == list(range(21, 28)) == list(
+        range(start, start + entry.count))
+    assert [r["entry_id"] for _, r in records] == [
+        r["entry_id"] for r in snapshot.works_file_records(entry)]
+    keys = [item.value for item in fn.finish_bundle()]
+    owners = {e[2] for _, entries in keys for e in entries}
+    assert owners == set(range(21, 28))  # keys of this file's works only
+    assert "works" not in snapshot.__dict__  # the decoded WorkSet was never built
+
+
+def test_a_run_refuses_a_snapshot_whose_works_file_was_altered(content_crawl, tmp_path,
+                                                               capsys):
+    crawl, registry, _ = content_crawl
+    assert main(["registry", "build", str(registry), "--output", str(tmp_path / "s")]) == 0
+    part = tmp_path / "s" / "works" / "part-00000.jsonl.gz"
+    data = gzip.decompress(part.read_bytes()).replace(b'"optout"', b'"piracy"', 1)
+    part.write_bytes(gzip.compress(data))
+    capsys.readouterr()
+    code = main(["run", "--input", str(crawl), "--registry", str(tmp_path / "s"),
+                 "--output", str(tmp_path / "out")])
+    assert code == 2
+    assert "works/part-00000.jsonl.gz: sha256" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.json").exists()
 
 
 def test_near_duplicates_of_removed_pages_are_removed_naming_them(content_crawl, tmp_path):
@@ -138,3 +199,23 @@ def test_no_counter_is_ever_decremented():
     offenders = [str(path.relative_to(source)) for path in source.rglob("*.py")
                  if ".dec(" in path.read_text()]
     assert offenders == []
+
+
+def test_auto_strategy_follows_the_measured_broadcast_memory():
+    """auto = join above 1 GiB estimated: about 93,000 works of 750 5-grams (the bench's
+    100,000 such works peaked at 1,038 MiB on one worker), from the listing alone."""
+    from clearcrawl.beam.pipeline import choose_work_strategy
+    from clearcrawl.registry.snapshot import WorksFile
+
+    content = Snapshot.from_source(load_source(BUNDLED_REGISTRY)).content
+
+    def listed(works: int) -> Snapshot:
+        files = tuple(WorksFile(f"works/part-{n:05d}.jsonl.gz", "0" * 64, 10_000, 7_500_000)
+                      for n in range(works // 10_000))
+        return Snapshot(content, "unused", files)  # no reader: no work is read
+
+    assert choose_work_strategy(listed(90_000), "auto") == "broadcast"
+    assert choose_work_strategy(listed(100_000), "auto") == "join"
+    assert 1_038 * 2**20 <= listed(100_000).works_bytes() <= 1.1 * 1_038 * 2**20
+    assert choose_work_strategy(listed(100_000), "broadcast") == "broadcast"
+    assert choose_work_strategy(listed(0), "auto") == "none"

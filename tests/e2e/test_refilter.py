@@ -95,6 +95,8 @@ def test_refilter_matches_a_full_rerun(previous, crawl, tmp_path, capsys):
     assert manifest["previous"]["run_id"] == json.loads(
         (previous / "manifest.json").read_text())["run_id"]
     assert main(["audit", "verify", str(tmp_path / "refiltered")]) == 0
+    # The new registry's works files (the added work among them) ship with the output.
+    assert sum(w["count"] for w in manifest["registry_snapshot"]["works"]) == 4
 
 
 def test_refilter_refuses_a_registry_that_drops_entries(previous, tmp_path, capsys):

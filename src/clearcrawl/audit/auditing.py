@@ -31,8 +31,14 @@ class Run:
     def snapshot(self):
         from clearcrawl.registry.snapshot import Snapshot
 
+        folder = f"{self.root}/{REGISTRY_SNAPSHOT.rsplit('/', 1)[0]}"
+
+        def read(path: str) -> bytes:  # its works files, beside it
+            with self.opener(f"{folder}/{path}") as fh:
+                return fh.read()
+
         with self.opener(f"{self.root}/{REGISTRY_SNAPSHOT}") as fh:
-            return Snapshot.from_bytes(fh.read())
+            return Snapshot.from_bytes(fh.read(), read)
 
     def crawls(self) -> list[str]:
         found: set[str] = set()

@@ -53,7 +53,7 @@ def piracy_entries(snapshot) -> set[str]:
     """Entry ids of the registry's piracy entries (domain rules and works)."""
     content = snapshot.content
     found = {row[0] for row in content["domain_rules"] if row[1] == "piracy"}
-    found |= {w["entry_id"] for w in content["works"] if w["kind"] == "piracy"}
+    found |= {w["entry_id"] for w in snapshot.work_records() if w["kind"] == "piracy"}
     return found
 
 

@@ -48,7 +48,7 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
     if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
         problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
     problems += _check_files(root, manifest, opener, list_files)
-    problems += _check_snapshot(root, manifest, opener)
+    problems += _check_snapshot(root, manifest, opener, list_files)
     if any(p.startswith("ledger/") for p in problems):
         return problems  # recomputing from a damaged ledger would only repeat the problem
     ledger_paths = [o["path"] for o in manifest.get("outputs", [])
@@ -124,7 +124,10 @@ def _check_files(root: str, manifest: dict, opener: Callable, list_files: Callab
     return problems
 
 
-def _check_snapshot(root: str, manifest: dict, opener: Callable) -> list[str]:
+def _check_snapshot(root: str, manifest: dict, opener: Callable,
+                    list_files: Callable) -> list[str]:
+    """The snapshot against the manifest, its works files against the snapshot's listing
+    (read one at a time) and the registry_id recomputed over them; no unlisted file."""
     from clearcrawl.registry.snapshot import InvalidRegistry, Snapshot
 
     entry = manifest.get("registry_snapshot")
@@ -138,11 +141,29 @@ def _check_snapshot(root: str, manifest: dict, opener: Callable) -> list[str]:
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.get("sha256"):
         return [f"{REGISTRY_SNAPSHOT}: sha256 {digest} differs from the manifest's"]
-    try:
-        snapshot = Snapshot.from_bytes(data)
-    except (InvalidRegistry, ValueError) as exc:
-        return [f"{REGISTRY_SNAPSHOT}: {exc}"]
+    folder = REGISTRY_SNAPSHOT.rsplit("/", 1)[0]
+
+    def read(path: str) -> bytes:
+        with opener(f"{root}/{folder}/{path}") as fh:
+            return fh.read()
+
     problems = []
+    try:
+        snapshot = Snapshot.from_bytes(data, read)
+        listed = [{"path": f"{folder}/{f.path}", "sha256": f.sha256, "count": f.count}
+                  for f in snapshot.works_files]
+        # Outputs written before works had their own files list none (works inside).
+        if "works" in entry and entry["works"] != listed:
+            problems.append(f"{REGISTRY_SNAPSHOT}: its works files differ from the "
+                            "manifest's registry_snapshot.works")
+        snapshot.verify_works()
+    except (InvalidRegistry, ValueError) as exc:
+        return [*problems, f"{REGISTRY_SNAPSHOT}: {exc}"]
+    expected = {REGISTRY_SNAPSHOT, *(w["path"] for w in entry.get("works", []))}
+    for full in list_files(f"{root}/{folder}"):
+        rel = full[len(root) + 1:] if full.startswith(root + "/") else full
+        if rel not in expected:
+            problems.append(f"{rel}: not listed in the manifest (added after the run?)")
     if snapshot.registry_id != manifest.get("registry_id"):
         problems.append(f"{REGISTRY_SNAPSHOT}: registry_id {snapshot.registry_id} is not the "
                         f"manifest's {manifest.get('registry_id')}")

@@ -84,16 +84,29 @@ def build_refilter_parser() -> argparse.ArgumentParser:
 
 def remote_runner(beam_args: list[str]) -> str | None:
     """The runner's name if its workers run elsewhere (DataflowRunner, a Dask cluster
-    given by --dask_client_address, any runner not known to be local), else None."""
+    given by --dask_client_address or --dask_scheduler_file, any runner not known to be
+    local), else None. A Dask cluster on a loopback address runs here, and one declared
+    with --dask_shared_filesystem sees this machine's paths."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--runner")
     parser.add_argument("--dask_client_address")
+    parser.add_argument("--dask_scheduler_file")
+    parser.add_argument("--dask_shared_filesystem", action="store_true")
     known, _ = parser.parse_known_args(beam_args)
     if known.runner in LOCAL_RUNNERS:
         return None
-    if known.runner == DASK_RUNNER and not known.dask_client_address:
+    if known.runner == DASK_RUNNER and (
+            known.dask_shared_filesystem or (not known.dask_scheduler_file and (
+                not known.dask_client_address or is_loopback(known.dask_client_address)))):
         return None
     return known.runner
+
+
+def is_loopback(address: str) -> bool:
+    """A scheduler address on this machine: tcp://127.0.0.1:8786, localhost:8786, [::1]."""
+    host = address.split("://", 1)[-1]
+    host = host[1:host.index("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def local_worker_path(args: argparse.Namespace, beam_args: list[str],
@@ -109,7 +122,9 @@ def local_worker_path(args: argparse.Namespace, beam_args: list[str],
         for value in values if isinstance(values, list) else [values]:
             if value is not None and is_local_path(value):
                 return (f"--{flag.replace('_', '-')} {value}: a local path, but {runner} runs its workers "
-                        "elsewhere; give a path they can reach (gs://...)")
+                        "elsewhere; give a path they can reach (gs://...)"
+                        + ("; or --dask_shared_filesystem if they share this machine's"
+                           if runner == DASK_RUNNER else ""))
     return None
 
 

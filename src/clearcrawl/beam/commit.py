@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,6 +30,7 @@ from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.io.parquet import iter_row_groups
+from clearcrawl.registry.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,28 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
     }
     if extra is not None:
         manifest.update(extra([f["path"] for f in files["ledger"]]))
-    snapshot_path = outputs.join(root, REGISTRY_SNAPSHOT)
-    if "://" not in root:
-        FileSystems.mkdirs(outputs.join(root, REGISTRY_SNAPSHOT.split("/")[0]))
-    FileSystems.rename([outputs.join(root, outputs.STAGING, REGISTRY_SNAPSHOT)], [snapshot_path])
-    with open_uri(snapshot_path) as fh:
-        manifest["registry_snapshot"] = {"path": REGISTRY_SNAPSHOT, "sha256": file_sha256(fh)}
+    manifest["registry_snapshot"] = promote_snapshot(root)
     manifest["manifest_digest"] = manifest_digest(manifest)
     outputs.delete_tree(outputs.join(root, outputs.STAGING))
     outputs.write_json_atomically(outputs.join(root, MANIFEST), manifest)
     return manifest
+
+
+def promote_snapshot(root: str) -> dict:
+    """Move the staged snapshot and its works files into the output's registry/ folder:
+    the manifest's `registry_snapshot` block, {path, sha256, works: [{path, sha256,
+    count}]} (paths relative to the output; the works files' digests are the
+    snapshot's own listing, checked when the launcher staged them)."""
+    folder = REGISTRY_SNAPSHOT.rsplit("/", 1)[0]
+    with open_uri(outputs.join(root, outputs.STAGING, REGISTRY_SNAPSHOT)) as fh:
+        listing = Snapshot.from_bytes(fh.read()).works_files
+    moved = [REGISTRY_SNAPSHOT, *(f"{folder}/{f.path}" for f in listing)]
+    if "://" not in root:  # a local rename needs its folders
+        for path in moved:
+            Path(outputs.join(root, path)).parent.mkdir(parents=True, exist_ok=True)
+    FileSystems.rename([outputs.join(root, outputs.STAGING, path) for path in moved],
+                       [outputs.join(root, path) for path in moved])
+    with open_uri(outputs.join(root, REGISTRY_SNAPSHOT)) as fh:
+        return {"path": REGISTRY_SNAPSHOT, "sha256": file_sha256(fh),
+                "works": [{"path": f"{folder}/{f.path}", "sha256": f.sha256, "count": f.count}
+                          for f in listing]}

@@ -23,7 +23,6 @@ from clearcrawl.beam.outputs import create_uri, open_uri
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
 from clearcrawl.core.store_decisions import store_capture
-from clearcrawl.core.urls import origin_key
 from clearcrawl.io.robots_captures import read_captures
 from clearcrawl.records import Decided, Document
 
@@ -156,7 +155,7 @@ class _SpillFn(beam.DoFn):
         if self._file is None:
             self._file = create_uri(self._uri)
         pickle.dump(records, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._origins.update(origin_key(doc.url) for doc in map(_document, records)
+        self._origins.update(doc.origin for doc in map(_document, records)
                              if doc is not None)
         return ()
 
@@ -203,5 +202,5 @@ class _PairInForceFn(beam.DoFn):
     @staticmethod
     def _pair(record, in_force: dict):
         doc = _document(record)
-        captures, today = in_force.get(origin_key(doc.url), (None, None))
+        captures, today = in_force.get(doc.origin, (None, None))
         return record, None if captures is None else captures.robots_at(doc.fetch_time), today

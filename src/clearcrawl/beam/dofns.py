@@ -49,14 +49,27 @@ _SNAPSHOT_LOCK = threading.Lock()
 
 
 def load_snapshot(uri: str) -> Snapshot:
-    """One snapshot per worker process, shared by every DoFn instance in it."""
+    """One snapshot per worker process, shared by every DoFn instance in it: rules and
+    policy only. Its works files, beside it, are read when matching needs them
+    (Snapshot.works for broadcast, one file per element in the join)."""
     with _SNAPSHOT_LOCK:
         snapshot = _SNAPSHOTS.get(uri)
         if snapshot is None:
             with open_uri(uri) as fh:
-                snapshot = Snapshot.from_bytes(fh.read())
+                snapshot = Snapshot.from_bytes(fh.read(), _SnapshotFolder(uri))
             _SNAPSHOTS[uri] = snapshot
         return snapshot
+
+
+class _SnapshotFolder:
+    """Reads files beside a snapshot URI (local or remote)."""
+
+    def __init__(self, snapshot_uri: str):
+        self._base = snapshot_uri.rsplit("/", 1)[0]
+
+    def __call__(self, path: str) -> bytes:
+        with open_uri(f"{self._base}/{path}") as fh:
+            return fh.read()
 
 
 class _CounterFamily:
@@ -156,9 +169,9 @@ class DecideFn(beam.DoFn):
             site_tdmrep=content["tdmrep"].get,
             aitxt=_HostFiles(content["aitxt"], lambda host, text: RobotsTxt(text)),
         )
-        # The snapshot's records, not its decoded WorkSet: the join strategy exists for
-        # registries too big to decode on every worker.
-        has_works = self._works != "none" and bool(content["works"])
+        # Works are read only for broadcast: the join strategy exists for registries
+        # too big to decode on every worker.
+        has_works = self._works != "none" and self._snapshot.works_count > 0
         self._matcher = self._snapshot.work_matcher if (
             has_works and self._works == "broadcast") else None
         self._fingerprint = has_works or self._propagate

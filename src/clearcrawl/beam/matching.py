@@ -21,6 +21,7 @@ from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.works import DocPrint, WorkSet, verify
 from clearcrawl.records import Decided
+from clearcrawl.registry.snapshot import WorksFile
 
 _FLUSH_ENTRIES = 50_000
 
@@ -73,32 +74,50 @@ class DocWorkKeysFn(_ShardBuffer):
         yield from self._maybe_flush()
 
 
-class WorkKeysFn(_ShardBuffer):
-    """snapshot URI -> (shard, [entries]): band and anchor keys of every work."""
+WORK_RECORDS = "records"
 
-    def process(self, snapshot_uri: str):
-        snapshot = load_snapshot(snapshot_uri)
-        works = snapshot.works
-        keys = works.band_keys(*snapshot.bands)
-        for index in range(len(works)):
-            anchors = works.anchors(index)
+
+class WorkKeysFn(_ShardBuffer):
+    """(first work index, WorksFile) -> (shard, [entries]): band and anchor keys of the
+    works of one works file; tagged `records`, (work index, record) of each, for the
+    join that hands candidates their work. One file in memory at a time: no worker
+    ever loads every work."""
+
+    def __init__(self, snapshot_uri: str, shards: int):
+        super().__init__(shards)
+        self._snapshot_uri = snapshot_uri
+
+    def setup(self):
+        self._snapshot = load_snapshot(self._snapshot_uri)
+
+    def process(self, item: tuple[int, WorksFile]):
+        start, entry = item
+        records = self._snapshot.works_file_records(entry)
+        works = WorkSet.from_records(self._snapshot.matching, records)
+        keys = works.band_keys(*self._snapshot.bands)
+        for offset in range(len(works)):
+            index = start + offset
+            anchors = works.anchors(offset)
             count = int(anchors.size)
-            for key in keys[index].tolist():
+            for key in keys[offset].tolist():
                 self._add(key, (crossmatch.WORK_BAND, key, index, count))
             for key in anchors.tolist():
                 self._add(key, (crossmatch.WORK_ANCHOR, key, index, count))
             yield from self._maybe_flush()
+        # from_records orders by entry_id, as the file is: offsets agree.
+        for offset, record in enumerate(records):
+            yield beam.pvalue.TaggedOutput(WORK_RECORDS, (start + offset, record))
+
+
+def _works_files(snapshot_uri: str):
+    """The snapshot's works files, each with the index of its first work."""
+    yield from load_snapshot(snapshot_uri).work_file_starts()
 
 
 def _work_pairs(shard_group):
     _, lists = shard_group
     entries = [entry for part in lists for entry in part]
     yield from crossmatch.work_pairs(entries).items()
-
-
-def _work_records(snapshot_uri: str):
-    works = load_snapshot(snapshot_uri).content["works"]
-    yield from enumerate(sorted(works, key=lambda r: r["entry_id"]))
 
 
 def _attach_work(grouped):
@@ -120,10 +139,17 @@ class JoinWorkCandidates(beam.PTransform):
         self._shards = shards
 
     def expand(self, decided):
-        snapshot = decided.pipeline | "Snapshot" >> beam.Create([self._snapshot_uri])
+        # The works files' listing is small (one entry per WORKS_PER_FILE works); the
+        # reshuffle spreads the files over workers, each reads the files it is given.
+        files = (decided.pipeline
+                 | "Snapshot" >> beam.Create([self._snapshot_uri])
+                 | "ListWorksFiles" >> beam.FlatMap(_works_files)
+                 | "SpreadWorksFiles" >> beam.Reshuffle())
         doc_keys = decided | "DocKeys" >> beam.ParDo(DocWorkKeysFn(self._snapshot_uri,
                                                                    self._shards))
-        work_keys = snapshot | "WorkKeys" >> beam.ParDo(WorkKeysFn(self._shards))
+        work = files | "WorkKeys" >> beam.ParDo(WorkKeysFn(
+            self._snapshot_uri, self._shards)).with_outputs(WORK_RECORDS, main="keys")
+        work_keys, records = work["keys"], work[WORK_RECORDS]
         candidates = ((doc_keys, work_keys)
                       | "AllKeys" >> beam.Flatten()
                       | "GroupShards" >> beam.GroupByKey()
@@ -132,7 +158,6 @@ class JoinWorkCandidates(beam.PTransform):
                       | "Candidates" >> beam.Filter(lambda kv: crossmatch.is_work_candidate(
                           kv[1]))
                       | "ByWork" >> beam.Map(lambda kv: (kv[0][1], kv[0][0])))
-        records = snapshot | "WorkRecords" >> beam.FlatMap(_work_records)
         return ({"record": records, "doc": candidates}
                 | "JoinWorks" >> beam.CoGroupByKey()
                 | "AttachWork" >> beam.FlatMap(_attach_work))

@@ -149,9 +149,7 @@ def prepare(argv: list[str] | None = None
             outputs.prepare_output(root, args.overwrite)
         except FileExistsError as exc:
             raise UsageError(str(exc)) from None
-        if "://" not in root:  # object stores have no folders to create
-            FileSystems.mkdirs(outputs.join(staging, "registry"))
-        outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+        stage_snapshot(snapshot, snapshot_uri)
     progress_dir = (outputs.join(staging, PROGRESS_DIR)
                     if is_local and not dry_run and "://" not in root else None)
     plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
@@ -228,9 +226,21 @@ def robots_store_option(folder: str) -> dict:
         raise UsageError(f"--robots-store {folder}: {exc}") from None
 
 
+def stage_snapshot(snapshot, snapshot_uri: str) -> None:
+    """The snapshot and its works files, beside it, into the staging folder; the works
+    are checked on the way (one file at a time): UsageError if altered."""
+    folder = snapshot_uri.rsplit("/", 1)[0]
+
+    try:  # (a local create makes the folders it needs)
+        snapshot.export(lambda path, data: outputs.write_bytes(outputs.join(folder, path), data),
+                        snapshot_uri.rsplit("/", 1)[1])
+    except InvalidRegistry as exc:
+        raise UsageError(str(exc)) from None
+
+
 def choose_work_strategy(snapshot, requested: str) -> str:
     """"none" without works; else the request, with auto = join above 1 GiB of prints."""
-    if not snapshot.content["works"]:
+    if not snapshot.works_count:
         return "none"
     if requested != "auto":
         return requested

@@ -31,13 +31,19 @@ from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.dofns import load_snapshot
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.pipeline import RunResult, UsageError, format_summary, robots_store_option
+from clearcrawl.beam.pipeline import (
+    RunResult,
+    UsageError,
+    format_summary,
+    robots_store_option,
+    stage_snapshot,
+)
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
-from clearcrawl.core.urls import split_url
+from clearcrawl.core.urls import origin_of, split_url
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
 from clearcrawl.records import Decided, Document, Evidence, ReadFailure
 from clearcrawl.registry.compare import added_entries, refilter_problems
@@ -71,7 +77,9 @@ class RefilterFn(beam.DoFn):
         snapshot = load_snapshot(self._snapshot_uri)
         self._index = snapshot.domain_index
         self._params = snapshot.matching
-        added = [r for r in snapshot.content["works"] if r["entry_id"] in self._added_works]
+        # Streamed one works file at a time; only the added works are kept.
+        added = ([r for r in snapshot.work_records() if r["entry_id"] in self._added_works]
+                 if self._added_works else [])
         self._matcher = (WorkMatcher(WorkSet.from_records(self._params, added),
                                      snapshot.policy.near_duplicate_threshold)
                          if added else None)
@@ -86,11 +94,12 @@ class RefilterFn(beam.DoFn):
             return
         data = joined["data"][0] if joined["data"] else None
         signed = joined["signature"][0] if joined["signature"] else None
-        host = split_url(row["url"]).host
-        doc = Document(row["doc_id"], row["url"], host, row["registered_domain"],
+        parts = split_url(row["url"])
+        doc = Document(row["doc_id"], row["url"], parts.host, row["registered_domain"],
                        row["fetch_time"], (), None, "", data["text"] if data else "",
                        row["text_sha256"], row["text_bytes"], row["source_uri"],
-                       row["source_offset"], data["crawl"] if data else None)
+                       row["source_offset"], data["crawl"] if data else None,
+                       origin=origin_of(parts))
         carried = [Evidence(**r) for r in row["reasons"]
                    if r["kind"] in CRAWL_SIGNAL_KINDS or r["kind"] in WORK_KINDS]
         evidence = carried + self._index.match(doc.url, doc.host)
@@ -147,6 +156,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     if blockers:
         raise UsageError("refilter only applies registries that add entries; run "
                          "`clearcrawl run` again instead: " + "; ".join(blockers))
+    added = added_entries(old_snapshot, snapshot)  # a merge over both registries' works
     manifest = prev.manifest
     options = {**manifest["options"], "refilter_of": manifest["run_id"]}
     if args.robots_store:  # a newer store replaces the older one's decisions
@@ -159,7 +169,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         raise UsageError(str(exc)) from None
     staging = outputs.join(root, outputs.STAGING)
     snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
-    outputs.write_bytes(snapshot_uri, snapshot.to_bytes())
+    stage_snapshot(snapshot, snapshot_uri)
 
     started = time.time()
     pipeline, _, _ = make_pipeline(beam_args, len(prev.paths("ledger")))
@@ -171,7 +181,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         decided = (keyed
                    | "JoinByDoc" >> beam.CoGroupByKey()
                    | "Refilter" >> beam.ParDo(RefilterFn(
-                       snapshot_uri, added_entries(old_snapshot, snapshot)["works"]))
+                       snapshot_uri, added["works"]))
                    | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
         if args.robots_store:
             store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
@@ -195,7 +205,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                              "ledger_root": manifest["ledger_root"],
                              "registry_id": manifest["registry_id"],
                              "manifest_digest": manifest.get("manifest_digest")},
-                "changes": {"added_entries": added_entries(old_snapshot, snapshot),
+                "changes": {"added_entries": added,
                             "documents_changed": len(changed),
                             "kept_to_removed": sum(c["before"] == reasons.KEEP
                                                    and c["after"] == reasons.REMOVE

@@ -6,7 +6,9 @@ default) is pinned to Beam's in-process FnApiRunner, exactly the fallback the
 DirectRunner itself uses; it honours --direct_num_workers and
 --direct_running_mode. Without either flag, a local run uses every core: Beam's
 multi_processing mode with as many workers as cores and input files allow (a
-file is read by one worker). Any other runner (DataflowRunner, ...) passes through.
+file is read by one worker). `DaskRunner` is ours (beam/dask_runner.py), with a local
+cluster of as many workers unless told otherwise. Any other runner (DataflowRunner,
+...) passes through.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
-from clearcrawl.beam.arguments import LOCAL_RUNNERS
+from clearcrawl.beam.arguments import DASK_RUNNER, LOCAL_RUNNERS
 
 _WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
 
@@ -48,6 +50,14 @@ def make_pipeline(beam_args: list[str], files: int = 1
     number of input files, which bounds the useful local workers."""
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
+    if standard.runner == DASK_RUNNER:
+        # Imported here: dask is an extra, and loading it costs a second.
+        from clearcrawl.beam.dask_runner import DaskRunner, DaskWorkerOptions
+
+        workers = options.view_as(DaskWorkerOptions)
+        if workers.dask_n_workers is None:
+            workers.dask_n_workers = local_workers(files)
+        return beam.Pipeline(runner=DaskRunner(), options=options), options, False
     if standard.runner not in LOCAL_RUNNERS:
         return beam.Pipeline(options=options), options, False
     standard.runner = None

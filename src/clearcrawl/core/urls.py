@@ -316,7 +316,11 @@ def remove_dot_segments(path: str) -> str:
 
 def origin_key(url: str) -> str:
     """`scheme://host:port` with the default port made explicit: robots.txt scope."""
-    parts = split_url(url)
+    return origin_of(split_url(url))
+
+
+def origin_of(parts: SplitUrl) -> str:
+    """origin_key of a URL already split."""
     port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
     return f"{parts.scheme}://{parts.host}:{port}"
 

@@ -113,6 +113,20 @@ class WorkSet:
         shingle_sets = [_unb64(r["shingles"], np.uint64) for r in records]
         return cls(params, infos, signatures, shingle_sets)
 
+    @classmethod
+    def concat(cls, params: MinHashParams, parts) -> WorkSet:
+        """One WorkSet of parts given in entry_id order (a snapshot's works files), each
+        part dropped once appended: the records' JSON of one part at a time."""
+        infos: list[WorkInfo] = []
+        signatures: list[np.ndarray] = []
+        shingle_sets: list[np.ndarray] = []
+        for part in parts:
+            infos.extend(part.infos)
+            signatures.append(part.signatures)
+            shingle_sets.extend(part.shingle_sets or [])
+        return cls(params, infos, np.concatenate(signatures) if signatures else
+                   np.zeros((0, params.num_perm), np.uint32), shingle_sets)
+
     def band_keys(self, bands: int, rows: int) -> np.ndarray:
         return lsh.band_keys(self.signatures, bands, rows)
 

@@ -8,7 +8,7 @@ import re
 
 from clearcrawl.core.html import charset_of, decode_text, parse_html
 from clearcrawl.core.ids import doc_id_for
-from clearcrawl.core.urls import registered_domain, split_url
+from clearcrawl.core.urls import origin_of, registered_domain, split_url
 from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord
 from clearcrawl.records import Document, ReadFailure, header_values
@@ -44,7 +44,8 @@ def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal:
     """A Document, or a ReadFailure of kind `no_host` when no host can be found in
     the URL: host rules and per-host signals could not be checked, so the record
     is an error row, never a silent keep."""
-    host = split_url(url).host
+    parts = split_url(url)
+    host = parts.host
     if not host:
         return ReadFailure(doc_id or doc_id_for(source_uri, offset, ordinal), source_uri, offset,
                            NO_HOST, f"no host in URL {url[:500]!r}: host rules and per-host "
@@ -67,6 +68,7 @@ def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal:
         crawl=crawl_of(source_uri),
         meta=tuple(meta),
         license_links=tuple(license_links),
+        origin=origin_of(parts),
     )
 
 

@@ -14,7 +14,11 @@ def read_table(source, columns: list[str] | None = None) -> pa.Table:
     Not `pq.read_table`: given a Python file object, that one goes through the dataset
     scanner, whose pool threads still hold the file after it returns, and pyarrow's
     pool threads read it when use_threads is on. A pool thread that drops the last
-    reference while the interpreter exits aborts the process (see exiting.py)."""
+    reference while the interpreter exits aborts the process (see exiting.py). Even
+    ParquetFile on a Python file left a reference behind now and then (1 read in
+    hundreds), so a file object's bytes are read here and pyarrow never sees it."""
+    if hasattr(source, "read"):
+        source = pa.BufferReader(source.read())
     return pq.ParquetFile(source).read(columns=columns, use_threads=False)
 
 

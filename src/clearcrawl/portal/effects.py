@@ -31,9 +31,9 @@ class OutputFolders:
                 return cached[1], cached[2]
             run = auditing.open_run(folder, lambda path: open(path, "rb"))
             run.ledger_rows()
-            content = run.snapshot().content
-            entries = {rule[0] for rule in content["domain_rules"]}
-            entries |= {work["entry_id"] for work in content["works"]}
+            snapshot = run.snapshot()
+            entries = {rule[0] for rule in snapshot.content["domain_rules"]}
+            entries |= {work["entry_id"] for work in snapshot.work_records()}
             self._cache[folder] = (key, run, entries)
             return run, entries
 

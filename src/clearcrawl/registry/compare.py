@@ -28,18 +28,37 @@ def refilter_problems(old, new) -> list[str]:
     if gone:
         sample = ", ".join(sorted(r[0] for r in gone)[:3])
         problems.append(f"{len(gone)} domain rule(s) removed or changed (e.g. {sample})")
-    new_works = {_work_key(w) for w in new.content["works"]}
-    gone_works = [w["entry_id"] for w in old.content["works"] if _work_key(w) not in new_works]
+    gone_works, _ = _work_changes(old, new)
     if gone_works:
         problems.append(f"{len(gone_works)} work(s) removed or changed "
                         f"(e.g. {', '.join(sorted(gone_works)[:3])})")
     return problems
 
 
+def _work_changes(old, new) -> tuple[list[str], list[str]]:
+    """(entry_ids of old works removed or changed, entry_ids of added works): a merge of
+    both snapshots' works in entry_id order, one works file of each in memory."""
+    if old.works_files == new.works_files:  # the same files: the same works
+        return [], []
+    gone, added = [], []
+    old_works, new_works = old.work_records(), new.work_records()
+    before, after = next(old_works, None), next(new_works, None)
+    while before is not None or after is not None:
+        if after is None or (before is not None and before["entry_id"] < after["entry_id"]):
+            gone.append(before["entry_id"])
+            before = next(old_works, None)
+        elif before is None or after["entry_id"] < before["entry_id"]:
+            added.append(after["entry_id"])
+            after = next(new_works, None)
+        else:
+            if _work_key(before) != _work_key(after):
+                gone.append(before["entry_id"])
+            before, after = next(old_works, None), next(new_works, None)
+    return gone, added
+
+
 def added_entries(old, new) -> dict:
     old_rules = {r[0] for r in old.content["domain_rules"]}
-    old_works = {w["entry_id"] for w in old.content["works"]}
     return {"domain_rules": sorted(r[0] for r in new.content["domain_rules"]
                                    if r[0] not in old_rules),
-            "works": sorted(w["entry_id"] for w in new.content["works"]
-                            if w["entry_id"] not in old_works)}
+            "works": _work_changes(old, new)[1]}

@@ -11,6 +11,7 @@ from clearcrawl.registry.source import is_source_folder, load_source
 def load_registry(path: str, read_bytes=None) -> Snapshot:
     """Load a registry from a source folder (validated) or a snapshot file or folder.
 
+    A built snapshot's works files are read from beside it, when needed.
     `read_bytes(uri)` reads remote snapshots (gs://) through Beam's file systems;
     source folders are local by nature (they are what people edit).
     """
@@ -18,11 +19,14 @@ def load_registry(path: str, read_bytes=None) -> Snapshot:
     if is_source_folder(local):
         return Snapshot.from_source(load_source(local))
     if local.is_dir() and (local / SNAPSHOT_FILE).is_file():
-        return Snapshot.from_bytes((local / SNAPSHOT_FILE).read_bytes())
+        local = local / SNAPSHOT_FILE
     if local.is_file():
-        return Snapshot.from_bytes(local.read_bytes())
+        folder = local.parent
+        return Snapshot.from_bytes(local.read_bytes(),
+                                   lambda rel: (folder / rel).read_bytes())
     if read_bytes is not None and "://" in path:
         uri = path if path.endswith((".json", ".gz")) else path.rstrip("/") + "/" + SNAPSHOT_FILE
-        return Snapshot.from_bytes(read_bytes(uri))
+        base = uri.rsplit("/", 1)[0]
+        return Snapshot.from_bytes(read_bytes(uri), lambda rel: read_bytes(f"{base}/{rel}"))
     raise InvalidRegistry([f"{path}: neither a registry folder (with registry.toml) "
                            "nor a snapshot"])
