@@ -80,8 +80,9 @@ def test_decide_documents_with_a_read_failure(tmp_path):
         d.doc_id for d in docs)
 
 
-def test_propagation_side_input_as_dict_or_multimap_gives_the_same_rows(tmp_path):
-    """Local runs look candidates up in a dict, distributed runs in a multimap."""
+def test_propagation_gives_the_same_rows_whatever_the_key_shards(tmp_path):
+    """Key blocks go through the shuffle in key shards, and the pairs found meet their
+    staged files in a keyed join: one shard or several, the same rows."""
     from clearcrawl.synth_text import TextMaker
 
     snapshot = load_registry(str(BUNDLED_REGISTRY))
@@ -98,11 +99,11 @@ def test_propagation_side_input_as_dict_or_multimap_gives_the_same_rows(tmp_path
                 ("https://mirror.example/a", "remove", ["near_duplicate_of_removed"]),
                 ("https://other.example/b", "keep", []),
                 ("https://other.example/c", "keep", [])]
-    for local in (True, False):
-        staging = tmp_path / f"staging-{local}"
+    for shards in (1, 7):
+        staging = tmp_path / f"staging-{shards}"
         with _pipeline() as p:
-            _ = (p | f"Docs{local}" >> beam.Create([docs[:2], docs[2:]])
-                 | f"Decide{local}" >> DecideDocuments(uri, str(staging), local=local))
+            _ = (p | f"Docs{shards}" >> beam.Create([docs[:2], docs[2:]])
+                 | f"Decide{shards}" >> DecideDocuments(uri, str(staging), shards=shards))
         assert [(r["url"], r["decision"], [x["kind"] for x in r["reasons"]])
                 for r in _read(staging, "ledger")] == expected
         assert [r["url"] for r in _read(staging, "data")] == ["https://other.example/b",

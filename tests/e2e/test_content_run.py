@@ -156,6 +156,51 @@ def test_near_duplicates_of_removed_pages_are_removed_naming_them(content_crawl,
     assert all(off[m]["decision"] == "keep" for m in planted)
 
 
+def test_propagation_gives_one_ledger_whatever_the_shards_and_workers(content_crawl, tmp_path):
+    """Key blocks travel through the shuffle by value, in key shards, and the pairs
+    found meet their staged files in a keyed join: one key shard or seven, one process
+    or two worker processes, the same ledger. The progress counters, counted once after
+    the final decision, equal the receipts' counts with propagation removing pages."""
+    crawl, registry, planted = content_crawl
+    lines = crawl.read_text().splitlines(keepends=True)
+    split = tmp_path / "split"
+    split.mkdir()
+    for part in range(3):  # several files, so that two workers share the reading
+        (split / f"part-{part}.jsonl").write_text("".join(lines[part::3]))
+    two_workers = ("--direct_num_workers", "2", "--direct_running_mode", "multi_processing")
+    results = {}
+    for shards in ("1", "7"):
+        for workers in ((), two_workers):
+            out = tmp_path / f"out-{shards}-{len(workers)}"
+            results[(shards, bool(workers))] = out, run(
+                ["--input", str(split / "*.jsonl"), "--registry", str(registry),
+                 "--output", str(out), "--match-shards", shards, *workers])
+    (first_out, first), *others = results.values()
+    by_url = {row["url"]: row for row in _ledger(first_out)}
+    assert all(by_url[mirror]["decision"] == "remove" for mirror in planted)
+    for out, result in others:
+        assert _ledger(out) == _ledger(first_out)
+        assert result.manifest["ledger_root"] == first.manifest["ledger_root"]
+    for _, result in results.values():
+        counts, metrics = result.manifest["counts"], result.metrics
+        assert counts["removed_by_kind"]["near_duplicate_of_removed"] >= len(planted)
+        assert metrics["kept"] == counts["kept"]
+        assert {k: v for k, v in metrics.items() if k.startswith("removed:")} == {
+            f"removed:{kind}": n for kind, n in counts["removed_by_kind"].items()}
+
+
+def test_no_counter_is_ever_decremented():
+    """Counted once, after the final decision: nothing to undo anywhere."""
+    from pathlib import Path
+
+    import clearcrawl
+
+    source = Path(clearcrawl.__file__).parent
+    offenders = [str(path.relative_to(source)) for path in source.rglob("*.py")
+                 if ".dec(" in path.read_text()]
+    assert offenders == []
+
+
 def test_auto_strategy_follows_the_measured_broadcast_memory():
     """auto = join above 1 GiB estimated: about 93,000 works of 750 5-grams (the bench's
     100,000 such works peaked at 1,038 MiB on one worker), from the listing alone."""

@@ -11,11 +11,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from clearcrawl import reasons
 from clearcrawl.beam.outputs import (
     ArrowFileOutput,
     OutputSet,
-    create_uri,
     iter_arrow_file,
     open_uri,
 )
@@ -25,7 +23,7 @@ from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint_many
 from clearcrawl.core.policy import decide, sort_evidence
 from clearcrawl.core.robots import RobotsTxt
-from clearcrawl.core.rows import StagedRows, apply_propagation, split_staged
+from clearcrawl.core.rows import StagedRows, apply_propagation, decision_counts, split_staged
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
 from clearcrawl.core.works import DocPrint
 from clearcrawl.io.readers import read_shard
@@ -33,18 +31,16 @@ from clearcrawl.records import (
     STAGED_SCHEMA,
     Decided,
     Document,
-    FastPickle,
     ReadFailure,
-    fast_pickle,
 )
 from clearcrawl.registry.snapshot import Snapshot
 
 KEYS = "keys"
+SOURCES = "sources"  # removed documents' signatures, once each, for the propagation join
 READS = "reads"  # records read per input file, for the commit's accounting
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
 _DRAIN_LEAVES = 100_000
 STAGED = "staged"  # staging folder of decided documents, before propagation
-KEY_BLOCKS = "keyblocks"  # staging folder of their band keys, for the propagation join
 _ROW_GROUP_ROWS = 4096
 _FLUSH_KEY_DOCS = 8192
 
@@ -82,49 +78,11 @@ class _CounterFamily:
     def __init__(self, prefix: str):
         self._prefix, self._counters = prefix, {}
 
-    def inc(self, kind: str) -> None:
+    def inc(self, kind: str, n: int = 1) -> None:
         counter = self._counters.get(kind)
         if counter is None:
             counter = self._counters[kind] = Metrics.counter("clearcrawl", f"{self._prefix}:{kind}")
-        counter.inc()
-
-
-@fast_pickle
-@dataclasses.dataclass(frozen=True, slots=True)
-class KeyBlockRef(FastPickle):
-    """Where one KeyBlock lies in its bundle's key-block file. The propagation join
-    shuffles these few bytes, not the blocks: Beam's data plane between worker
-    processes moves some tens of MB/s, a second for the keys of 48,000 pages."""
-
-    uri: str
-    offset: int
-    length: int
-
-    def load(self) -> crossmatch.KeyBlock:
-        with open_uri(self.uri) as fh:
-            fh.seek(self.offset)
-            return crossmatch.KeyBlock.from_bytes(fh.read(self.length))
-
-
-class _KeyBlockFile:
-    """One bundle's key blocks, one after another in a file created on the first block;
-    each block is announced by a KeyBlockRef."""
-
-    def __init__(self, uri: str):
-        self.uri, self._file, self._size = uri, None, 0
-
-    def add(self, block: crossmatch.KeyBlock) -> KeyBlockRef:
-        if self._file is None:
-            self._file = create_uri(self.uri)
-        data = block.to_bytes()
-        self._file.write(data)
-        ref = KeyBlockRef(self.uri, self._size, len(data))
-        self._size += len(data)
-        return ref
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        counter.inc(n)
 
 
 class ReadShardFn(beam.DoFn):
@@ -271,14 +229,17 @@ class DecideFn(beam.DoFn):
 
 class StageDecidedFn(beam.DoFn):
     """list[Decided | ReadFailure] -> URI of a staged Arrow file (main output, one per
-    bundle) and, if `propagate`, (shard, KeyBlockRef) band keys for the propagation join
-    (`keys`), the blocks themselves in a file beside it.
+    bundle) and, if `propagate`, for the propagation join: (shard, KeyBlock bytes) band
+    keys (`keys`), each block naming the staged file of its documents, and (staged
+    file name, [RemovedSource]) the documents removed for a direct reason, with their
+    signatures (`sources`).
 
     Every record is written here, decided on all but propagation, which needs
     the whole crawl decided first: its ledger row, its text if kept and its
-    fingerprint (STAGED_SCHEMA). So only band keys cross the barrier, never
-    documents: memory does not grow with the crawl and nothing is pickled per
-    document. FinalizeStagedFn then applies propagation file by file.
+    fingerprint (STAGED_SCHEMA). So only band keys cross the barrier, by value through
+    the runner's shuffle, never documents: memory does not grow with the crawl and
+    nothing is pickled per document. FinalizeStagedFn then applies propagation file
+    by file, and counts the final decisions.
     """
 
     def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int):
@@ -286,9 +247,6 @@ class StageDecidedFn(beam.DoFn):
         self._staging = staging.rstrip("/")
         self._propagate = propagate
         self._shards = shards
-        self._kept = Metrics.counter("clearcrawl", "kept")
-        self._removed = _CounterFamily("removed")
-        self._errors = _CounterFamily("error")
 
     def setup(self):
         snapshot = load_snapshot(self._snapshot_uri)
@@ -299,44 +257,39 @@ class StageDecidedFn(beam.DoFn):
     def start_bundle(self):
         # Read back once, soon: Arrow's own format (staged texts are compressed once, at
         # the end, into data/).
-        name = uuid.uuid4().hex
-        self._output = ArrowFileOutput(f"{self._staging}/{STAGED}/{name}.arrow", STAGED_SCHEMA)
+        self._name = uuid.uuid4().hex
+        self._output = ArrowFileOutput(f"{self._staging}/{STAGED}/{self._name}.arrow",
+                                       STAGED_SCHEMA)
         self._rows = StagedRows(*self._ids)
         self._keys = crossmatch.PropagationKeys(self._bands, self._shards)
-        self._key_file = _KeyBlockFile(f"{self._staging}/{KEY_BLOCKS}/{name}.arrows")
 
     def process(self, batch: list[Decided | ReadFailure]):
-        kept = 0
         for decided in batch:
             if isinstance(decided, ReadFailure):
                 self._rows.add_failure(decided)
-                self._errors.inc(decided.error_kind)
                 continue
             decision, ordered = decide(list(decided.evidence))
             self._rows.add(decided, decision, ordered)
-            if decision == reasons.KEEP:
-                kept += 1
-            else:
-                for kind in dict.fromkeys(e.kind for e in ordered):
-                    self._removed.inc(kind)
-        self._kept.inc(kept)
         if self._propagate:
             self._keys.add(d for d in batch if isinstance(d, Decided))
         if len(self._rows) >= _ROW_GROUP_ROWS:
             self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
-            for shard, block in self._keys.drain():
-                yield beam.pvalue.TaggedOutput(KEYS, (shard, self._key_file.add(block)))
+            for tag, item in self._drain_keys():
+                yield beam.pvalue.TaggedOutput(tag, item)
+
+    def _drain_keys(self) -> list[tuple[str, tuple]]:
+        blocks, sources = self._keys.drain(self._name)
+        drained = [(KEYS, (shard, block.to_bytes())) for shard, block in blocks]
+        return drained + ([(SOURCES, (self._name, sources))] if sources else [])
 
     def finish_bundle(self):
         if len(self._rows):
             self._output.write(self._rows.take())
         if self._output.close():
             yield in_global_window(self._output.uri)
-        refs = [(shard, self._key_file.add(block)) for shard, block in self._keys.drain()]
-        self._key_file.close()  # before the bundle ends, and so before anyone reads it
-        for item in refs:
-            yield beam.pvalue.TaggedOutput(KEYS, in_global_window(item))
+        for tag, item in self._drain_keys():
+            yield beam.pvalue.TaggedOutput(tag, in_global_window(item))
 
 
 def in_global_window(value) -> WindowedValue:
@@ -344,16 +297,22 @@ def in_global_window(value) -> WindowedValue:
     return WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()])
 
 
-class FinalizeStagedFn(beam.DoFn):
-    """URI of a staged file -> its ledger, data, signatures and errors Parquet files and
-    their receipt, written under the staging folder one row group at a time, named
-    after the staged file (so a retried bundle rewrites the same files). Yields the
-    receipt, and tagged `leaves` the ledger rows' Merkle leaves by bucket.
+def staged_name(uri: str) -> str:
+    """The name of a staged file, as its key blocks (KeyBlock.file) give it."""
+    return uri.rsplit("/", 1)[-1].removesuffix(".arrow")
 
-    Side input `near` (optional): {doc_id: [RemovedSource]}, the removed documents a kept
-    document shares a band key with; a dict locally, a multimap on distributed
-    runners (looked up key by key, so a large crawl's candidates need not fit in
-    one worker's memory).
+
+class FinalizeStagedFn(beam.DoFn):
+    """(URI of a staged file, [(target doc_id, RemovedSource)]) -> its ledger, data,
+    signatures and errors Parquet files and their receipt, written under the staging
+    folder one row group at a time, named after the staged file (so a retried bundle
+    rewrites the same files). Yields the receipt, and tagged `leaves` the ledger rows'
+    Merkle leaves by bucket.
+
+    The pairs are what propagation found for the file's documents: the removed
+    documents a kept one shares a band key with (a pair may come from several key
+    shards). Every row's final decision is core.policy.decide's, and the progress
+    counters count it here, once (never counted before, so never undone).
     """
 
     def __init__(self, snapshot_uri: str, staging: str):
@@ -361,24 +320,23 @@ class FinalizeStagedFn(beam.DoFn):
         self._staging = staging.rstrip("/")
         self._kept = Metrics.counter("clearcrawl", "kept")
         self._removed = _CounterFamily("removed")
+        self._errors = _CounterFamily("error")
 
     def setup(self):
         self._threshold = load_snapshot(self._snapshot_uri).policy.near_duplicate_threshold
         tune_process()
 
-    def process(self, uri: str, near=None):
-        # A dict (local runs) or a multimap (distributed runs): [] or None if absent.
-        sources_of = None if near is None else (
-            near.get if isinstance(near, dict) else near.__getitem__)
-        name = uri.rsplit("/", 1)[-1].removesuffix(".arrow")
-        files = OutputSet(self._staging, f"{name}.parquet")
+    def process(self, staged: tuple[str, list]):
+        uri, pairs = staged
+        near: dict[str, dict] = {}
+        for target, source in pairs:
+            near.setdefault(target, {})[source.doc_id] = source
+        files = OutputSet(self._staging, f"{staged_name(uri)}.parquet")
         for table in iter_arrow_file(uri):
-            if sources_of is not None:
-                table, removed = apply_propagation(table, sources_of, self._threshold)
-                self._kept.dec(len(removed))
-                for kinds in removed:
-                    for kind in kinds:
-                        self._removed.inc(kind)
+            if near:
+                table = apply_propagation(
+                    table, lambda doc_id: list(near.get(doc_id, {}).values()), self._threshold)
+            self._count(table)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
             for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
@@ -386,3 +344,11 @@ class FinalizeStagedFn(beam.DoFn):
         for item in files.drain_leaves():
             yield beam.pvalue.TaggedOutput(LEAVES, item)
         yield files.close()
+
+    def _count(self, table) -> None:
+        for name, n in decision_counts(table).items():
+            if name == "kept":
+                self._kept.inc(n)
+            else:
+                family, kind = name.split(":", 1)
+                (self._removed if family == "removed" else self._errors).inc(kind, n)

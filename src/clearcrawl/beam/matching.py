@@ -15,7 +15,7 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 
-from clearcrawl.beam.dofns import in_global_window, load_snapshot
+from clearcrawl.beam.dofns import in_global_window, load_snapshot, staged_name
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
@@ -163,34 +163,57 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-def _shard_pairs(shard_group) -> dict[str, list]:
-    """{target doc_id: [RemovedSource]} of one key shard."""
-    _, refs = shard_group
-    found = crossmatch.propagation_pairs(crossmatch.KeyBlock.concat(
-        [ref.load() for ref in refs]))
-    return {target: list(sources.values()) for target, sources in found.items()}
+def _shard_pairs(shard_group):
+    """(shard, [KeyBlock bytes]) -> (source's staged file, [(source doc_id, target's
+    staged file, target doc_id)]) for each file with a source in this key shard."""
+    _, blocks = shard_group
+    found = crossmatch.propagation_pairs([crossmatch.KeyBlock.from_bytes(b) for b in blocks])
+    yield from found.items()
+
+
+def _name_sources(joined):
+    """(source's staged file, {"sources": [[RemovedSource]], "wanted": [[pair]]}) ->
+    (target's staged file, [(target doc_id, RemovedSource)])."""
+    _, groups = joined
+    wanted = [pair for part in groups["wanted"] for pair in part]
+    if wanted:
+        sources = [source for part in groups["sources"] for source in part]
+        yield from crossmatch.name_sources(sources, wanted).items()
+
+
+def _with_pairs(joined):
+    """(name, {"staged": [uri], "pairs": [[(target, source)]]}) -> (uri, pairs)."""
+    _, groups = joined
+    pairs = [pair for part in groups["pairs"] for pair in part]
+    for uri in groups["staged"]:  # exactly one: a name is one bundle's staged file
+        yield uri, pairs
 
 
 class FindRemovedNearDuplicates(beam.PTransform):
-    """PCollection[(shard, KeyBlockRef)] -> the kept documents sharing a band key with a
-    document removed for a direct reason (one hop), with those sources: locally, where
-    every key block is in one shard, one dict {doc_id: [RemovedSource]} (or nothing,
-    for a singleton side input with an empty default); on distributed runners
-    (`local=False`) (doc_id, RemovedSource) pairs for a multimap side input."""
+    """{"staged": PCollection[staged file URI], "keys": PCollection[(shard, KeyBlock
+    bytes)], "sources": PCollection[(staged file name, [RemovedSource])]} ->
+    PCollection[(staged file URI, [(target doc_id, RemovedSource)])]: each staged file
+    with its kept documents that share a band key with a document removed for a
+    direct reason (one hop), and those sources.
 
-    def __init__(self, local: bool):
-        super().__init__()
-        self._local = local
+    Everything travels by value through the runner's shuffle, in three joins keyed
+    by what bounds them: band keys by key shard (finding (source, target) pairs by
+    doc_id); the pairs with their sources' signatures by the sources' staged file (a
+    signature crosses once, not once per shard its keys fall in); the named pairs with
+    their targets by the targets' staged file. A worker holds one shard's keys or one
+    file's pairs, never the crawl's."""
 
-    def expand(self, key_blocks):
-        found = (key_blocks
-                 | "GroupShards" >> beam.GroupByKey()
-                 | "PairsInShard" >> beam.Map(_shard_pairs))
-        if self._local:
-            return found
-        return found | "Pairs" >> beam.FlatMap(
-            lambda pairs: ((target, source) for target, sources in pairs.items()
-                           for source in sources))
+    def expand(self, pcolls):
+        wanted = (pcolls["keys"]
+                  | "GroupShards" >> beam.GroupByKey()
+                  | "PairsInShard" >> beam.FlatMap(_shard_pairs))
+        named = ({"sources": pcolls["sources"], "wanted": wanted}
+                 | "JoinSources" >> beam.CoGroupByKey()
+                 | "NameSources" >> beam.FlatMap(_name_sources))
+        staged = pcolls["staged"] | "KeyByName" >> beam.Map(lambda uri: (staged_name(uri), uri))
+        return ({"staged": staged, "pairs": named}
+                | "JoinStagedFiles" >> beam.CoGroupByKey()
+                | "WithPairs" >> beam.FlatMap(_with_pairs))
 
 
 class MergeFn(beam.DoFn):

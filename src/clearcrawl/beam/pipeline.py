@@ -157,7 +157,7 @@ def prepare(argv: list[str] | None = None
                       {"match_strategy": works, "match_shards": args.match_shards},
                       time.time())
     _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, is_local, plan)
+           max_record_bytes, progress_dir, plan)
     return PreparedRun(pipeline, plan, is_local, dry_run, progress_dir, len(inputs))
 
 
@@ -194,7 +194,7 @@ def run(argv: list[str] | None = None) -> RunResult:
 
 
 def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, is_local, plan) -> None:
+           max_record_bytes, progress_dir, plan) -> None:
     """Assemble the run's graph, from listing the inputs to writing the manifest."""
     read = (pipeline
             | "ListShards" >> beam.Create([i["uri"] for i in inputs])
@@ -212,7 +212,7 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
             args.robots_store, plan.policy.get("robots_unreachable_is_optout", False))
     written = read["records"] | "DecideDocuments" >> DecideDocuments(
         snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
-        shards=args.match_shards, local=is_local, store=store, store_label=label)
+        shards=args.match_shards, store=store, store_label=label)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": read["reads"]}
          | "CommitOutput" >> CommitOutput(plan))

@@ -172,7 +172,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     stage_snapshot(snapshot, snapshot_uri)
 
     started = time.time()
-    pipeline, _, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
+    pipeline, _, _ = make_pipeline(beam_args, len(prev.paths("ledger")))
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -193,7 +193,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         _ = (decided
              | "Finish" >> FinishDocuments(
                  snapshot_uri, staging, manifest["options"].get("propagate", True),
-                 manifest.get("execution", {}).get("match_shards", 64), is_local))
+                 manifest.get("execution", {}).get("match_shards", 64)))
 
     before = prev.ledger_rows()
     label = options.get("robots_store", {}).get("label", "")

@@ -9,6 +9,7 @@ from clearcrawl.beam.dofns import (
     KEYS,
     LEAVES,
     READS,
+    SOURCES,
     DecideFn,
     FinalizeStagedFn,
     ReadShardFn,
@@ -53,13 +54,13 @@ class DecideDocuments(beam.PTransform):
     documents by origin, in one join.
     `works`: "broadcast" (in-memory index on every worker), "join" (band-key join, for
     registries too big for memory) or "none"; `propagate` removes near-duplicates of
-    removed documents (one hop, band-key join over `shards` key shards). `staging` is
-    the run's staging folder.
+    removed documents (one hop, band-key join over `shards` key shards, on every
+    runner). `staging` is the run's staging folder.
     """
 
     def __init__(self, snapshot_uri: str, staging: str, captures=None,
                  works: str = "broadcast", propagate: bool = True, shards: int = 64,
-                 local: bool = True, store=None, store_label: str = ""):
+                 store=None, store_label: str = ""):
         super().__init__()
         self._snapshot_uri = snapshot_uri
         self._staging = staging
@@ -69,7 +70,6 @@ class DecideDocuments(beam.PTransform):
         self._works = works
         self._propagate = propagate
         self._shards = shards
-        self._local = local
 
     def expand(self, batches):
         if self._captures is not None or self._store is not None:
@@ -92,8 +92,7 @@ class DecideDocuments(beam.PTransform):
                        | "Rebatch" >> beam.BatchElements(min_batch_size=64,
                                                          max_batch_size=1024))
         return decided | "Finish" >> FinishDocuments(self._snapshot_uri, self._staging,
-                                                     self._propagate, self._shards,
-                                                     self._local)
+                                                     self._propagate, self._shards)
 
 
 class FinishDocuments(beam.PTransform):
@@ -102,38 +101,31 @@ class FinishDocuments(beam.PTransform):
     near-duplicates of removed documents (if `propagate`); {"receipts": a receipt
     per file set, "leaves": (bucket, [(doc_id, leaf)]) of the ledger rows}.
 
-    Decided documents are staged to Parquet as they come (StageDecidedFn), so only
-    band keys wait for propagation, whatever the crawl's size. The band-key join
-    finds the candidates, which reach each staged file as a side input: locally one
-    dict in memory, joined without key shards (the candidates are few); on a
-    distributed runner (`local=False`) a multimap looked up key by key, which needs
-    no worker to hold them all. Both give the same rows.
+    Decided documents are staged to Arrow files as they come (StageDecidedFn), so only
+    band keys (and removed documents' signatures) wait for propagation, whatever the
+    crawl's size. They go through the shuffle by value, the keys in `shards` key
+    shards; the pairs found meet their staged file in keyed joins
+    (FindRemovedNearDuplicates), and FinalizeStagedFn makes each row's final decision.
+    The same graph on every runner.
     """
 
-    def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int,
-                 local: bool = True):
+    def __init__(self, snapshot_uri: str, staging: str, propagate: bool, shards: int):
         super().__init__()
         self._snapshot_uri = snapshot_uri
         self._staging = staging
         self._propagate = propagate
         self._shards = shards
-        self._local = local
 
     def expand(self, batches):
-        # Locally the join needs no key shards: one group, whose documents are then
-        # pickled once each (with shards, once per shard their keys fall in).
-        shards = 1 if self._local else self._shards
         staged = batches | "Stage" >> beam.ParDo(StageDecidedFn(
-            self._snapshot_uri, self._staging, self._propagate, shards)).with_outputs(
-            KEYS, main="files")
-        fn = FinalizeStagedFn(self._snapshot_uri, self._staging)
+            self._snapshot_uri, self._staging, self._propagate, self._shards)).with_outputs(
+            KEYS, SOURCES, main="files")
         if self._propagate:
-            near = staged[KEYS] | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates(
-                self._local)
-            side = (beam.pvalue.AsSingleton(near, default_value={}) if self._local
-                    else beam.pvalue.AsMultiMap(near))
-            pardo = beam.ParDo(fn, near=side)
+            with_pairs = ({"staged": staged.files, "keys": staged[KEYS],
+                           "sources": staged[SOURCES]}
+                          | "FindRemovedNearDuplicates" >> FindRemovedNearDuplicates())
         else:
-            pardo = beam.ParDo(fn)
-        finalized = staged.files | "Finalize" >> pardo.with_outputs(LEAVES, main="receipts")
+            with_pairs = staged.files | "NoPairs" >> beam.Map(lambda uri: (uri, []))
+        finalized = with_pairs | "Finalize" >> beam.ParDo(FinalizeStagedFn(
+            self._snapshot_uri, self._staging)).with_outputs(LEAVES, main="receipts")
         return {"receipts": finalized.receipts, "leaves": finalized[LEAVES]}

@@ -7,7 +7,8 @@ Two joins use it, both keyed by 64-bit LSH keys and grouped by key shard:
 - propagation: kept documents meet documents removed for an opt-out or piracy
   reason on band keys; the kept document is then verified against the removed
   one and, if near enough, removed too, naming it (`near_duplicate_of_removed`).
-Work-join entries are tuples; propagation entries travel in columns (KeyBlock).
+Work-join entries are tuples; propagation entries travel in columns (KeyBlock), and
+the removed documents' signatures once each, beside them.
 """
 
 from __future__ import annotations
@@ -100,69 +101,66 @@ def is_work_candidate(state) -> bool:
 
 
 _KEYS_SCHEMA = pa.schema([("key", pa.uint64()), ("owner", pa.int32())])
-# A target is its doc_id alone; a source (RemovedSource) has the other fields too.
-_PAYLOAD_SCHEMA = pa.schema([("doc_id", pa.string()), ("url", pa.string()),
-                             ("kinds", pa.string()), ("signature", pa.binary())])
+_OWNERS_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.bool_())])
 
 
 @dataclass(frozen=True)
 class KeyBlock:
     """Band keys of documents in columns, for the propagation join: `keys[i]` belongs to
-    document `owners[i]`, whose payload is `payloads[owners[i]]`: a RemovedSource
-    (a source) or a kept doc_id (a target). Each document is stored once per block,
-    whatever its number of keys; Python touches documents, never keys."""
+    document `owners[i]`, whose doc_id is `doc_ids[owners[i]]`, removed for a direct
+    reason if `sources[owners[i]]` (a source), else kept (a target). Each document is
+    stored once per block, whatever its number of keys; Python touches documents, never
+    keys. `file` names the staged file its documents are in (a block comes from one
+    bundle, which stages one file): found pairs are keyed by it. A source's signature
+    is not here: a document's keys fall in up to one shard per band, its signature
+    travels once (PropagationKeys.drain)."""
 
     keys: np.ndarray          # uint64
-    owners: np.ndarray        # int32 index into payloads
-    payloads: list
+    owners: np.ndarray        # int32 index into doc_ids
+    doc_ids: list[str]
+    sources: np.ndarray       # bool, one per doc_id
+    file: str = ""
 
     def to_bytes(self) -> bytes:
-        """Two Arrow IPC messages (keys and owners; payloads), each length-prefixed."""
-        sources = [not isinstance(p, str) for p in self.payloads]
-        columns = [[p if not s else p.doc_id for p, s in zip(self.payloads, sources)],
-                   *([getattr(p, name) if s else None for p, s in zip(self.payloads, sources)]
-                     for name in ("url", "kinds", "signature"))]
+        """Two Arrow IPC messages (keys and owners; doc_ids and source flags) and the
+        file name, each length-prefixed: what travels through the shuffle."""
         parts = [pa.record_batch([pa.array(self.keys), pa.array(self.owners)],
-                                 schema=_KEYS_SCHEMA).serialize(),
-                 pa.record_batch([pa.array(c, t.type) for c, t in zip(columns, _PAYLOAD_SCHEMA)],
-                                 schema=_PAYLOAD_SCHEMA).serialize()]
-        return b"".join(len(part).to_bytes(8, "little") + part.to_pybytes() for part in parts)
+                                 schema=_KEYS_SCHEMA).serialize().to_pybytes(),
+                 pa.record_batch([pa.array(self.doc_ids, pa.string()),
+                                  pa.array(self.sources, pa.bool_())],
+                                 schema=_OWNERS_SCHEMA).serialize().to_pybytes(),
+                 self.file.encode()]
+        return b"".join(len(part).to_bytes(8, "little") + part for part in parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeyBlock:
         buffer, parts, at = pa.py_buffer(data), [], 0
-        for schema in (_KEYS_SCHEMA, _PAYLOAD_SCHEMA):
+        for schema in (_KEYS_SCHEMA, _OWNERS_SCHEMA):
             size = int.from_bytes(data[at: at + 8], "little")
             parts.append(pa.ipc.read_record_batch(buffer.slice(at + 8, size), schema))
             at += 8 + size
-        keys, payloads = parts
-        doc_ids, urls, kinds, signatures = (c.to_pylist() for c in payloads.columns)
+        size = int.from_bytes(data[at: at + 8], "little")
+        keys, owners = parts
         return cls(keys.column(0).to_numpy(), keys.column(1).to_numpy(),
-                   [doc_id if url is None else RemovedSource(doc_id, url, kind, signature)
-                    for doc_id, url, kind, signature in zip(doc_ids, urls, kinds, signatures)])
-
-    @classmethod
-    def concat(cls, blocks: list[KeyBlock]) -> KeyBlock:
-        if len(blocks) == 1:
-            return blocks[0]
-        offsets = np.cumsum([0] + [len(b.payloads) for b in blocks[:-1]])
-        return cls(np.concatenate([b.keys for b in blocks]),
-                   np.concatenate([b.owners + offset for b, offset in zip(blocks, offsets)]),
-                   [p for b in blocks for p in b.payloads])
+                   owners.column(0).to_pylist(),
+                   owners.column(1).to_numpy(zero_copy_only=False).astype(bool),
+                   data[at + 8: at + 8 + size].decode())
 
 
 class PropagationKeys:
     """Band keys of decided documents for the propagation join, buffered in columns:
     removed for a direct reason (sources, with what a target needs to know of them)
-    and kept (targets, by doc_id). `drain()` splits them into one KeyBlock per shard."""
+    and kept (targets). `drain()` splits the keys into one KeyBlock per shard."""
 
     def __init__(self, bands: tuple[int, int], shards: int):
         self._bands, self._shards = bands, shards
         self._keys: list[np.ndarray] = []
-        self._payloads: list = []
+        self._doc_ids: list[str] = []
+        self._is_source: list[bool] = []
+        self._sources: list[RemovedSource] = []
 
     def __len__(self) -> int:
-        return len(self._payloads)
+        return len(self._doc_ids)
 
     def add(self, batch) -> None:
         """Decided documents (records.Decided, any iterable); those too short or removed
@@ -173,29 +171,33 @@ class PropagationKeys:
             if decided.shingle_count < MIN_PROPAGATION_SHINGLES or not decided.signature:
                 continue
             doc = decided.doc
-            if is_source(decided.evidence):
+            source = is_source(decided.evidence)
+            if source:
                 kinds = ",".join(dict.fromkeys(e.kind for e in decided.evidence))
-                payload = RemovedSource(doc.doc_id, doc.url, kinds, decided.signature)
-            elif not removes(decided.evidence):
-                payload = doc.doc_id
-            else:
+                self._sources.append(RemovedSource(doc.doc_id, doc.url, kinds,
+                                                   decided.signature))
+            elif removes(decided.evidence):
                 continue
             signatures.append(decided.signature)
-            self._payloads.append(payload)
+            self._doc_ids.append(doc.doc_id)
+            self._is_source.append(source)
         if signatures:
             matrix = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), -1)
             self._keys.append(lsh.band_keys(matrix, *self._bands))
 
-    def drain(self) -> list[tuple[int, KeyBlock]]:
-        if not self._payloads:
-            return []
+    def drain(self, file: str = "") -> tuple[list[tuple[int, KeyBlock]], list[RemovedSource]]:
+        """([(shard, KeyBlock)], [RemovedSource]) of the documents buffered, all staged
+        in `file`: the keys by shard, and each source once, with its signature."""
+        sources, self._sources = self._sources, []
+        if not self._doc_ids:
+            return [], sources
         keys = np.concatenate(self._keys)
         owners = np.repeat(np.arange(keys.shape[0], dtype=np.int32), keys.shape[1])
         keys = keys.ravel()
-        payloads = self._payloads
-        self._keys, self._payloads = [], []
+        doc_ids, flags = self._doc_ids, np.array(self._is_source, bool)
+        self._keys, self._doc_ids, self._is_source = [], [], []
         if self._shards == 1:
-            return [(0, KeyBlock(keys, owners, payloads))]
+            return [(0, KeyBlock(keys, owners, doc_ids, flags, file))], sources
         shard = (keys % np.uint64(self._shards)).astype(np.int64)
         order = np.argsort(shard, kind="stable")
         bounds = np.searchsorted(shard[order], np.arange(self._shards + 1))
@@ -205,34 +207,54 @@ class PropagationKeys:
             if at.size:
                 present, local = np.unique(owners[at], return_inverse=True)
                 blocks.append((number, KeyBlock(keys[at], local.astype(np.int32),
-                                                [payloads[i] for i in present.tolist()])))
-        return blocks
+                                                [doc_ids[i] for i in present.tolist()],
+                                                flags[present], file)))
+        return blocks, sources
 
 
-def propagation_pairs(block: KeyBlock) -> dict[str, dict[str, RemovedSource]]:
-    """{target doc_id: {source doc_id: RemovedSource}} for every key that both a
-    removed source and a kept target hold. Keys are grouped by sorting, so only
-    the (few) shared keys cost Python work."""
-    if block.keys.size == 0:
+def propagation_pairs(blocks: list[KeyBlock]) -> dict[str, list[tuple[str, str, str]]]:
+    """{source's staged file: [(source doc_id, target's staged file, target doc_id)]}:
+    every removed source and kept target that share a key in these blocks (one key
+    shard's), each pair once. Keys are grouped by sorting, so only the (few) shared
+    keys cost Python work."""
+    blocks = [b for b in blocks if b.keys.size]
+    if not blocks:
         return {}
-    is_source = np.array([not isinstance(p, str) for p in block.payloads], bool)
-    order = np.argsort(block.keys, kind="stable")
-    keys, owners = block.keys[order], block.owners[order]
+    starts_at = np.cumsum([0] + [len(b.doc_ids) for b in blocks[:-1]])
+    doc_ids = [d for b in blocks for d in b.doc_ids]
+    files = [b.file for b in blocks for _ in b.doc_ids]
+    is_source = np.concatenate([b.sources for b in blocks])
+    all_keys = np.concatenate([b.keys for b in blocks])
+    all_owners = np.concatenate([b.owners + at for b, at in zip(blocks, starts_at)])
+    order = np.argsort(all_keys, kind="stable")
+    keys, owners = all_keys[order], all_owners[order]
     sources = is_source[owners]
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.append(starts[1:], keys.size)
     with_source = np.logical_or.reduceat(sources, starts)
     with_target = np.logical_or.reduceat(~sources, starts)
-    found: dict[str, dict[str, RemovedSource]] = {}
+    found: set[tuple[str, str, str, str]] = set()
     for group in np.flatnonzero(with_source & with_target).tolist():
-        members = [block.payloads[i] for i in owners[starts[group]:ends[group]].tolist()]
-        removed = [m for m in members if not isinstance(m, str)]
-        for target in members:
-            if isinstance(target, str):
-                named = found.setdefault(target, {})
-                for source in removed:
-                    named[source.doc_id] = source
-    return found
+        members = owners[starts[group]:ends[group]].tolist()
+        removed = [(files[i], doc_ids[i]) for i in members if is_source[i]]
+        for i in members:
+            if not is_source[i]:
+                found.update((*source, files[i], doc_ids[i]) for source in removed)
+    by_file: dict[str, list[tuple[str, str, str]]] = {}
+    for source_file, *pair in sorted(found):
+        by_file.setdefault(source_file, []).append(tuple(pair))
+    return by_file
+
+
+def name_sources(sources, wanted) -> dict[str, list[tuple[str, RemovedSource]]]:
+    """One staged file's sources ([RemovedSource]) and the pairs naming them ([(source
+    doc_id, target's staged file, target doc_id)]) -> {target's staged file: [(target
+    doc_id, RemovedSource)]}: each pair now carries what its target needs to know."""
+    by_id = {source.doc_id: source for source in sources}
+    named: dict[str, list[tuple[str, RemovedSource]]] = {}
+    for source_id, file, target in sorted(set(wanted)):
+        named.setdefault(file, []).append((target, by_id[source_id]))
+    return named
 
 
 def propagation_evidence(signature: bytes, sources, threshold: float) -> list[Evidence]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from clearcrawl import reasons
+from clearcrawl.core.crossmatch import RemovedSource, propagation_evidence
 from clearcrawl.records import Evidence
 
 # AI *training* crawlers whose robots.txt rules count as a TDM reservation by
@@ -98,8 +100,30 @@ def sort_evidence(evidence: list[Evidence]) -> list[Evidence]:
                   key=lambda e: (reasons.KIND_ORDER.get(e.kind, 99), e.entry_id, e.detail))
 
 
-def decide(evidence: list[Evidence]) -> tuple[str, list[Evidence]]:
-    """Keep unless some evidence is a removal reason; reasons sorted for determinism."""
+@dataclass(frozen=True)
+class NearRemoved:
+    """What propagation found for one document: the removed documents it shares a band
+    key with (candidates, not yet verified), its own MinHash signature, and the
+    policy's near-duplicate threshold."""
+
+    signature: bytes
+    sources: Sequence[RemovedSource]
+    threshold: float
+
+
+def decide(evidence: list[Evidence], near: NearRemoved | None = None
+           ) -> tuple[str, list[Evidence]]:
+    """Keep unless some evidence is a removal reason; reasons sorted for determinism.
+
+    Every decision is made here, the direct one and, given `near`, the propagated one:
+    a document kept on its own evidence is removed too if it is a verified
+    near-duplicate of a removed document (one hop: a document removed directly is not
+    also named a copy, and `near` only ever lists documents removed directly).
+    """
     ordered = sort_evidence(evidence)
-    removing = [e for e in ordered if e.kind in reasons.KIND_ORDER]
+    removing = any(e.kind in reasons.KIND_ORDER for e in ordered)
+    if not removing and near is not None and near.sources:
+        added = propagation_evidence(near.signature, near.sources, near.threshold)
+        if added:
+            return reasons.REMOVE, sort_evidence([*ordered, *added])
     return (reasons.REMOVE if removing else reasons.KEEP), ordered

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from clearcrawl import reasons
-from clearcrawl.core import crossmatch
-from clearcrawl.core.policy import decide
+from clearcrawl.core.policy import NearRemoved, decide
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.records import (
     OUTPUT_SCHEMAS,
@@ -93,13 +94,13 @@ class StagedRows:
         return table
 
 
-def apply_propagation(table: pa.Table, sources_of, threshold: float
-                      ) -> tuple[pa.Table, list[list[str]]]:
-    """Staged rows with near-duplicates of removed documents removed too.
+def apply_propagation(table: pa.Table, sources_of, threshold: float) -> pa.Table:
+    """Staged rows decided again with what propagation found: a kept document that is a
+    near-duplicate of a removed one is removed too (policy.decide decides).
 
     `sources_of(doc_id)` gives the removed documents (RemovedSource) sharing a band
-    key with it, or nothing. Only the rows that gain evidence are rebuilt in Python.
-    Returns the table and, for each document removed here, its reason kinds.
+    key with it, or nothing. Only the rows that change are rebuilt in Python (and
+    moved after the others).
     """
     found = []
     for index, doc_id in enumerate(table.column("doc_id").to_pylist()):
@@ -107,24 +108,43 @@ def apply_propagation(table: pa.Table, sources_of, threshold: float
         if sources:
             found.append((index, sources))
     if not found:
-        return table, []
+        return table
     rows = table.take([index for index, _ in found]).to_pylist()
-    changed, removed_kinds, unchanged = [], [], np.ones(table.num_rows, bool)
+    changed, unchanged = [], np.ones(table.num_rows, bool)
     for row, (index, sources) in zip(rows, found):
-        added = crossmatch.propagation_evidence(row["signature"] or b"", sources, threshold)
-        if not added:
+        if row["decision"] == reasons.ERROR:
             continue
-        decision, ordered = decide([Evidence(**r) for r in row["reasons"]] + added)
+        decision, ordered = decide([Evidence(**r) for r in row["reasons"]],
+                                   NearRemoved(row["signature"] or b"", sources, threshold))
+        if decision == row["decision"]:
+            continue
         row.update(decision=decision, reasons=[e.as_row() for e in ordered],
                    text=row["text"] if decision == reasons.KEEP else None)
         changed.append(row)
         unchanged[index] = False
-        if decision == reasons.REMOVE:
-            removed_kinds.append(list(dict.fromkeys(e.kind for e in ordered)))
     if not changed:
-        return table, []
+        return table
     return pa.concat_tables([table.filter(pa.array(unchanged)),
-                             pa.Table.from_pylist(changed, schema=STAGED_SCHEMA)]), removed_kinds
+                             pa.Table.from_pylist(changed, schema=STAGED_SCHEMA)])
+
+
+def decision_counts(table: pa.Table) -> Counter:
+    """Counts of final staged (or ledger) rows for progress counters: `kept`,
+    `removed:<kind>` once per removed row for each kind among its reasons (as the
+    receipts tally them), `error:<error kind>`."""
+    decision = table.column("decision")
+    counts: Counter = Counter()
+    kept = pc.sum(pc.equal(decision, reasons.KEEP)).as_py()
+    if kept:
+        counts["kept"] = kept
+    for row_reasons in table.filter(pc.equal(decision, reasons.REMOVE)).column(
+            "reasons").to_pylist():
+        counts.update(f"removed:{kind}" for kind in {r["kind"] for r in row_reasons})
+    if "error_kind" in table.column_names:
+        for kind in table.filter(pc.equal(decision, reasons.ERROR)).column(
+                "error_kind").to_pylist():
+            counts[f"error:{kind}"] += 1
+    return counts
 
 
 def split_staged(table: pa.Table) -> dict[str, pa.Table]:
