@@ -43,9 +43,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
                              "fingerprints (default %(default)s)")
     parser.add_argument("--no-propagate", action="store_true",
                         help="do not remove near-duplicates of removed documents")
-    parser.add_argument("--match-shards", type=int, default=64,
-                        help="key shards of the band-key joins (default %(default)s); a "
-                             "local run joins for propagation in one group")
+    parser.add_argument("--match-shards", type=int, default=None,
+                        help="key shards of the band-key joins (default: 64 on a "
+                             "distributed runner; one per worker on a local run, whose "
+                             "shuffle is held in memory, where more shards only repeat "
+                             "doc_ids)")
     parser.add_argument("--max-record-mb", type=float, default=DEFAULT_MAX_RECORD_BYTES / 2**20,
                         help="records larger than this become error rows (default %(default)s)")
     return parser

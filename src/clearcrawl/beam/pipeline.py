@@ -23,7 +23,7 @@ from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedire
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
-from clearcrawl.beam.runner import make_pipeline
+from clearcrawl.beam.runner import join_shards, make_pipeline
 from clearcrawl.beam.transforms import DecideDocuments, ReadShards
 from clearcrawl.core.coverage import input_carriers
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
@@ -125,7 +125,7 @@ def prepare(argv: list[str] | None = None
     except InvalidRegistry as exc:
         raise UsageError(str(exc)) from None
     max_record_bytes = int(args.max_record_mb * 2**20)
-    if args.match_shards < 1:
+    if args.match_shards is not None and args.match_shards < 1:
         raise UsageError("--match-shards must be at least 1")
     works = choose_work_strategy(snapshot, args.match_strategy)
     root = args.output.rstrip("/")
@@ -139,6 +139,7 @@ def prepare(argv: list[str] | None = None
     # Recorded per input, not hashed: a function of the input and the robots inputs.
     inputs = [{**i, "carriers": input_carriers(i["uri"], bool(robots_inputs))} for i in inputs]
     pipeline, options, is_local = make_pipeline(beam_args, len(inputs))
+    shards = join_shards(args.match_shards, options, is_local)
     # --dry_run True (DataflowRunner): build and pickle the job graph, submit nothing,
     # and so touch no output folder.
     dry_run = bool(options.get_all_options().get("dry_run"))
@@ -154,10 +155,10 @@ def prepare(argv: list[str] | None = None
                     if is_local and not dry_run and "://" not in root else None)
     plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
                       snapshot.policy.as_dict(), inputs, run_options,
-                      {"match_strategy": works, "match_shards": args.match_shards},
+                      {"match_strategy": works, "match_shards": shards},
                       time.time())
     _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, plan)
+           max_record_bytes, progress_dir, shards, plan)
     return PreparedRun(pipeline, plan, is_local, dry_run, progress_dir, len(inputs))
 
 
@@ -194,7 +195,7 @@ def run(argv: list[str] | None = None) -> RunResult:
 
 
 def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, plan) -> None:
+           max_record_bytes, progress_dir, shards, plan) -> None:
     """Assemble the run's graph, from listing the inputs to writing the manifest."""
     read = (pipeline
             | "ListShards" >> beam.Create([i["uri"] for i in inputs])
@@ -212,7 +213,7 @@ def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
             args.robots_store, plan.policy.get("robots_unreachable_is_optout", False))
     written = read["records"] | "DecideDocuments" >> DecideDocuments(
         snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
-        shards=args.match_shards, store=store, store_label=label)
+        shards=shards, store=store, store_label=label)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": read["reads"]}
          | "CommitOutput" >> CommitOutput(plan))

@@ -39,7 +39,7 @@ from clearcrawl.beam.pipeline import (
     stage_snapshot,
 )
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
-from clearcrawl.beam.runner import make_pipeline
+from clearcrawl.beam.runner import join_shards, make_pipeline
 from clearcrawl.beam.transforms import FinishDocuments
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
@@ -172,7 +172,9 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     stage_snapshot(snapshot, snapshot_uri)
 
     started = time.time()
-    pipeline, _, _ = make_pipeline(beam_args, len(prev.paths("ledger")))
+    pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
+    # The shard count changes no row: this run's own runner chooses it.
+    shards = join_shards(None, beam_options, is_local)
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -192,8 +194,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                        | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(snapshot_uri)))
         _ = (decided
              | "Finish" >> FinishDocuments(
-                 snapshot_uri, staging, manifest["options"].get("propagate", True),
-                 manifest.get("execution", {}).get("match_shards", 64)))
+                 snapshot_uri, staging, manifest["options"].get("propagate", True), shards))
 
     before = prev.ledger_rows()
     label = options.get("robots_store", {}).get("label", "")

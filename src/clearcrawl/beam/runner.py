@@ -44,6 +44,21 @@ def local_workers(files: int) -> int:
     return max(1, min(cores or 1, files))
 
 
+DISTRIBUTED_JOIN_SHARDS = 64
+
+
+def join_shards(requested: int | None, options: PipelineOptions, is_local: bool) -> int:
+    """Key shards of the band-key joins: as requested, else one per local worker (a
+    local runner holds its shuffles in memory, so shards bound nothing there and only
+    repeat each document's doc_id per shard: 1.87 against 1.14 GB peak on a 1 GiB
+    WARC), else DISTRIBUTED_JOIN_SHARDS."""
+    if requested is not None:
+        return requested
+    if is_local:
+        return max(1, options.view_as(DirectOptions).direct_num_workers or 1)
+    return DISTRIBUTED_JOIN_SHARDS
+
+
 def make_pipeline(beam_args: list[str], files: int = 1
                   ) -> tuple[beam.Pipeline, PipelineOptions, bool]:
     """(pipeline, options, is_local) for the pass-through Beam flags; `files`: the
