@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 QUERIES = 2000
-BATCH = 64  # DecideDocuments' batch size
+BATCH = 64  # CollectEvidence's batch size (ReadShards makes the batches)
 
 
 def _rss_mb() -> float:
@@ -133,7 +133,7 @@ def _lsh_child(which: str, n_works: int) -> dict:
         rss = _rss_mb() - base
         prints = [DocPrint(str(i), q) for i, q in enumerate(queries)]
 
-        def query():  # in batches of the pipeline's size (DecideDocuments batches too)
+        def query():  # in batches of the pipeline's size (CollectEvidence batches too)
             return sum(bool(found) for i in range(0, len(prints), BATCH)
                        for found in matcher.match_many(prints[i:i + BATCH]))
 

@@ -43,9 +43,11 @@ def bench_stages(registry: Path) -> dict:
 
         snapshot = load_registry(str(registry))
         snapshot_uri = str(snapshot.write(tmp))  # with its works files beside it
-        from clearcrawl.beam.dofns import DecideFn
+        from clearcrawl.beam.collect_evidence import CollectEvidenceFn
+        from clearcrawl.beam.config import RunConfig
 
-        rules = DecideFn(snapshot_uri, works="none", propagate=False)
+        rules = CollectEvidenceFn(RunConfig(snapshot_uri, str(tmp), works="none",
+                                            propagate=False))
         rules.setup()
         signals_s = best_time(lambda: [list(rules.process(docs[i:i + 64]))
                                    for i in range(0, len(docs), 64)])

@@ -29,13 +29,15 @@ def step_of(frames: list[str]) -> str:
         return "commit (bucket roots, manifest)"
     if "FinalizeStagedFn" in joined:
         return "finalize: write ledger, data, signatures, errors"
-    if "clearcrawl/beam/matching.py" in joined or "propagation_pairs" in joined:
+    if "clearcrawl/beam/match_works.py" in joined:
+        return "works join (band keys)"
+    if "clearcrawl/beam/propagate_removals.py" in joined or "propagation_pairs" in joined:
         return "propagation shuffle (band keys)"
     if "StageDecidedFn" in joined:
         return "stage decided (Arrow IPC)"
     if "clearcrawl/beam/crawl_robots.py" in joined or "robots_captures" in joined:
         return "collect evidence: robots join (spill, pair in force)"
-    if "DecideFn" in joined:
+    if "CollectEvidenceFn" in joined:
         if "minhash.py" in deepest or "lsh.py" in deepest:
             return "MinHash fingerprint + LSH keys"
         if "works.py" in deepest or "crossmatch.py" in deepest:

@@ -76,9 +76,9 @@ def test_dataflow_dry_run_builds_the_whole_graph(bucket, synthetic_crawl, strate
     # finds near-duplicates of removed pages, and the work join only when asked for.
     names = set(manifest["transform_names"])
     assert {"ListShards", "ReadShards/ReadRecords", "ReadRobotsCaptures/ReadCaptures",
-            "DecideDocuments/Decide",
-            "DecideDocuments/Finish/FindRemovedNearDuplicates"} <= names
-    assert any(n.startswith("DecideDocuments/JoinWorkCandidates") for n in names) == (
+            "CollectEvidence/Collect", "Decide/Stage", "PropagateRemovals/JoinStagedFiles",
+            "WriteOutputs/Finalize", "CommitOutput/Commit"} <= names
+    assert any(n.startswith("MatchWorks/JoinWorkCandidates") for n in names) == (
         strategy == "join")
     assert manifest["transforms"] == len(names) > 30
     # The options the job carries.

@@ -6,8 +6,14 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from clearcrawl.beam.collect_evidence import CollectEvidence
+from clearcrawl.beam.config import RunConfig
+from clearcrawl.beam.decide import Decide
+from clearcrawl.beam.match_works import MatchWorks
+from clearcrawl.beam.propagate_removals import PropagateRemovals
+from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.runner import local_runner
-from clearcrawl.beam.transforms import DecideDocuments, ReadShards
+from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.io.documents import make_document
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
 from clearcrawl.records import Document, ReadFailure
@@ -33,13 +39,19 @@ def _pipeline():
     return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
 
 
+def _filter(config: RunConfig):
+    """The run's steps from collecting evidence to writing the staged outputs."""
+    return (CollectEvidence(config) | MatchWorks(config) | Decide(config)
+            | PropagateRemovals(config) | WriteOutputs(config))
+
+
 def test_read_shards_splits_documents_and_failures(tmp_path):
     good = gzip_member(warc_record("response", http_response(b"<p>hello</p>"),
                                    target_uri="https://a.example/"))
     path = tmp_path / "s.warc.gz"
     path.write_bytes(good + good[:40])
     with _pipeline() as p:
-        out = p | beam.Create([str(path)]) | ReadShards(1 << 20)
+        out = p | beam.Create([str(path)]) | ReadShards(RunConfig("unused", str(tmp_path), max_record_bytes=1 << 20))
         records = out["records"] | beam.FlatMap(lambda batch: batch)
         assert_that(out["reads"], equal_to([2]), label="reads")
         assert_that(records | "Urls" >> beam.FlatMap(
@@ -62,7 +74,7 @@ def test_decide_documents_with_a_read_failure(tmp_path):
     staging = tmp_path / "staging"
     with _pipeline() as p:
         written = (p | "Docs" >> beam.Create([[*docs, failure]])
-                   | DecideDocuments(uri, str(staging)))
+                   | _filter(RunConfig(uri, str(staging))))
         # One receipt names the files written and tallies the four decisions.
         assert_that(written["receipts"] | beam.Map(lambda r: dict(r["decisions"])),
                     equal_to([{"keep": 1, "remove": 2, "error": 1}]), label="receipts")
@@ -103,7 +115,8 @@ def test_propagation_gives_the_same_rows_whatever_the_key_shards(tmp_path):
         staging = tmp_path / f"staging-{shards}"
         with _pipeline() as p:
             _ = (p | f"Docs{shards}" >> beam.Create([docs[:2], docs[2:]])
-                 | f"Decide{shards}" >> DecideDocuments(uri, str(staging), shards=shards))
+                 | f"Filter{shards}" >> _filter(RunConfig(uri, str(staging),
+                                                      match_shards=shards)))
         assert [(r["url"], r["decision"], [x["kind"] for x in r["reasons"]])
                 for r in _read(staging, "ledger")] == expected
         assert [r["url"] for r in _read(staging, "data")] == ["https://other.example/b",
@@ -130,7 +143,7 @@ def test_join_strategy_carries_read_failures_and_decides_as_broadcast(tmp_path):
         staging = tmp_path / works
         with _pipeline() as p:
             _ = (p | f"Records-{works}" >> beam.Create([records[:2], records[2:]])
-                 | f"Decide-{works}" >> DecideDocuments(uri, str(staging), works=works))
+                 | f"Filter-{works}" >> _filter(RunConfig(uri, str(staging), works=works)))
         found[works] = [(r["doc_id"], r["decision"], [x["kind"] for x in r["reasons"]])
                         for r in _read(staging, "ledger")]
         assert [r["error_kind"] for r in _read(staging, "errors")] == ["corrupt_gzip"]

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.pvalue import TaggedOutput
 
-from clearcrawl.beam.dofns import load_snapshot
-from clearcrawl.beam.matching import WorkKeysFn
+from clearcrawl.beam.match_works import WorkKeysFn
 from clearcrawl.beam.pipeline import run
+from clearcrawl.beam.workers import load_snapshot
 from clearcrawl.cli import main
 from clearcrawl.registry import snapshot as snapshot_module
 from clearcrawl.registry.snapshot import Snapshot

@@ -18,8 +18,8 @@ import uuid
 
 import apache_beam as beam
 
-from clearcrawl.beam.dofns import in_global_window
 from clearcrawl.beam.outputs import create_uri, open_uri
+from clearcrawl.beam.workers import in_global_window
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
 from clearcrawl.core.store_decisions import store_capture

@@ -18,13 +18,19 @@ from apache_beam.metrics.metric import MetricsFilter
 from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import RUN_WORKER_PATHS, build_parser, local_worker_path
+from clearcrawl.beam.collect_evidence import CollectEvidence
 from clearcrawl.beam.commit import CommitOutput, CommitPlan
+from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedirects
+from clearcrawl.beam.decide import Decide
+from clearcrawl.beam.match_works import MatchWorks
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
+from clearcrawl.beam.propagate_removals import PropagateRemovals
+from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
 from clearcrawl.beam.runner import join_shards, make_pipeline
-from clearcrawl.beam.transforms import DecideDocuments, ReadShards
+from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.coverage import input_carriers
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
 from clearcrawl.registry.load import load_registry
@@ -157,8 +163,12 @@ def prepare(argv: list[str] | None = None
                       snapshot.policy.as_dict(), inputs, run_options,
                       {"match_strategy": works, "match_shards": shards},
                       time.time())
-    _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, shards, plan)
+    config = RunConfig(snapshot_uri, staging, works=works, propagate=not args.no_propagate,
+                       match_shards=shards, max_record_bytes=max_record_bytes,
+                       progress_dir=progress_dir, robots_store=args.robots_store,
+                       store_label=run_options.get("robots_store", {}).get("label", ""),
+                       robots_unreachable_is_optout=snapshot.policy.robots_unreachable_is_optout)
+    _build(pipeline, config, inputs, robots_inputs, plan)
     return PreparedRun(pipeline, plan, is_local, dry_run, progress_dir, len(inputs))
 
 
@@ -194,26 +204,28 @@ def run(argv: list[str] | None = None) -> RunResult:
     return RunResult(root, manifest, _metrics(result))
 
 
-def _build(pipeline, args, inputs, robots_inputs, snapshot_uri, staging, works,
-           max_record_bytes, progress_dir, shards, plan) -> None:
-    """Assemble the run's graph, from listing the inputs to writing the manifest."""
-    read = (pipeline
-            | "ListShards" >> beam.Create([i["uri"] for i in inputs])
-            | "ReadShards" >> ReadShards(max_record_bytes, progress_dir))
-    captures = None
+def _build(pipeline, config: RunConfig, inputs: list[dict], robots_inputs: list[dict],
+           plan: CommitPlan) -> None:
+    """Assemble the run's graph, from listing the inputs to writing the manifest: the
+    flow, step by step; the robots captures and store branches feed CollectEvidence."""
+    captures = store = None
     if robots_inputs:
         captures = (pipeline
                     | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
                     | "ReadRobotsCaptures" >> ReadRobotsCaptures()
                     | "ResolveRobotsRedirects" >> ResolveRobotsRedirects())
-    store, label = None, ""
-    if args.robots_store:
-        label = plan.options["robots_store"]["label"]
+    if config.robots_store:
         store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
-            args.robots_store, plan.policy.get("robots_unreachable_is_optout", False))
-    written = read["records"] | "DecideDocuments" >> DecideDocuments(
-        snapshot_uri, staging, captures, works=works, propagate=not args.no_propagate,
-        shards=shards, store=store, store_label=label)
+            config.robots_store, config.robots_unreachable_is_optout)
+    read = (pipeline
+            | "ListShards" >> beam.Create([i["uri"] for i in inputs])
+            | "ReadShards" >> ReadShards(config))
+    written = (read["records"]
+               | "CollectEvidence" >> CollectEvidence(config, captures, store)
+               | "MatchWorks" >> MatchWorks(config)
+               | "Decide" >> Decide(config)
+               | "PropagateRemovals" >> PropagateRemovals(config)
+               | "WriteOutputs" >> WriteOutputs(config))
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": read["reads"]}
          | "CommitOutput" >> CommitOutput(plan))

@@ -28,8 +28,9 @@ from clearcrawl.beam.arguments import (
     local_worker_path,
 )
 from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
+from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
-from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.beam.decide import Decide
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import (
     RunResult,
@@ -38,9 +39,11 @@ from clearcrawl.beam.pipeline import (
     robots_store_option,
     stage_snapshot,
 )
+from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import join_shards, make_pipeline
-from clearcrawl.beam.transforms import FinishDocuments
+from clearcrawl.beam.workers import load_snapshot
+from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import origin_of, split_url
@@ -173,8 +176,15 @@ def refilter(argv: list[str] | None = None) -> RunResult:
 
     started = time.time()
     pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
-    # The shard count changes no row: this run's own runner chooses it.
-    shards = join_shards(None, beam_options, is_local)
+    # Propagation as the previous run had it; works are matched by RefilterFn (only the
+    # added ones), so the strategy plays no part. The shard count changes no row: this
+    # run's own runner chooses it.
+    config = RunConfig(snapshot_uri, staging,
+                       propagate=manifest["options"].get("propagate", True),
+                       match_shards=join_shards(None, beam_options, is_local),
+                       robots_store=args.robots_store,
+                       store_label=options.get("robots_store", {}).get("label", ""),
+                       robots_unreachable_is_optout=snapshot.policy.robots_unreachable_is_optout)
     with pipeline:
         keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                         | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -185,19 +195,21 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                    | "Refilter" >> beam.ParDo(RefilterFn(
                        snapshot_uri, added["works"]))
                    | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
-        if args.robots_store:
+        if config.robots_store:
             store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
-                args.robots_store, snapshot.policy.robots_unreachable_is_optout)
+                config.robots_store, config.robots_unreachable_is_optout)
             decided = (decided
                        | "PairWithStore" >> PairWithCrawlRobots(
-                           None, staging, store=store, store_label=options["robots_store"]["label"])
+                           None, staging, store=store, store_label=config.store_label)
                        | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(snapshot_uri)))
+        # The run's tail, step for step: the commit stays here (below).
         _ = (decided
-             | "Finish" >> FinishDocuments(
-                 snapshot_uri, staging, manifest["options"].get("propagate", True), shards))
+             | "Decide" >> Decide(config)
+             | "PropagateRemovals" >> PropagateRemovals(config)
+             | "WriteOutputs" >> WriteOutputs(config))
 
     before = prev.ledger_rows()
-    label = options.get("robots_store", {}).get("label", "")
+    label = config.store_label
 
     def describe_changes(new_rows_paths: list[str]) -> dict:
         after = read_ledger_rows(root, new_rows_paths, open_uri)

@@ -14,7 +14,7 @@ import os
 
 import apache_beam as beam
 
-from clearcrawl.beam.dofns import load_snapshot
+from clearcrawl.beam.workers import load_snapshot
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.robots import path_params_query
 from clearcrawl.core.robots_fetches import current_robots

@@ -1,11 +1,13 @@
-"""Content matching across records: the distributed works join and propagation.
+"""Match works: registered works found in documents' texts.
 
-Both are band-key joins. Entries are buffered per key shard inside a bundle and
-emitted as one list per shard, so a document costs a few list appends rather
-than one pipeline element per key (Beam's DirectRunner charges ~25 us an
-element); GroupByKey on the shard then brings equal keys together, and the
-pure functions of `core.crossmatch` find the pairs. Shards bound the size of
-one group: raise `--match-shards` for bigger crawls.
+With the broadcast strategy (and "none") this step is empty: CollectEvidenceFn
+searches an in-memory index of the works on every worker. The join strategy, for
+registries too big for memory, is a band-key join. Entries are buffered per key shard
+inside a bundle and emitted as one list per shard, so a document costs a few list
+appends rather than one pipeline element per key (Beam's DirectRunner charges ~25 us
+an element); GroupByKey on the shard then brings equal keys together, and the pure
+functions of `core.crossmatch` find the pairs. Shards bound the size of one group:
+raise `--match-shards` for bigger crawls.
 """
 
 from __future__ import annotations
@@ -15,15 +17,39 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 
-from clearcrawl.beam.dofns import in_global_window, load_snapshot, staged_name
+from clearcrawl.beam.config import JOIN, RunConfig
+from clearcrawl.beam.workers import in_global_window, load_snapshot
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.works import DocPrint, WorkSet, verify
-from clearcrawl.records import Decided
+from clearcrawl.records import Decided, ReadFailure
 from clearcrawl.registry.snapshot import WorksFile
 
 _FLUSH_ENTRIES = 50_000
+
+
+class MatchWorks(beam.PTransform):
+    """PCollection[list[Decided | ReadFailure]] -> the same batches, each Decided with
+    the work evidence the join found added (the join strategy; otherwise the input as
+    it is, works were matched while collecting evidence)."""
+
+    def __init__(self, config: RunConfig):
+        super().__init__()
+        self._config = config
+
+    def expand(self, batches):
+        if self._config.works != JOIN:
+            return batches
+        # The join pairs single documents with works by doc_id.
+        single = batches | "Unbatch" >> beam.FlatMap(lambda batch: batch)
+        records = single | "SplitFailures" >> beam.Partition(
+            lambda r, _: int(isinstance(r, ReadFailure)), 2)
+        candidates = records[0] | "JoinWorkCandidates" >> JoinWorkCandidates(self._config)
+        merged = (records[0], candidates) | "MergeWorkMatches" >> MergeFound(self._config)
+        return ((merged, records[1])
+                | "WithFailures" >> beam.Flatten()
+                | "Rebatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
 
 
 class _ShardBuffer(beam.DoFn):
@@ -133,10 +159,10 @@ class JoinWorkCandidates(beam.PTransform):
     """PCollection[Decided] -> PCollection[(doc_id, WorkCandidate)]: the distributed
     strategy's candidate pairs, each carrying the work's fingerprint record."""
 
-    def __init__(self, snapshot_uri: str, shards: int):
+    def __init__(self, config: RunConfig):
         super().__init__()
-        self._snapshot_uri = snapshot_uri
-        self._shards = shards
+        self._snapshot_uri = config.snapshot_uri
+        self._shards = config.match_shards
 
     def expand(self, decided):
         # The works files' listing is small (one entry per WORKS_PER_FILE works); the
@@ -163,57 +189,6 @@ class JoinWorkCandidates(beam.PTransform):
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
-def _shard_pairs(shard_group):
-    """(shard, [KeyBlock bytes]) -> (source's staged file, [(source doc_id, target's
-    staged file, target doc_id)]) for each file with a source in this key shard."""
-    _, blocks = shard_group
-    found = crossmatch.propagation_pairs([crossmatch.KeyBlock.from_bytes(b) for b in blocks])
-    yield from found.items()
-
-
-def _name_sources(joined):
-    """(source's staged file, {"sources": [[RemovedSource]], "wanted": [[pair]]}) ->
-    (target's staged file, [(target doc_id, RemovedSource)])."""
-    _, groups = joined
-    wanted = [pair for part in groups["wanted"] for pair in part]
-    if wanted:
-        sources = [source for part in groups["sources"] for source in part]
-        yield from crossmatch.name_sources(sources, wanted).items()
-
-
-def _with_pairs(joined):
-    """(name, {"staged": [uri], "pairs": [[(target, source)]]}) -> (uri, pairs)."""
-    _, groups = joined
-    pairs = [pair for part in groups["pairs"] for pair in part]
-    for uri in groups["staged"]:  # exactly one: a name is one bundle's staged file
-        yield uri, pairs
-
-
-class FindRemovedNearDuplicates(beam.PTransform):
-    """{"staged": PCollection[staged file URI], "keys": PCollection[(shard, KeyBlock
-    bytes)], "sources": PCollection[(staged file name, [RemovedSource])]} ->
-    PCollection[(staged file URI, [(target doc_id, RemovedSource)])]: each staged file
-    with its kept documents that share a band key with a document removed for a
-    direct reason (one hop), and those sources.
-
-    Everything travels by value through the runner's shuffle, in three joins keyed
-    by what bounds them: band keys by key shard (finding (source, target) pairs by
-    doc_id); the pairs with their sources' signatures by the sources' staged file (a
-    signature crosses once, not once per shard its keys fall in); the named pairs with
-    their targets by the targets' staged file. A worker holds one shard's keys or one
-    file's pairs, never the crawl's."""
-
-    def expand(self, pcolls):
-        wanted = (pcolls["keys"]
-                  | "GroupShards" >> beam.GroupByKey()
-                  | "PairsInShard" >> beam.FlatMap(_shard_pairs))
-        named = ({"sources": pcolls["sources"], "wanted": wanted}
-                 | "JoinSources" >> beam.CoGroupByKey()
-                 | "NameSources" >> beam.FlatMap(_name_sources))
-        staged = pcolls["staged"] | "KeyByName" >> beam.Map(lambda uri: (staged_name(uri), uri))
-        return ({"staged": staged, "pairs": named}
-                | "JoinStagedFiles" >> beam.CoGroupByKey()
-                | "WithPairs" >> beam.FlatMap(_with_pairs))
 
 
 class MergeFn(beam.DoFn):
@@ -256,9 +231,9 @@ class MergeFn(beam.DoFn):
 class MergeFound(beam.PTransform):
     """(PCollection[Decided], PCollection[(doc_id, found)]) -> PCollection[Decided]."""
 
-    def __init__(self, snapshot_uri: str):
+    def __init__(self, config: RunConfig):
         super().__init__()
-        self._snapshot_uri = snapshot_uri
+        self._snapshot_uri = config.snapshot_uri
 
     def expand(self, pcolls):
         decided, found = pcolls
