@@ -65,7 +65,11 @@ def test_every_engine_gives_the_same_ledger_and_root(outputs):
         assert manifest["ledger_root"] == reference["ledger_root"], engine
         assert manifest["counts"] == reference["counts"], engine
         assert manifest["run_id"] == reference["run_id"], engine
-    assert outputs["dask"][1]["execution"] == reference["execution"]
+    # The key shards are the runner's choice (64 distributed, one per local worker) and
+    # change no row; the strategy is the registry's.
+    assert outputs["dask"][1]["execution"]["match_strategy"] == reference["execution"][
+        "match_strategy"]
+    assert outputs["dask"][1]["execution"]["match_shards"] == 64
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
