@@ -21,7 +21,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -70,8 +70,7 @@ class WorksFile:
     shingles: int
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "sha256": self.sha256, "count": self.count,
-                "shingles": self.shingles}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> WorksFile:
@@ -252,13 +251,18 @@ class Snapshot:
                                    f"{entry.sha256} (altered or replaced)"])
         return data
 
+    def _checked_file(self, entry: WorksFile) -> tuple[bytes, list[bytes]]:
+        """(bytes, record lines) of one works file, checked (sha256, count)."""
+        data = self.works_file_bytes(entry)
+        lines = _record_lines(data)
+        if len(lines) != entry.count:
+            raise InvalidRegistry([f"{entry.path}: {len(lines)} works, the snapshot lists "
+                                   f"{entry.count}"])
+        return data, lines
+
     def works_file_records(self, entry: WorksFile) -> list[dict]:
         """The work records of one file, checked (sha256, count)."""
-        records = [json.loads(line) for line in _record_lines(self.works_file_bytes(entry))]
-        if len(records) != entry.count:
-            raise InvalidRegistry([f"{entry.path}: {len(records)} works, the snapshot lists "
-                                   f"{entry.count}"])
-        return records
+        return [json.loads(line) for line in self._checked_file(entry)[1]]
 
     def work_records(self) -> Iterator[dict]:
         """Every work record in entry_id order, one file in memory at a time."""
@@ -285,11 +289,7 @@ class Snapshot:
         its sha256 and the whole against registry_id on the way (InvalidRegistry)."""
         lines_hashed = _StreamedId(self.content)
         for entry in self.works_files:
-            data = self.works_file_bytes(entry)
-            lines = _record_lines(data)
-            if len(lines) != entry.count:
-                raise InvalidRegistry([f"{entry.path}: {len(lines)} works, the snapshot "
-                                       f"lists {entry.count}"])
+            data, lines = self._checked_file(entry)
             lines_hashed.add(lines)
             write(entry.path, data)
         if lines_hashed.hexdigest() != self.registry_id:
