@@ -7,11 +7,12 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from clearcrawl import reasons
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.outputs import OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
-from clearcrawl.core.rows import apply_propagation, decision_counts, split_staged
+from clearcrawl.core.rows import apply_propagation, split_staged
 
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
 _DRAIN_LEAVES = 100_000
@@ -66,19 +67,24 @@ class FinalizeStagedFn(beam.DoFn):
             if near:
                 table = apply_propagation(
                     table, lambda doc_id: list(near.get(doc_id, {}).values()), self._threshold)
-            self._count(table)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
+                if folder == "errors":
+                    for kind in part.column("error_kind").to_pylist():
+                        self._errors.inc(kind)
             for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
                 yield beam.pvalue.TaggedOutput(LEAVES, item)
         for item in files.drain_leaves():
             yield beam.pvalue.TaggedOutput(LEAVES, item)
-        yield files.close()
+        described = files.close()
+        self._count(described)
+        yield described
 
-    def _count(self, table) -> None:
-        for name, n in decision_counts(table).items():
-            if name == "kept":
-                self._kept.inc(n)
-            else:
-                family, kind = name.split(":", 1)
-                (self._removed if family == "removed" else self._errors).inc(kind, n)
+    def _count(self, described: dict) -> None:
+        """Kept and removed counters from the receipt's tally of the final rows (the
+        same counts the commit adds up)."""
+        kept = described["decisions"].get(reasons.KEEP, 0)
+        if kept:
+            self._kept.inc(kept)
+        for kind, n in described["removed_by_kind"].items():
+            self._removed.inc(kind, n)

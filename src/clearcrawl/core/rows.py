@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -126,25 +124,6 @@ def apply_propagation(table: pa.Table, sources_of, threshold: float) -> pa.Table
         return table
     return pa.concat_tables([table.filter(pa.array(unchanged)),
                              pa.Table.from_pylist(changed, schema=STAGED_SCHEMA)])
-
-
-def decision_counts(table: pa.Table) -> Counter:
-    """Counts of final staged (or ledger) rows for progress counters: `kept`,
-    `removed:<kind>` once per removed row for each kind among its reasons (as the
-    receipts tally them), `error:<error kind>`."""
-    decision = table.column("decision")
-    counts: Counter = Counter()
-    kept = pc.sum(pc.equal(decision, reasons.KEEP)).as_py()
-    if kept:
-        counts["kept"] = kept
-    for row_reasons in table.filter(pc.equal(decision, reasons.REMOVE)).column(
-            "reasons").to_pylist():
-        counts.update(f"removed:{kind}" for kind in {r["kind"] for r in row_reasons})
-    if "error_kind" in table.column_names:
-        for kind in table.filter(pc.equal(decision, reasons.ERROR)).column(
-                "error_kind").to_pylist():
-            counts[f"error:{kind}"] += 1
-    return counts
 
 
 def split_staged(table: pa.Table) -> dict[str, pa.Table]:
