@@ -18,6 +18,7 @@ ledger must account for every record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -102,27 +103,29 @@ class _DecodedStream:
 
     def _decode_more(self) -> None:
         """Append some decoded bytes to buf, or set eof, or raise _Break."""
+        self.buf += self._decode_step()
+
+    def _decode_step(self) -> bytes:
+        """The bytes one step decodes (maybe none), or set eof, or raise _Break."""
         if not self._gzip:
             chunk = self._fh.read(READ_CHUNK)
-            if chunk:
-                self.buf += chunk
-            else:
+            if not chunk:
                 self.eof = True
-            return
+            return chunk
         if self._inflater is None:
             # Between members: skip padding, expect the gzip magic.
-            while self._available() < 3 and self._read_raw():
+            while len(self._raw) - self._off < 3 and self._read_raw():
                 pass
-            if not self._available():
+            if len(self._raw) == self._off:
                 self.eof = True
-                return
+                return b""
             if not self._raw.startswith(GZIP_MAGIC, self._off):
                 stripped = self._raw[self._off:].lstrip(b"\x00\r\n ")
                 if not stripped and not self._read_raw():
                     self.eof = True  # trailing padding only
-                    return
+                    return b""
                 if not stripped:
-                    return
+                    return b""
                 offset = self._raw_pos + self._off
                 self._skip_to_next_member(offset + 1)
                 raise _Break(offset, "garbage", "bytes between gzip members are not a gzip member")
@@ -130,7 +133,7 @@ class _DecodedStream:
             self._members.append((self.base + len(self.buf), self._member_start))
             self._inflater = zlib.decompressobj(31)
         inflater = self._inflater
-        if not self._available() and not self._read_raw():
+        if len(self._raw) == self._off and not self._read_raw():
             self._inflater = None
             self.eof = True
             raise _Break(self._member_start, "truncated_gzip", "file ends inside a gzip member")
@@ -148,7 +151,7 @@ class _DecodedStream:
             self._inflater = None
         else:
             self._off += len(window) - len(inflater.unconsumed_tail)
-        self.buf += out
+        return out
 
     def _skip_to_next_member(self, from_offset: int) -> None:
         """Position the raw reader at the next gzip magic at or after from_offset."""
@@ -236,6 +239,100 @@ def _parse_headers(block: bytes) -> tuple[str, dict[str, str]]:
     return version, headers
 
 
+# What bytes.strip() removes; str.strip() alone would also remove \x1c-\x1f.
+_WS = " \t\n\r\x0b\x0c"
+# One header line after the version line: name up to the first colon, value to the end.
+_FIELD = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)
+# A folded (continuation) line starts with a space or tab.
+_FOLDED = re.compile(rb"\n[ \t]")
+
+
+def _header_dict(block: bytes | bytearray) -> dict[str, str]:
+    """`_parse_headers(block)[1]`, by one regex pass when the block is plain ASCII with
+    no folded lines and no repeated names (then both decodings and first-wins agree)."""
+    if block.isascii() and not _FOLDED.search(block):
+        text = block.decode("ascii")
+        start = text.find("\n")
+        if start >= 0:
+            fields = _FIELD.findall(text, start + 1)
+            headers = {name.strip(_WS).lower(): value.strip(_WS) for name, value in fields}
+            if len(headers) == len(fields):
+                return headers
+        else:
+            return {}
+    return _parse_headers(bytes(block))[1]
+
+
+# Types framed and skipped; for these only the length matters.
+_SKIPPED_TYPES = frozenset({b"request", b"metadata", b"warcinfo", b"revisit", b"resource"})
+
+
+def _skipped_length(low: bytearray) -> int | None:
+    """Content-Length of a plainly written non-document record, from its lower-cased
+    header block; None when the block needs the full parse (any doubt)."""
+    if _FOLDED.search(low):
+        return None
+    # The first header line is the first occurrence of its name.
+    line = low.find(b"\n") + 1
+    if not line or not low.startswith(b"warc-type:", line):
+        return None
+    eol = low.find(b"\n", line)
+    if bytes(low[line + 10:eol if eol >= 0 else len(low)].strip()) not in _SKIPPED_TYPES:
+        return None
+    # A single "content-length" anywhere: no other line can carry that name.
+    at = low.find(b"content-length")
+    if at < 1 or low[at - 1] != 10 or low[at + 14:at + 15] != b":" \
+            or low.find(b"content-length", at + 1) >= 0:
+        return None
+    eol = low.find(b"\n", at)
+    value = low[at + 15:eol if eol >= 0 else len(low)].strip()
+    if not value.isdigit():
+        return None
+    return int(value)
+
+_SKIPPED = object()
+
+
+def _whole_member(out: bytes, stream: _DecodedStream, max_record_bytes: int):
+    """Frame the record at the start of a fully decoded member, as iter_records would
+    from a buffer holding just `out`; None to leave `out` to the general path.
+
+    Returns _SKIPPED for a record that yields nothing, else a function of (offset,
+    ordinal) making the yielded item. Consumes the record (and padding after it)."""
+    end = out.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    body_start = end + 4
+    block = out[:end]
+    length = _skipped_length(block.lower())
+    if length is None:
+        headers = _header_dict(block)
+        length = _content_length(headers)
+        if length is None:
+            return None
+        record_type = headers.get("warc-type", "").lower()
+        counted = record_type.encode() in DOCUMENT_TYPES or not record_type
+    else:
+        counted = False
+    stop = body_start + length
+    if length > max_record_bytes or stop > len(out):
+        return None
+    rest = out[stop:]
+    if rest.lstrip(_PADDING):
+        stream.base += stop
+        stream.buf += rest
+    else:
+        stream.base += len(out)
+    if not counted:
+        return _SKIPPED
+    target = headers.get("warc-target-uri")
+    if record_type:
+        payload = out[body_start:stop]
+        return lambda offset, ordinal: WarcRecord(offset, ordinal, record_type, headers, payload)
+    return lambda offset, ordinal: RecordFailure(offset, ordinal, "bad_warc_header",
+                                                 "WARC record has no WARC-Type", target)
+
+
 def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
                  ) -> Iterator[WarcRecord | RecordFailure]:
     """Yield every document record (response, conversion) or failure of a WARC file.
@@ -245,42 +342,102 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     """
     head = fh.read(3)
     fh.seek(0)
-    stream = _DecodedStream(fh, head.startswith(GZIP_MAGIC))
-    ordinals = _Ordinals()
+    is_gzip = head.startswith(GZIP_MAGIC)
+    stream = _DecodedStream(fh, is_gzip)
+    members = stream._members
+    last_offset, ordinal = -1, 0
     while True:
         current: tuple[int, int] | None = None
         try:
-            if not _skip_padding(stream):
+            buf = stream.buf
+            if buf and len(buf) <= 64 and is_gzip and stream._inflater is None \
+                    and not buf.lstrip(_PADDING):
+                # Only padding is left of the member: what _skip_padding would drop.
+                stream.consume(len(buf))
+            if not buf and is_gzip and stream._inflater is None and not stream.eof:
+                # At a gzip member boundary with nothing buffered (every record of a
+                # Common Crawl file): when one decoding step yields the whole member and
+                # it holds a whole record, frame it straight from that step's bytes.
+                # The steps are the ones fill(1) makes, so failures stay the same.
+                try:
+                    out = stream._decode_step()
+                except _Break as brk:
+                    stream._broken = brk
+                    raise
+                if stream._inflater is None and out.startswith(b"WARC/"):
+                    item = _whole_member(out, stream, max_record_bytes)
+                    if item is not None:
+                        pos = stream.base
+                        while len(members) > 1 and members[1][0] <= pos:
+                            del members[0]
+                        offset = members[0][1]
+                        if offset == last_offset:
+                            ordinal += 1
+                        else:
+                            last_offset, ordinal = offset, 0
+                        if item is not _SKIPPED:
+                            yield item(offset, ordinal)
+                        continue
+                buf += out
+            # The steps of _skip_padding, source_offset and _Ordinals.next, inlined:
+            # they run once a record.
+            if not buf and not stream.fill(1):
                 return
-            current = ordinals.next(stream.source_offset(stream.base))
-            offset, ordinal = current
-            stream.fill(8)
-            if not stream.buf.startswith(b"WARC/"):
+            if buf[0] in _PADDING and not _skip_padding(stream):
+                return
+            pos = stream.base
+            if is_gzip:
+                while len(members) > 1 and members[1][0] <= pos:
+                    del members[0]
+                offset = members[0][1]
+            else:
+                offset = pos
+            if offset == last_offset:
+                ordinal += 1
+            else:
+                last_offset, ordinal = offset, 0
+            current = offset, ordinal
+            if len(buf) < 8:
+                stream.fill(8)
+            if not buf.startswith(b"WARC/"):
                 yield _skip_garbage(stream, offset, ordinal)
                 continue
-            end, sep = stream.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES), 4
+            end, sep = buf.find(b"\r\n\r\n"), 4
+            if end < 0:
+                end = stream.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
             if end < 0:
                 end, sep = stream.find(b"\n\n", 0, MAX_HEADER_BYTES), 2
             if end < 0:
                 if stream.eof:
-                    stream.consume(len(stream.buf))
+                    stream.consume(len(buf))
                     yield RecordFailure(offset, ordinal, "truncated_record",
                                         "file ends inside a WARC header")
                 else:
                     yield _skip_garbage(stream, offset, ordinal, "bad_warc_header",
                                         f"WARC header longer than {MAX_HEADER_BYTES} bytes")
                 continue
-            _version, headers = _parse_headers(bytes(stream.buf[:end]))
+            body_start = end + sep
+            block = buf[:end]
+            length = _skipped_length(block.lower())
+            if length is not None:
+                # Not a document: only its extent matters (as below with counted False).
+                if length > max_record_bytes:
+                    _discard(stream, body_start + length)
+                elif len(buf) >= body_start + length or stream.fill(body_start + length):
+                    stream.consume(body_start + length)
+                else:
+                    stream.consume(len(buf))
+                continue
+            headers = _header_dict(block)
             record_type = headers.get("warc-type", "").lower()
             target = headers.get("warc-target-uri")
             length = _content_length(headers)
             if length is None:
                 yield _skip_garbage(stream, offset, ordinal, "bad_warc_header",
-                                    "WARC header has no valid Content-Length", skip=end + sep)
+                                    "WARC header has no valid Content-Length", skip=body_start)
                 continue
             # Only document records (or records whose type we cannot tell) count.
             counted = record_type.encode() in DOCUMENT_TYPES or not record_type
-            body_start = end + sep
             if length > max_record_bytes:
                 complete = _discard(stream, body_start + length)
                 if counted:
@@ -289,16 +446,16 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
                                         f"{record_type} record of {length} bytes exceeds the "
                                         f"{max_record_bytes}-byte limit", target)
                 continue
-            if not stream.fill(body_start + length):
-                available = len(stream.buf) - body_start
-                stream.consume(len(stream.buf))
+            if len(buf) < body_start + length and not stream.fill(body_start + length):
+                available = len(buf) - body_start
+                stream.consume(len(buf))
                 if counted:
                     yield RecordFailure(offset, ordinal, "truncated_record",
                                         f"file ends after {available} of {length} payload bytes",
                                         target)
                 continue
             if counted and record_type:
-                payload = bytes(stream.buf[body_start:body_start + length])
+                payload = bytes(buf[body_start:body_start + length])
                 stream.consume(body_start + length)
                 yield WarcRecord(offset, ordinal, record_type, headers, payload)
                 continue
@@ -311,7 +468,11 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
             # report it once, at its own offset, then continue after the break.
             pending = bytes(stream.buf[:64]).lstrip(_PADDING)
             if current is None or not pending:
-                current = ordinals.next(brk.offset)
+                if brk.offset == last_offset:
+                    ordinal += 1
+                else:
+                    last_offset, ordinal = brk.offset, 0
+                current = last_offset, ordinal
             yield RecordFailure(current[0], current[1], brk.kind, brk.message)
             stream.resume()
 
