@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 from collections import Counter
 
@@ -165,3 +166,39 @@ def test_empty_and_binary_payloads_are_accounted(tmp_path, payload, kind):
         assert isinstance(items[0], ReadFailure) and items[0].error_kind == kind
     else:
         assert isinstance(items[0], Document) and items[0].text == ""
+
+
+@pytest.mark.parametrize("block", [
+    b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 5",
+    b"WARC/1.0\r\nWARC-Type: response\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 5",  # repeated
+    b"WARC/1.0\r\nWARC-Type: response\r\nX-A: one\r\n  two\r\nContent-Length: 5",  # folded
+    b"WARC/1.0\r\nWARC-Type: response\r\nX-A: caf\xc3\xa9\x1c\r\nContent-Length: 5",
+    b"WARC/1.0\r\n no colon\r\n\r\n: empty\r\nA :\x0b b \x1f\r\r\nContent-Length: 5",
+    b"WARC/1.0",
+])
+def test_fast_header_parse_equals_the_line_parser(block):
+    from clearcrawl.io.warc import _header_dict, _parse_headers
+
+    assert list(_header_dict(block).items()) == list(_parse_headers(block)[1].items())
+    assert list(_header_dict(bytearray(block)).items()) == list(_parse_headers(block)[1].items())
+
+
+def _nondoc(header_lines: bytes, payload: bytes = b"x" * 10) -> bytes:
+    return b"WARC/1.0\r\n" + header_lines + b"\r\n" + payload + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize("record", [
+    _nondoc(b"WARC-Type: request\r\nContent-Length: 10\r\n"),
+    # Unusual forms take the full parse and must frame the same extent.
+    _nondoc(b"WARC-Type: request\r\nContent-Length: 10\r\ncontent-length: 99\r\n"),
+    _nondoc(b"WARC-Type: request\r\nContent-Length:\r\n 10\r\n"),
+    _nondoc(b"warc-type :  Metadata\r\nContent-Length: +10\r\n"),
+    _nondoc(b"WARC-Type: request\r\nContent-Length: 1_0\r\n"),
+])
+def test_non_document_records_are_skipped_in_every_form(record):
+    follow = _capture("https://after.example/", "after")
+    for data in (record + follow, gzip_member(record) + gzip_member(follow),
+                 gzip.compress(record + follow)):
+        items = _items(data)
+        assert [type(i).__name__ for i in items] == ["WarcRecord"], items
+        assert items[0].headers["warc-target-uri"] == "https://after.example/"

@@ -477,20 +477,6 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
             stream.resume()
 
 
-class _Ordinals:
-    """Ordinal of each record within its gzip member, so (offset, ordinal) is unique."""
-
-    def __init__(self):
-        self._offset, self._ordinal = -1, 0
-
-    def next(self, offset: int) -> tuple[int, int]:
-        if offset == self._offset:
-            self._ordinal += 1
-        else:
-            self._offset, self._ordinal = offset, 0
-        return offset, self._ordinal
-
-
 def _skip_padding(stream: _DecodedStream) -> bool:
     """Drop blank lines and NUL padding between records; False at end of file."""
     while True:
