@@ -12,10 +12,11 @@ _AGENT = re.compile(r"no(?:image)?ai|noarchive", re.IGNORECASE)
 
 
 def _reference(html: str) -> tuple[tuple, tuple]:
-    """Every meta[name] and every [rel] node, filtered in Python (the unnarrowed query)."""
+    """Every meta[name] and every [rel] node, iterated and filtered in Python (the
+    unnarrowed query as it was)."""
     document = HTMLTree.parse(html).document
     meta, licenses = [], []
-    for node in document.query_selector_all("meta[name], [rel]").values():
+    for node in document.query_selector_all("meta[name], [rel]"):
         if node.tag == "meta" and node.hasattr("name"):
             name = (node.getattr("name") or "").strip().lower()
             content = node.getattr("content") or ""
