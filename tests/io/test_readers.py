@@ -107,3 +107,18 @@ def test_a_record_without_a_host_is_a_no_host_failure(tmp_path):
             assert item.url == (url or None) and "no host" in item.message
         else:
             assert isinstance(item, Document) and item.host == host, url
+
+
+def test_http_headers_parse_the_same_ascii_or_not():
+    from clearcrawl.io.http import parse_response
+
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type:\x1c text/html \x0b\r\nX-Odd : \tv\x1f\r\n"
+            b"no colon line\r\nTransfer-Encoding: Chunked\r\nContent-Encoding: identity\r\n")
+    ascii_response = parse_response(head + b"\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert ascii_response.headers == (
+        ("content-type", "\x1c text/html"), ("x-odd", "v\x1f"),
+        ("transfer-encoding", "Chunked"), ("content-encoding", "identity"))
+    assert ascii_response.body == b"abc"
+    other = parse_response(head + b"X-Name: caf\xc3\xa9 \xff\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert other.headers == ascii_response.headers + (("x-name", "café \ufffd"),)
+    assert other.status == 200 and other.body == b"abc"

@@ -16,6 +16,10 @@ from resiliparse.parse.html import HTMLTree
 # Meta names read for opt-out signals (robots, per-agent robots, TDMRep, ...).
 _META_NAMES = ("robots", "tdm-reservation", "tdm-policy", "content-usage")
 _AGENT_DIRECTIVES = re.compile(r"no(?:image)?ai|noarchive", re.IGNORECASE)
+# Meta tags with a name, and elements whose rel can name a licence. No character but
+# ASCII letters lower-cases to a letter of "license" next to the others, so `*= i`
+# finds every rel that the word test below accepts.
+_SIGNAL_NODES = "meta[name], [rel*=license i]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +59,11 @@ def parse_html(body: bytes, declared_charset: str | None = None) -> Page:
     licenses: list[str] = []
     document = tree.document
     if document is not None:
-        # One traversal for both (a selector list): half the cost of two queries.
-        for node in document.query_selector_all("meta[name], [rel]"):
+        # One traversal for both (a selector list). Only rel values holding "license"
+        # (ASCII case-insensitive, a superset of the word test below) are fetched:
+        # every node returned costs a Python object. values() builds the nodes once;
+        # iterating the list builds all of them again for each item.
+        for node in document.query_selector_all(_SIGNAL_NODES).values():
             if node.tag == "meta" and node.hasattr("name"):
                 name = (node.getattr("name") or "").strip().lower()
                 content = node.getattr("content") or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 
@@ -11,7 +12,7 @@ from clearcrawl.core.ids import doc_id_for
 from clearcrawl.core.urls import origin_of, registered_domain, split_url
 from clearcrawl.io.http import parse_response
 from clearcrawl.io.warc import WarcRecord
-from clearcrawl.records import Document, ReadFailure, header_values
+from clearcrawl.records import Document, ReadFailure
 
 NO_HOST = "no_host"  # error_kind of a record whose URL names no host
 _CRAWL = re.compile(r"CC-MAIN-\d{4}-\d{2}")
@@ -19,6 +20,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+html")
 _TEXT_TYPES = ("text/plain", "text/markdown")
 
 
+@functools.lru_cache(maxsize=256)  # one value per input file
 def crawl_of(source_uri: str) -> str | None:
     found = _CRAWL.search(source_uri)
     return found.group(0) if found else None
@@ -51,24 +53,25 @@ def make_document(*, url: str, text: str, source_uri: str, offset: int, ordinal:
                            NO_HOST, f"no host in URL {url[:500]!r}: host rules and per-host "
                            "opt-outs cannot be checked", url or None)
     encoded = text.encode("utf-8", "surrogatepass")
+    # Positional, in field order: keyword passing costs more on every record.
     return Document(
-        doc_id=doc_id or doc_id_for(source_uri, offset, ordinal),
-        url=url,
-        host=host,
-        registered_domain=registered_domain(host),
-        fetch_time=fetch_time,
-        headers=tuple(headers),
-        http_status=status,
-        content_type=content_type,
-        text=text,
-        text_sha256=hashlib.sha256(encoded).hexdigest(),
-        text_bytes=len(encoded),
-        source_uri=source_uri,
-        source_offset=offset,
-        crawl=crawl_of(source_uri),
-        meta=tuple(meta),
-        license_links=tuple(license_links),
-        origin=origin_of(parts),
+        doc_id or doc_id_for(source_uri, offset, ordinal),
+        url,
+        host,
+        registered_domain(host),
+        fetch_time,
+        tuple(headers),
+        status,
+        content_type,
+        text,
+        hashlib.sha256(encoded).hexdigest(),
+        len(encoded),
+        source_uri,
+        offset,
+        crawl_of(source_uri),
+        tuple(meta),
+        tuple(license_links),
+        origin_of(parts),
     )
 
 
@@ -78,29 +81,41 @@ def document_from_warc(record: WarcRecord, source_uri: str) -> Document | ReadFa
     Payloads that are not text (images, PDFs, archives) become a ReadFailure of
     kind `not_text`: they are accounted for, but no text can be trained on.
     """
-    url = record.headers.get("warc-target-uri", "").strip().strip("<>")
-    fetch_time = parse_time(record.headers.get("warc-date"))
-    common = {"url": url, "source_uri": source_uri, "offset": record.offset,
-              "ordinal": record.ordinal, "fetch_time": fetch_time}
+    headers = record.headers
+    url = headers.get("warc-target-uri", "").strip().strip("<>")
+    fetch_time = parse_time(headers.get("warc-date"))
+    offset, ordinal = record.offset, record.ordinal
     if record.record_type == "conversion":
-        return make_document(text=decode_text(record.payload, "utf-8"), **common)
+        return make_document(url=url, text=decode_text(record.payload, "utf-8"),
+                             source_uri=source_uri, offset=offset, ordinal=ordinal,
+                             fetch_time=fetch_time)
     response = parse_response(record.payload)
-    content_type = (next(iter(header_values(response.headers, "content-type")), "")
-                    or record.headers.get("warc-identified-payload-type") or "").strip()
-    media_type = content_type.split(";")[0].strip().lower()
+    content_type = ""
+    for name, value in response.headers:
+        if name == "content-type":  # the first one, as sent
+            content_type = value
+            break
+    content_type = (content_type or headers.get("warc-identified-payload-type") or "").strip()
+    media_type, charset = _media_type_and_charset(content_type)
     body = response.body
     if media_type in _HTML_TYPES or (not media_type and _looks_like_html(body)):
-        page = parse_html(body, charset_of(content_type))
-        return make_document(text=page.text, headers=response.headers, status=response.status,
-                             content_type=media_type or "text/html", meta=page.meta,
-                             license_links=page.license_links, **common)
+        page = parse_html(body, charset)
+        return make_document(url=url, text=page.text, source_uri=source_uri, offset=offset,
+                             ordinal=ordinal, fetch_time=fetch_time, headers=response.headers,
+                             status=response.status, content_type=media_type or "text/html",
+                             meta=page.meta, license_links=page.license_links)
     if media_type in _TEXT_TYPES or (not media_type and _is_utf8(body)):
-        return make_document(text=decode_text(body, charset_of(content_type)).strip(),
-                             headers=response.headers, status=response.status,
-                             content_type=media_type or "text/plain", **common)
-    return ReadFailure(doc_id_for(source_uri, record.offset, record.ordinal), source_uri,
-                       record.offset, "not_text",
+        return make_document(url=url, text=decode_text(body, charset).strip(),
+                             source_uri=source_uri, offset=offset, ordinal=ordinal,
+                             fetch_time=fetch_time, headers=response.headers,
+                             status=response.status, content_type=media_type or "text/plain")
+    return ReadFailure(doc_id_for(source_uri, offset, ordinal), source_uri, offset, "not_text",
                        f"payload of type {media_type or 'unknown'} is not text", url or None)
+
+
+@functools.lru_cache(maxsize=1024)  # a few Content-Type spellings cover most records
+def _media_type_and_charset(content_type: str) -> tuple[str, str | None]:
+    return content_type.split(";")[0].strip().lower(), charset_of(content_type)
 
 
 def _looks_like_html(body: bytes) -> bool:
