@@ -177,9 +177,97 @@ def _nfkc(text: str) -> str:
         "NFKC", text)
 
 
+def _latin1_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For each Latin-1 character: the UTF-8 bytes of its lower case (one byte for
+    ASCII, two otherwise), and whether NFKC keeps it and lower-cases it alone (no
+    Latin-1 character composes with another under NFKC: none is a combining mark)."""
+    utf8 = np.zeros((256, 2), np.uint8)
+    plain = np.zeros(256, np.uint8)
+    for code in range(256):
+        char = chr(code)
+        small = char.lower()
+        encoded = small.encode()
+        if len(small) == 1 and len(encoded) == (1 if code < 128 else 2) and (
+                unicodedata.is_normalized("NFKC", char)):
+            utf8[code, : len(encoded)] = list(encoded)
+            plain[code] = 1
+    return utf8, plain
+
+
+_LATIN1_UTF8, _LATIN1_PLAIN = _latin1_tables()
+_PADDING = 16  # zero bytes after the text: a word's chunks are read 8 bytes at a time
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _latin1_lower_utf8(source, utf8, plain):  # pragma: no cover - compiled
+    """(buffer, size): the lower-cased UTF-8 of the Latin-1 bytes `source` in
+    buffer[:size], then _PADDING zero bytes; size -1 if a character is not `plain`
+    (NFKC would change it, or its lower case is not one character). The few
+    non-ASCII bytes are found block by block (a sum that vectorises), then the ASCII
+    runs between them are lower-cased and copied in loops that vectorise."""
+    size = source.size
+    high = 0
+    for p in range(size):
+        high += source[p] >> 7
+    buffer = np.zeros(size + high + _PADDING, np.uint8)
+    positions = np.empty(high + 1, np.int64)  # of the non-ASCII bytes, then size
+    found = 0
+    # Loops over slices from 0: numba checks a computed index for negative values
+    # (wraparound), which keeps LLVM from vectorising the loop.
+    if high:
+        for block in range(0, size, 1024):
+            part = source[block: block + 1024]
+            seen = 0
+            for i in range(part.size):
+                seen += part[i] >> 7
+            if seen:
+                for i in range(part.size):
+                    if part[i] >= 128:
+                        positions[found] = block + i
+                        found += 1
+    positions[high] = size
+    start = 0
+    for j in range(high + 1):
+        end = positions[j]
+        run = source[start:end]  # ASCII: A-Z lower-cased
+        out = buffer[start + j: end + j]
+        for i in range(run.size):
+            c = run[i]
+            out[i] = c + np.uint8(32) * (np.uint8(c - np.uint8(65)) < 26)
+        if j < high:
+            c = source[end]
+            if not plain[c]:
+                return buffer, -1
+            buffer[end + j] = utf8[c, 0]
+            buffer[end + j + 1] = utf8[c, 1]
+            start = end + 1
+    return buffer, size + high
+
+
+def _normalized_buffer(text: str) -> tuple[np.ndarray, int]:
+    """(buffer, size): the UTF-8 bytes of the NFKC-normalised, lower-cased text in
+    buffer[:size], then _PADDING zero bytes. A text of Latin-1 characters only (ASCII
+    among them) is encoded as Latin-1 (a copy of the string's own bytes) and turned
+    into lower-cased UTF-8 in one compiled pass, NFKC having nothing to do on it."""
+    try:
+        source = text.encode("latin-1")
+    except UnicodeEncodeError:
+        source = None
+    if source is not None:
+        buffer, size = _latin1_lower_utf8(np.frombuffer(source, np.uint8), _LATIN1_UTF8,
+                                          _LATIN1_PLAIN)
+        if size >= 0:
+            return buffer, size
+    data = _lowered_by_str(text) if text.isascii() else nfkc_lower_utf8(text)
+    buffer = np.zeros(data.size + _PADDING, np.uint8)
+    buffer[: data.size] = data
+    return buffer, data.size
+
+
 def _normalized_data(text: str) -> np.ndarray:
     """UTF-8 bytes of the NFKC-normalised, lower-cased text."""
-    return _lowered_by_str(text) if text.isascii() else nfkc_lower_utf8(text)
+    buffer, size = _normalized_buffer(text)
+    return buffer[:size]
 
 
 def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -262,10 +350,15 @@ def _word_hash_kernel(chunks, starts, ends, masks, multipliers, hashes):  # prag
 def _chunks(data: np.ndarray) -> np.ndarray:
     """One uint64 per byte offset of `data` (overlapping, little-endian, zero past the
     end): a word's 8-byte chunks."""
-    buffer = np.zeros(data.size + 16, np.uint8)
+    buffer = np.zeros(data.size + _PADDING, np.uint8)
     buffer[: data.size] = data
-    # data.size + 8 chunks: a word's second chunk is read even past the end (and unused).
-    return np.ndarray(shape=(data.size + 8,), dtype="<u8", buffer=buffer, strides=(1,))
+    return _chunks_of(buffer, data.size)
+
+
+def _chunks_of(buffer: np.ndarray, size: int) -> np.ndarray:
+    """`_chunks` of buffer[:size], followed in `buffer` by _PADDING zero bytes:
+    size + 8 chunks, since a word's second chunk is read even past the end (unused)."""
+    return np.ndarray(shape=(size + 8,), dtype="<u8", buffer=buffer, strides=(1,))
 
 
 def word_count(text: str) -> int:
@@ -312,15 +405,19 @@ def _word_edges(data, split, break_length, texts):  # pragma: no cover - compile
     flags = np.empty(size + 2, np.uint8)  # flags[p + 1]: byte p is in a word
     flags[0] = 0
     flags[size + 1] = 0
-    for p in range(size):
-        flags[p + 1] = _is_word_byte(data[p])
+    # Loops over slices from 0: numba checks a computed index for negative values
+    # (wraparound), which keeps LLVM from vectorising the loop.
+    inner = flags[1: size + 1]
+    for i in range(size):
+        inner[i] = _is_word_byte(data[i])
     separators = np.empty(texts, np.int64)
     found = 0
     for block in range(0, size, _BLOCK):
         stop = min(block + _BLOCK, size)
+        part = data[block:stop]
         rare = 0
-        for p in range(block, stop):
-            rare += (data[p] == 0) | (data[p] >= 0xC2)
+        for i in range(part.size):
+            rare += (part[i] == 0) | (part[i] >= 0xC2)
         if rare == 0:
             continue
         for p in range(block, stop):
@@ -335,9 +432,10 @@ def _word_edges(data, split, break_length, texts):  # pragma: no cover - compile
                     flags[q + 1] = 0
     edges = np.empty(size + 2, np.int64)
     count = 0
+    before, after = flags[: size + 1], flags[1:]
     for p in range(size + 1):
         edges[count] = p
-        count += flags[p] != flags[p + 1]
+        count += before[p] != after[p]
     # Words of each text: those that start before its separator.
     text_words = np.empty(texts + 1, np.int64)
     text_words[0] = 0
@@ -386,8 +484,9 @@ def _fingerprint_kernel(data, chunks, split, break_length, masks, chunk_multipli
                 run[i] = words[i] * first_multiplier
             for k in range(1, n):
                 multiplier = shingle_multipliers[k]
+                later = words[k: k + m]
                 for i in range(m):
-                    run[i] += words[i + k] * multiplier
+                    run[i] += later[i] * multiplier
             for i in range(m):
                 run[i] = _mixed(run[i])
             out += m
@@ -469,11 +568,12 @@ def fingerprint_batch(texts: list[str], params: MinHashParams) -> FingerprintBat
     split = len(texts) > 1
     if split:
         texts = [t.replace("\x00", " ") if "\x00" in t else t for t in texts]
-    data = _normalized_data("\x00".join(texts))
+    buffer, size = _normalized_buffer("\x00".join(texts))
+    data = buffer[:size]
     a, b = params._kernel_coefficients
     shingles = np.empty(data.size // 2 + 1, np.uint64)  # at most one per word
     sigs = np.full((len(texts), params.num_perm), _EMPTY_SIGNATURE_VALUE, np.uint32)
-    ends = _fingerprint_kernel(data, _chunks(data), split, _BREAK_LENGTH, _LENGTH_MASKS,
+    ends = _fingerprint_kernel(data, _chunks_of(buffer, size), split, _BREAK_LENGTH, _LENGTH_MASKS,
                                _CHUNK_MULTIPLIERS, params._shingle_multipliers, a, b,
                                shingles, sigs)
     bounds = ends.tolist()
