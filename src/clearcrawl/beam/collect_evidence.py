@@ -142,9 +142,10 @@ class CollectEvidenceFn(beam.DoFn):
             shingle_count = int(fp.shingles.size)
             doc_print = DocPrint(doc.doc_id, fp, doc.text, anchor_keys)
             if not fp.empty:  # anchors kept for the join strategy and for refilter
-                signature = fp.signature.astype("<u4").tobytes()
-                anchors = doc_print.anchors.astype("<u8").tobytes()
-        decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, anchors,
-                          shingle_count)
+                signature = fp.signature.astype("<u4", copy=False).tobytes()
+                anchors = doc_print.anchors.astype("<u8", copy=False).tobytes()
+        # One piece of evidence (or none) is already sorted and unique.
+        decided = Decided(doc, tuple(sort_evidence(evidence) if len(evidence) > 1 else evidence),
+                          license_, signature, anchors, shingle_count)
         return decided, doc_print
 
