@@ -380,8 +380,6 @@ def word_hashes(text: str) -> np.ndarray:
 _EMPTY_SIGNATURE_VALUE = np.uint32(0xFFFFFFFF)
 
 
-
-
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _is_word_byte(c):  # pragma: no cover - compiled
     """a-z, 0-9 or any non-ASCII byte (lower-cased data: A-Z are gone), as 0 or 1."""
@@ -423,7 +421,7 @@ def _word_edges(data, split, break_length, texts):  # pragma: no cover - compile
         for p in range(block, stop):
             c = data[p]
             if c == 0:
-                if split:
+                if split and found < texts:
                     separators[found] = p
                     found += 1
             elif c >= 0xC2 and p + 1 < size:
@@ -451,21 +449,25 @@ def _word_edges(data, split, break_length, texts):  # pragma: no cover - compile
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _fingerprint_kernel(data, chunks, split, break_length, masks, chunk_multipliers,
-                        shingle_multipliers, a, b, shingles, sigs):  # pragma: no cover
+                        shingle_multipliers, a, b, sigs):  # pragma: no cover - compiled
     """Words (`_word_edges`), word hashes, shingles and signatures of a batch of texts
     in one compiled call, over the normalised bytes `data` (texts separated by a NUL
     byte if `split`). Each n words in a row of one text give the shingle
     mix(sum_k word[i + k] * shingle_multipliers[k]); a text of fewer than n words (but
-    some) gives one, over all its words. The shingles are written to `shingles` text
-    after text; returns where each text's run ends. sigs[t, k] = min over text t's
-    shingles of (a[k] * x + b[k]) mod 2^32, x a shingle's high 32 bits, in uint32
-    arithmetic (whose wraparound is the mod 2^32; the loop over permutations
+    some) gives one, over all its words. Returns (shingles, text after text, in an
+    array of at most one per word; where each text's run ends). sigs[t, k] = min over
+    text t's shingles of (a[k] * x + b[k]) mod 2^32, x a shingle's high 32 bits, in
+    uint32 arithmetic (whose wraparound is the mod 2^32; the loop over permutations
     vectorises)."""
     n = shingle_multipliers.size
     texts = sigs.shape[0]
     edges, text_words = _word_edges(data, split, break_length, texts)
     ends_out = np.empty(texts, np.int64)
-    words = np.empty(edges.size // 2 + 1, np.uint64)  # one text's word hashes
+    shingles = np.empty(text_words[texts], np.uint64)
+    longest = 0
+    for t in range(texts):
+        longest = max(longest, text_words[t + 1] - text_words[t])
+    words = np.empty(longest, np.uint64)  # one text's word hashes
     out = 0
     for t in range(texts):
         first_word = text_words[t]
@@ -517,7 +519,7 @@ def _fingerprint_kernel(data, chunks, split, break_length, masks, chunk_multipli
                 row[k] = min(row[k], np.uint32(np.uint32(a[k] * x) + b[k]))
             i += 1
         ends_out[t] = out
-    return ends_out
+    return shingles, ends_out
 
 
 @dataclass(frozen=True)
@@ -571,11 +573,10 @@ def fingerprint_batch(texts: list[str], params: MinHashParams) -> FingerprintBat
     buffer, size = _normalized_buffer("\x00".join(texts))
     data = buffer[:size]
     a, b = params._kernel_coefficients
-    shingles = np.empty(data.size // 2 + 1, np.uint64)  # at most one per word
     sigs = np.full((len(texts), params.num_perm), _EMPTY_SIGNATURE_VALUE, np.uint32)
-    ends = _fingerprint_kernel(data, _chunks_of(buffer, size), split, _BREAK_LENGTH, _LENGTH_MASKS,
-                               _CHUNK_MULTIPLIERS, params._shingle_multipliers, a, b,
-                               shingles, sigs)
+    shingles, ends = _fingerprint_kernel(data, _chunks_of(buffer, size), split, _BREAK_LENGTH,
+                                         _LENGTH_MASKS, _CHUNK_MULTIPLIERS,
+                                         params._shingle_multipliers, a, b, sigs)
     bounds = ends.tolist()
     shingles = shingles[: bounds[-1]]
     prints = [Fingerprint(sig, shingles[first:end])
