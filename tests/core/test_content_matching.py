@@ -3,7 +3,9 @@ independently of clearcrawl's hashing (Python sets of word 5-gram tuples)."""
 
 from __future__ import annotations
 
+import random
 import re
+import unicodedata
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -14,9 +16,12 @@ from clearcrawl.core import lsh
 from clearcrawl.core.minhash import (
     IncompatibleSignatures,
     MinHashParams,
+    _normalized_buffer,
+    _normalized_data,
     estimated_jaccard,
     exact_jaccard,
     fingerprint,
+    fingerprint_batch,
     fingerprint_many,
     to_datasketch,
     word_hashes,
@@ -185,6 +190,51 @@ def test_batched_anchors_equal_one_document_at_a_time():
     batched = lsh.anchors_many(sets)
     assert [a.tolist() for a in batched] == [lsh.anchors(s, cap=None).tolist() for s in sets]
     assert batched[3].size > 50
+
+
+def _nfkc_lower(text: str) -> list[int]:
+    return list(unicodedata.normalize("NFKC", text).lower().encode("utf-8", "surrogatepass"))
+
+
+def test_latin1_texts_are_normalised_as_nfkc_then_lower():
+    """Every pair of Latin-1 characters, between ASCII letters: the compiled Latin-1
+    path (or its fallback, for characters NFKC changes) gives NFKC, then lower case."""
+    plain = 0
+    for first in range(256):
+        for second in range(0, 256, 3):
+            text = f"Q{chr(first)}{chr(second)}x"
+            assert _normalized_data(text).tolist() == _nfkc_lower(text), repr(text)
+            plain += _normalized_buffer(text)[1] >= 0
+    assert plain > 20000  # the compiled path, not the fallback, for most of them
+    buffer, size = _normalized_buffer("Caf\u00e9 \u00a9 2026\x00\u00c0")
+    assert buffer[size:].tolist() == [0] * (buffer.size - size) and buffer.size >= size + 16
+
+
+_PIECES = ["Hello", "WORLD", "caf\u00e9", "\u00a9", "\u00a0", "\u00b5", "\u00bd", "\u2014", "\u2019s",
+           "\u3000", "\uff01", "\u03a3\u0399\u03a3", "\u0130", "stra\u00dfe", "\ufb01ne", "e\u0301",
+           "\u65e5\u672c", "x" * 23, "a1b2c3d4e5f6g7h8i9", "12", "-", "\t\n", "\x00", "\u2160"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batched_fingerprints_equal_one_text_at_a_time(seed):
+    """Word edges, separators and Unicode breaks at any place in a batch (a break or
+    a word at a text's very end or start, texts without words), Latin-1 batches and
+    others: a batch gives each text's fingerprint alone, and the anchors of
+    fingerprint_batch's layout are those of each text alone."""
+    rng = random.Random(seed)
+    for _ in range(40):
+        pool = _PIECES if rng.random() < 0.5 else [p for p in _PIECES if max(p) < "\u0100"]
+        texts = ["".join(rng.choice(pool) + rng.choice(["", " ", ".", "\u00a0"])
+                         for _ in range(rng.randint(0, 30))) for _ in range(rng.randint(1, 9))]
+        batch = fingerprint_batch(texts, PARAMS)
+        keys = lsh.anchors_of_runs(batch.shingles, batch.ends)
+        for text, fp, key in zip(texts, batch.prints, keys):
+            alone = fingerprint(text.replace("\x00", " ") if len(texts) > 1 else text, PARAMS)
+            assert fp.signature.tolist() == alone.signature.tolist()
+            assert fp.shingles.tolist() == alone.shingles.tolist()
+            assert key.tolist() == lsh.anchors(alone.shingles, cap=None).tolist()
+            words = [int(w) for w in word_hashes(text.replace("\x00", " "))]
+            assert fp.shingles.tolist() == _plain_shingles(words)
 
 
 GOLDEN_FIRST_VALUES = [314970150, 64414930, 560668951, 101136961]

@@ -13,7 +13,7 @@ from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import load_snapshot
 from clearcrawl.core import lsh
-from clearcrawl.core.minhash import fingerprint_many
+from clearcrawl.core.minhash import fingerprint_batch
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.robots import RobotsTxt
 from clearcrawl.core.signals import RobotsCapture, SignalContext, evaluate
@@ -114,8 +114,9 @@ class CollectEvidenceFn(beam.DoFn):
             else:
                 failures.append(record)
         if self._fingerprint:
-            prints = fingerprint_many([doc.text for doc in batch], self._params)
-            anchors = lsh.anchors_many([fp.shingles for fp in prints])
+            fingerprints = fingerprint_batch([doc.text for doc in batch], self._params)
+            prints = fingerprints.prints
+            anchors = lsh.anchors_of_runs(fingerprints.shingles, fingerprints.ends)
         else:
             prints = anchors = [None] * len(batch)
         prepared = [self._prepare(doc, fp, keys, robots)
@@ -141,9 +142,10 @@ class CollectEvidenceFn(beam.DoFn):
             shingle_count = int(fp.shingles.size)
             doc_print = DocPrint(doc.doc_id, fp, doc.text, anchor_keys)
             if not fp.empty:  # anchors kept for the join strategy and for refilter
-                signature = fp.signature.astype("<u4").tobytes()
-                anchors = doc_print.anchors.astype("<u8").tobytes()
-        decided = Decided(doc, tuple(sort_evidence(evidence)), license_, signature, anchors,
-                          shingle_count)
+                signature = fp.signature.astype("<u4", copy=False).tobytes()
+                anchors = doc_print.anchors.astype("<u8", copy=False).tobytes()
+        # One piece of evidence (or none) is already sorted and unique.
+        decided = Decided(doc, tuple(sort_evidence(evidence) if len(evidence) > 1 else evidence),
+                          license_, signature, anchors, shingle_count)
         return decided, doc_print
 

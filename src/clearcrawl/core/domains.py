@@ -24,6 +24,7 @@ from clearcrawl.core.urls import (
 from clearcrawl.records import Evidence
 
 RULE_KINDS = ("optout", "piracy")
+_HOST_CACHE_SIZE = 1 << 16  # hosts whose host-rule evidence is kept (then started afresh)
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
@@ -104,6 +105,24 @@ class DomainRuleIndex:
         self._by_host = dict(self._by_host)
         self._prefixes = dict(self._prefixes)
         self.rule_count = len(rules)
+        # host -> evidence of the host rules: a crawl has many pages per host.
+        self._host_evidence: dict[str, tuple[Evidence, ...]] = {}
+
+    def __getstate__(self):
+        return {**self.__dict__, "_host_evidence": {}}
+
+    def _host_rules(self, host: str) -> tuple[Evidence, ...]:
+        found = self._host_evidence.get(host)
+        if found is None:
+            by_host = self._by_host
+            found = tuple(Evidence(rule.reason_kind, rule.entry_id,
+                                   f"host {host} under rule {rule.pattern}")
+                          for ancestor in host_ancestors(host)
+                          for rule in by_host.get(ancestor, ()))
+            if len(self._host_evidence) >= _HOST_CACHE_SIZE:
+                self._host_evidence.clear()
+            self._host_evidence[host] = found
+        return found
 
     def match(self, url: str, host: str | None = None) -> list[Evidence]:
         """Evidence for every rule covering `url` (host given if already known)."""
@@ -113,14 +132,7 @@ class DomainRuleIndex:
             host = parts.host
         if not host:
             return []
-        found: list[Evidence] = []
-        by_host = self._by_host
-        for ancestor in host_ancestors(host):
-            rules = by_host.get(ancestor)
-            if rules:
-                for rule in rules:
-                    found.append(Evidence(rule.reason_kind, rule.entry_id,
-                                          f"host {host} under rule {rule.pattern}"))
+        found = list(self._host_rules(host))
         prefixes = self._prefixes.get(host)
         if prefixes:
             parts = parts or split_url(url)

@@ -13,9 +13,10 @@ keys (the distributed strategy) with the same meaning.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from clearcrawl.core.minhash import _mix
+from clearcrawl.core.minhash import _mix, _mixed
 
 _U64 = np.uint64
 # Shingles whose hash has these low bits all zero are anchors (1 in 32), so a
@@ -72,22 +73,49 @@ def anchors(shingle_hashes: np.ndarray, cap: int | None = MAX_ANCHORS) -> np.nda
 
 
 def anchors_many(shingle_sets: list[np.ndarray]) -> list[np.ndarray]:
-    """`anchors(s, cap=None)` of each array, in a few NumPy passes over the whole batch."""
+    """`anchors(s, cap=None)` of each array, in one compiled pass over the whole batch."""
     if not shingle_sets:
         return []
-    owners = np.repeat(np.arange(len(shingle_sets)), [s.size for s in shingle_sets])
-    joined = np.concatenate(shingle_sets)
-    sampled = (joined & ANCHOR_MASK) == 0
-    values, owners = joined[sampled], owners[sampled]
-    order = np.lexsort((values, owners))
-    values, owners = values[order], owners[order]
-    first = np.ones(values.size, bool)
-    first[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])
-    values, owners = values[first], owners[first]
-    with np.errstate(over="ignore"):
-        keys = _mix(values ^ _ANCHOR_SALT)
-    bounds = np.searchsorted(owners, np.arange(len(shingle_sets) + 1)).tolist()
-    return [keys[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+    ends = np.cumsum([s.size for s in shingle_sets])
+    return anchors_of_runs(np.concatenate(shingle_sets), ends)
+
+
+def anchors_of_runs(shingles: np.ndarray, ends: np.ndarray) -> list[np.ndarray]:
+    """`anchors(run, cap=None)` of each run of `shingles` (run i ends at ends[i]), as
+    `minhash.fingerprint_batch` lays out a batch's shingles."""
+    if len(ends) == 0:
+        return []
+    keys = np.empty(int(ends[-1]), np.uint64)
+    bounds = _anchors_kernel(np.ascontiguousarray(shingles, np.uint64),
+                             np.asarray(ends, np.int64), ANCHOR_MASK, _ANCHOR_SALT, keys).tolist()
+    return [keys[start:end] for start, end in zip([0, *bounds[:-1]], bounds)]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _anchors_kernel(shingles, ends, mask, salt, keys):  # pragma: no cover - compiled
+    """For each run of `shingles` (run t ends at ends[t]): its sampled shingles
+    (value & mask == 0), sorted, unique, each mixed with `salt`, written to `keys` run
+    after run; returns where each run's keys end."""
+    bounds = np.empty(ends.size, np.int64)
+    out = 0
+    first = 0
+    for t in range(ends.size):
+        start = out
+        for i in range(first, ends[t]):
+            keys[out] = shingles[i]
+            out += (shingles[i] & mask) == 0
+        keys[start:out].sort()
+        unique = start
+        for i in range(start, out):
+            if unique == start or keys[i] != keys[unique - 1]:
+                keys[unique] = keys[i]
+                unique += 1
+        for i in range(start, unique):
+            keys[i] = _mixed(keys[i] ^ salt)
+        out = unique
+        bounds[t] = out
+        first = ends[t]
+    return bounds
 
 
 def anchors_needed(anchor_count: int) -> int:

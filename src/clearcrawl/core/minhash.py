@@ -177,11 +177,104 @@ def _nfkc(text: str) -> str:
         "NFKC", text)
 
 
+def _latin1_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For each Latin-1 character: the UTF-8 bytes of its lower case (one byte for
+    ASCII, two otherwise), and whether NFKC keeps it and lower-cases it alone (no
+    Latin-1 character composes with another under NFKC: none is a combining mark)."""
+    utf8 = np.zeros((256, 2), np.uint8)
+    plain = np.zeros(256, np.uint8)
+    for code in range(256):
+        char = chr(code)
+        small = char.lower()
+        encoded = small.encode()
+        if len(small) == 1 and len(encoded) == (1 if code < 128 else 2) and (
+                unicodedata.is_normalized("NFKC", char)):
+            utf8[code, : len(encoded)] = list(encoded)
+            plain[code] = 1
+    return utf8, plain
+
+
+_LATIN1_UTF8, _LATIN1_PLAIN = _latin1_tables()
+_PADDING = 16  # zero bytes after the text: a word's chunks are read 8 bytes at a time
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _latin1_lower_utf8(source, utf8, plain):  # pragma: no cover - compiled
+    """(buffer, size): the lower-cased UTF-8 of the Latin-1 bytes `source` in
+    buffer[:size], then _PADDING zero bytes; size -1 if a character is not `plain`
+    (NFKC would change it, or its lower case is not one character). The few
+    non-ASCII bytes are found block by block (a sum that vectorises), then the ASCII
+    runs between them are lower-cased and copied in loops that vectorise."""
+    size = source.size
+    high = 0
+    for p in range(size):
+        high += source[p] >> 7
+    buffer = np.zeros(size + high + _PADDING, np.uint8)
+    positions = np.empty(high + 1, np.int64)  # of the non-ASCII bytes, then size
+    found = 0
+    # Loops over slices from 0: numba checks a computed index for negative values
+    # (wraparound), which keeps LLVM from vectorising the loop.
+    if high:
+        for block in range(0, size, 1024):
+            part = source[block: block + 1024]
+            seen = 0
+            for i in range(part.size):
+                seen += part[i] >> 7
+            if seen:
+                for i in range(part.size):
+                    if part[i] >= 128:
+                        positions[found] = block + i
+                        found += 1
+    positions[high] = size
+    start = 0
+    for j in range(high + 1):
+        end = positions[j]
+        run = source[start:end]  # ASCII: A-Z lower-cased
+        out = buffer[start + j: end + j]
+        for i in range(run.size):
+            c = run[i]
+            out[i] = c + np.uint8(32) * (np.uint8(c - np.uint8(65)) < 26)
+        if j < high:
+            c = source[end]
+            if not plain[c]:
+                return buffer, -1
+            buffer[end + j] = utf8[c, 0]
+            buffer[end + j + 1] = utf8[c, 1]
+            start = end + 1
+    return buffer, size + high
+
+
+def _normalized_buffer(text: str) -> tuple[np.ndarray, int]:
+    """(buffer, size): the UTF-8 bytes of the NFKC-normalised, lower-cased text in
+    buffer[:size], then _PADDING zero bytes. A text of Latin-1 characters only (ASCII
+    among them) is encoded as Latin-1 (a copy of the string's own bytes) and turned
+    into lower-cased UTF-8 in one compiled pass, NFKC having nothing to do on it."""
+    try:
+        source = text.encode("latin-1")
+    except UnicodeEncodeError:
+        source = None
+    if source is not None:
+        buffer, size = _latin1_lower_utf8(np.frombuffer(source, np.uint8), _LATIN1_UTF8,
+                                          _LATIN1_PLAIN)
+        if size >= 0:
+            return buffer, size
+    data = _lowered_by_str(text) if text.isascii() else nfkc_lower_utf8(text)
+    buffer = np.zeros(data.size + _PADDING, np.uint8)
+    buffer[: data.size] = data
+    return buffer, data.size
+
+
+def _normalized_data(text: str) -> np.ndarray:
+    """UTF-8 bytes of the NFKC-normalised, lower-cased text."""
+    buffer, size = _normalized_buffer(text)
+    return buffer[:size]
+
+
 def normalized_bytes(text: str) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes of the NFKC-normalised, lower-cased text, word-byte mask padded by one
     False each side)."""
     ascii_only = text.isascii()
-    data = _lowered_by_str(text) if ascii_only else nfkc_lower_utf8(text)
+    data = _normalized_data(text)
     padded = np.zeros(data.size + 2, bool)
     word = padded[1:-1]
     np.less(data - np.uint8(97), 26, out=word)   # a-z (uint8 arithmetic wraps)
@@ -223,7 +316,12 @@ def _word_hash(chunks, start, length, masks, multipliers):  # pragma: no cover -
     plus its length; then each further 8-byte chunk folded in as
     (h * multipliers[chunk % 4] + chunk) rotated left by 27. Not yet mixed."""
     h = (chunks[start] & masks[min(length, 8)]) * multipliers[0] + np.uint64(length)
-    offset = 8
+    # The second chunk is folded in always and kept only for a word of more than 8
+    # bytes: a select, not a branch the word lengths would mispredict.
+    folded = h * multipliers[1] + (chunks[start + 8] & masks[min(max(length - 8, 0), 8)])
+    second = (folded << np.uint64(27)) | (folded >> np.uint64(37))
+    h = second if length > 8 else h
+    offset = 16
     while length > offset:
         part = chunks[start + offset] & masks[min(length - offset, 8)]
         folded = h * multipliers[(offset // 8) % 4] + part
@@ -252,9 +350,15 @@ def _word_hash_kernel(chunks, starts, ends, masks, multipliers, hashes):  # prag
 def _chunks(data: np.ndarray) -> np.ndarray:
     """One uint64 per byte offset of `data` (overlapping, little-endian, zero past the
     end): a word's 8-byte chunks."""
-    buffer = np.zeros(data.size + 8, np.uint8)
+    buffer = np.zeros(data.size + _PADDING, np.uint8)
     buffer[: data.size] = data
-    return np.ndarray(shape=(data.size,), dtype="<u8", buffer=buffer, strides=(1,))
+    return _chunks_of(buffer, data.size)
+
+
+def _chunks_of(buffer: np.ndarray, size: int) -> np.ndarray:
+    """`_chunks` of buffer[:size], followed in `buffer` by _PADDING zero bytes:
+    size + 8 chunks, since a word's second chunk is read even past the end (unused)."""
+    return np.ndarray(shape=(size + 8,), dtype="<u8", buffer=buffer, strides=(1,))
 
 
 def word_count(text: str) -> int:
@@ -276,55 +380,146 @@ def word_hashes(text: str) -> np.ndarray:
 _EMPTY_SIGNATURE_VALUE = np.uint32(0xFFFFFFFF)
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _is_word_byte(c):  # pragma: no cover - compiled
+    """a-z, 0-9 or any non-ASCII byte (lower-cased data: A-Z are gone), as 0 or 1."""
+    return np.uint8((np.uint8(c - np.uint8(97)) < 26) | (np.uint8(c - np.uint8(48)) < 10)
+                    | (c >= 128))
+
+
+_BLOCK = 64  # bytes per block of the search for rare bytes (separators, breaks)
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _fingerprint_kernel(chunks, starts, ends, text_words, masks, chunk_multipliers,
-                        shingle_multipliers, a, b, shingles, sigs):  # pragma: no cover
-    """Word hashes, shingles and signatures of a batch of texts in one compiled call.
-    Word w spans bytes [starts[w], ends[w]) of the normalised batch; text t has words
-    text_words[t] to text_words[t + 1]. Each n words in a row of one text give the
-    shingle mix(sum_k word[i + k] * shingle_multipliers[k]); a text of fewer than n
-    words (but some) gives one, over all its words. The shingles are written to
-    `shingles` text after text; returns where each text's run ends. sigs[t, k] =
-    min over text t's shingles of
-    (a[k] * x + b[k]) mod 2^32, x a shingle's high 32 bits, in uint32 arithmetic
-    (whose wraparound is the mod 2^32; the loop over permutations vectorises)."""
+def _word_edges(data, split, break_length, texts):  # pragma: no cover - compiled
+    """(edges, text_words) of the normalised batch `data`: word w spans bytes
+    [edges[2w], edges[2w + 1]), the words of text t are text_words[t] to
+    text_words[t + 1]. The word bytes are those of `normalized_bytes`'s mask: a-z,
+    0-9 and non-ASCII bytes, but not a Unicode break sequence (`break_length`, by its
+    first two bytes) nor, if `split`, the NUL bytes that separate texts. Passes over
+    the whole batch that vectorise (or branch only on rare bytes), not a branch per
+    byte: a word edge is a coin toss to the branch predictor."""
+    size = data.size
+    flags = np.empty(size + 2, np.uint8)  # flags[p + 1]: byte p is in a word
+    flags[0] = 0
+    flags[size + 1] = 0
+    # Loops over slices from 0: numba checks a computed index for negative values
+    # (wraparound), which keeps LLVM from vectorising the loop.
+    inner = flags[1: size + 1]
+    for i in range(size):
+        inner[i] = _is_word_byte(data[i])
+    separators = np.empty(texts, np.int64)
+    found = 0
+    for block in range(0, size, _BLOCK):
+        stop = min(block + _BLOCK, size)
+        part = data[block:stop]
+        rare = 0
+        for i in range(part.size):
+            rare += (part[i] == 0) | (part[i] >= 0xC2)
+        if rare == 0:
+            continue
+        for p in range(block, stop):
+            c = data[p]
+            if c == 0:
+                if split and found < texts:
+                    separators[found] = p
+                    found += 1
+            elif c >= 0xC2 and p + 1 < size:
+                skip = break_length[(np.intp(c) << 8) | np.intp(data[p + 1])]
+                for q in range(p, min(p + skip, size)):
+                    flags[q + 1] = 0
+    edges = np.empty(size + 2, np.int64)
+    count = 0
+    before, after = flags[: size + 1], flags[1:]
+    for p in range(size + 1):
+        edges[count] = p
+        count += before[p] != after[p]
+    # Words of each text: those that start before its separator.
+    text_words = np.empty(texts + 1, np.int64)
+    text_words[0] = 0
+    w = 0
+    words = count // 2
+    for t in range(texts - 1):
+        while w < words and edges[2 * w] < separators[t]:
+            w += 1
+        text_words[t + 1] = w
+    text_words[texts] = words
+    return edges, text_words
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _fingerprint_kernel(data, chunks, split, break_length, masks, chunk_multipliers,
+                        shingle_multipliers, a, b, sigs):  # pragma: no cover - compiled
+    """Words (`_word_edges`), word hashes, shingles and signatures of a batch of texts
+    in one compiled call, over the normalised bytes `data` (texts separated by a NUL
+    byte if `split`). Each n words in a row of one text give the shingle
+    mix(sum_k word[i + k] * shingle_multipliers[k]); a text of fewer than n words (but
+    some) gives one, over all its words. Returns (shingles, text after text, in an
+    array of at most one per word; where each text's run ends). sigs[t, k] = min over
+    text t's shingles of (a[k] * x + b[k]) mod 2^32, x a shingle's high 32 bits, in
+    uint32 arithmetic (whose wraparound is the mod 2^32; the loop over permutations
+    vectorises)."""
     n = shingle_multipliers.size
-    texts = text_words.size - 1
+    texts = sigs.shape[0]
+    edges, text_words = _word_edges(data, split, break_length, texts)
     ends_out = np.empty(texts, np.int64)
-    window = np.zeros(n, np.uint64)  # the text's last n word hashes, oldest first
+    shingles = np.empty(text_words[texts], np.uint64)
+    longest = 0
+    for t in range(texts):
+        longest = max(longest, text_words[t + 1] - text_words[t])
+    words = np.empty(longest, np.uint64)  # one text's word hashes
     out = 0
     for t in range(texts):
-        first = out
-        count = text_words[t + 1] - text_words[t]
+        first_word = text_words[t]
+        count = text_words[t + 1] - first_word
         for j in range(count):
-            w = text_words[t] + j
-            word = _mixed(_word_hash(chunks, starts[w], ends[w] - starts[w], masks,
-                                     chunk_multipliers))
-            if j < n:
-                window[j] = word
-            else:
-                for k in range(n - 1):
-                    window[k] = window[k + 1]
-                window[n - 1] = word
-            if j >= n - 1:
-                combined = np.uint64(0)
-                for k in range(n):
-                    combined += window[k] * shingle_multipliers[k]
-                shingles[out] = _mixed(combined)
-                out += 1
-        if 0 < count < n:
+            start = edges[2 * (first_word + j)]
+            words[j] = _mixed(_word_hash(chunks, start, edges[2 * (first_word + j) + 1] - start,
+                                         masks, chunk_multipliers))
+        first = out
+        if count >= n:
+            # Shingle by shingle multiplier, so each loop over the shingles vectorises.
+            m = count - n + 1
+            run = shingles[out:out + m]
+            first_multiplier = shingle_multipliers[0]
+            for i in range(m):
+                run[i] = words[i] * first_multiplier
+            for k in range(1, n):
+                multiplier = shingle_multipliers[k]
+                later = words[k: k + m]
+                for i in range(m):
+                    run[i] += later[i] * multiplier
+            for i in range(m):
+                run[i] = _mixed(run[i])
+            out += m
+        elif count > 0:
             combined = np.uint64(0)
             for k in range(count):
-                combined += window[k] * shingle_multipliers[k]
+                combined += words[k] * shingle_multipliers[k]
             shingles[out] = _mixed(combined)
             out += 1
         row = sigs[t]
-        for i in range(first, out):
+        # Four shingles per pass over the permutations: a, b and the row are loaded
+        # and stored a quarter as often.
+        i = first
+        while i + 4 <= out:
+            x0 = np.uint32(shingles[i] >> np.uint64(32))
+            x1 = np.uint32(shingles[i + 1] >> np.uint64(32))
+            x2 = np.uint32(shingles[i + 2] >> np.uint64(32))
+            x3 = np.uint32(shingles[i + 3] >> np.uint64(32))
+            for k in range(a.size):
+                ak, bk = a[k], b[k]
+                v0 = min(np.uint32(np.uint32(ak * x0) + bk), np.uint32(np.uint32(ak * x1) + bk))
+                v1 = min(np.uint32(np.uint32(ak * x2) + bk), np.uint32(np.uint32(ak * x3) + bk))
+                row[k] = min(row[k], min(v0, v1))
+            i += 4
+        while i < out:
             x = np.uint32(shingles[i] >> np.uint64(32))
             for k in range(a.size):
                 row[k] = min(row[k], np.uint32(np.uint32(a[k] * x) + b[k]))
+            i += 1
         ends_out[t] = out
-    return ends_out
+    return shingles, ends_out
 
 
 @dataclass(frozen=True)
@@ -347,33 +542,46 @@ class Fingerprint:
         return np.unique(self.shingles)
 
 
+@dataclass(frozen=True)
+class FingerprintBatch:
+    """Fingerprints of a batch of texts, with their shingles in one array (text after
+    text; each fingerprint's are a view of it), for batch-wide passes such as anchors."""
+
+    prints: list[Fingerprint]
+    shingles: np.ndarray   # uint64, every text's shingles in order
+    ends: np.ndarray       # int64[texts]: where each text's shingles end in `shingles`
+
+
 def fingerprint(text: str, params: MinHashParams) -> Fingerprint:
     return fingerprint_many([text], params)[0]
 
 
 def fingerprint_many(texts: list[str], params: MinHashParams) -> list[Fingerprint]:
-    """Fingerprints of a batch of texts, identical to one at a time: normalised and split
-    into words in single NumPy passes over the whole batch (a NumPy call costs about a
-    microsecond, and a page needs dozens of them), then hashed, shingled and signed
-    in one compiled call (`_fingerprint_kernel`)."""
+    return fingerprint_batch(texts, params).prints
+
+
+def fingerprint_batch(texts: list[str], params: MinHashParams) -> FingerprintBatch:
+    """Fingerprints of a batch of texts, identical to one at a time: normalised in
+    one pass over the whole batch (a NumPy call costs about a microsecond, and a page
+    would need dozens of them), then split into words, hashed, shingled and signed in
+    one compiled call (`_fingerprint_kernel`)."""
     if not texts:
-        return []
-    if len(texts) > 1:
+        return FingerprintBatch([], np.zeros(0, np.uint64), np.zeros(0, np.int64))
+    split = len(texts) > 1
+    if split:
         texts = [t.replace("\x00", " ") if "\x00" in t else t for t in texts]
-    data, padded = normalized_bytes("\x00".join(texts))
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    separators = np.flatnonzero(data == 0) if len(texts) > 1 else np.zeros(0, np.int64)
-    text_words = np.concatenate(([0], np.searchsorted(starts, separators), [starts.size]))
+    buffer, size = _normalized_buffer("\x00".join(texts))
+    data = buffer[:size]
     a, b = params._kernel_coefficients
-    shingles = np.empty(starts.size, np.uint64)  # at most one per word
     sigs = np.full((len(texts), params.num_perm), _EMPTY_SIGNATURE_VALUE, np.uint32)
-    text_ends = _fingerprint_kernel(_chunks(data), starts, ends, text_words, _LENGTH_MASKS,
-                                    _CHUNK_MULTIPLIERS, params._shingle_multipliers, a, b,
-                                    shingles, sigs).tolist()
-    shingles = shingles[: text_ends[-1]].copy()
-    return [Fingerprint(sig, shingles[first:end])
-            for sig, first, end in zip(sigs, [0, *text_ends[:-1]], text_ends)]
+    shingles, ends = _fingerprint_kernel(data, _chunks_of(buffer, size), split, _BREAK_LENGTH,
+                                         _LENGTH_MASKS, _CHUNK_MULTIPLIERS,
+                                         params._shingle_multipliers, a, b, sigs)
+    bounds = ends.tolist()
+    shingles = shingles[: bounds[-1]]
+    prints = [Fingerprint(sig, shingles[first:end])
+              for sig, first, end in zip(sigs, [0, *bounds[:-1]], bounds)]
+    return FingerprintBatch(prints, shingles, ends)
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -288,6 +288,9 @@ class RobotsTxt:
             elif kind == OTHER:
                 continue
             self.lines.append(Line(number, kind, value))
+        # Most files have neither: their extension lines need no lookup per agent.
+        self.has_extension_lines = any(line.kind in (CONTENT_SIGNAL, CONTENT_USAGE)
+                                       for line in self.lines)
         self.groups = _groups(self.lines)
         # Keyed by agent, or (agent, True) with token_digits.
         self._agents: dict[str | tuple[str, bool], AgentRules] = {}

@@ -94,7 +94,8 @@ def robots_content_signals(capture: RobotsCapture, path: str, agents: tuple[str,
     normalised path like Allow/Disallow; preferences of equally long paths combine, so
     a denial among them wins (vocab s.7.1).
     """
-    if capture.status is None or not 200 <= capture.status < 300:
+    if capture.status is None or not 200 <= capture.status < 300 or (
+            not capture.robots.has_extension_lines):
         return []
     for agent in agents:
         for line in capture.robots.extension_lines(agent, CONTENT_SIGNAL, token_digits=True):
@@ -194,21 +195,27 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
         if current is not None:
             evidence += current_robots_evidence(current, path, ctx)
             robots_licenses += current.robots.licenses
+    # The headers read below, in one pass (most documents send none of them).
+    headers = _signal_headers(doc.headers)
     # TDMRep: site file < header < meta.
     rules = ctx.site_tdmrep(doc.host) if doc.host else None
     site = tdmrep.match_site_file(rules, path) if rules else None
     meta_values = [content for name, content in doc.meta if name == "tdm-reservation"]
-    meta_policy = next((c for name, c in doc.meta if name == "tdm-policy"), None)
-    finding = tdmrep.resolve(site, doc.header_values("tdm-reservation"),
-                             next(iter(doc.header_values("tdm-policy")), None),
-                             meta_values, meta_policy)
+    reservations = headers.get("tdm-reservation", ())
+    if site is None and not reservations and not meta_values:
+        finding = None  # what resolve() gives with no carrier at all
+    else:
+        meta_policy = next((c for name, c in doc.meta if name == "tdm-policy"), None)
+        finding = tdmrep.resolve(site, reservations,
+                                 next(iter(headers.get("tdm-policy", ())), None),
+                                 meta_values, meta_policy)
     if finding is not None and finding.reservation == 1:
         entry = f"tdmrep/{doc.host}.json" if finding.carrier == "tdmrep.json" else finding.carrier
         policy = f" tdm-policy={finding.policy}" if finding.policy else ""
         evidence.append(Evidence(reasons.TDMREP, entry, finding.detail + policy))
     # noai: X-Robots-Tag headers (each on its own) and robots meta tags.
     noarchive = ctx.policy.noarchive_is_optout
-    for header in doc.header_values("x-robots-tag"):
+    for header in headers.get("x-robots-tag", ()):
         hits = noai_directives(header, agent_set, noarchive)
         if hits:
             evidence.append(Evidence(reasons.NOAI, "http-header",
@@ -220,7 +227,7 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
                 evidence.append(Evidence(reasons.NOAI, "html-meta",
                                          f"meta {name}={', '.join(hits)}"))
     # IETF AI preferences header: each field line is a statement of its own.
-    for usage in doc.header_values("content-usage"):
+    for usage in headers.get("content-usage", ()):
         if aipref.denies_training(aipref.preferences(usage)):
             evidence.append(Evidence(reasons.CONTENT_USAGE, "http-header",
                                      f"header Content-Usage: {usage}"))
@@ -235,4 +242,20 @@ def evaluate(doc: Document, ctx: SignalContext, crawl_capture: RobotsCapture | N
                                          f"ai.txt line {verdict.line.number} Disallow: "
                                          f"{verdict.line.value} for {agent}"))
                 break
+    if not doc.license_links and not robots_licenses and "link" not in headers:
+        return evidence, None  # what licenses_of() gives with nothing declared
     return evidence, licenses_of(doc, robots_licenses)
+
+
+_SIGNAL_HEADERS = frozenset({"tdm-reservation", "tdm-policy", "x-robots-tag", "content-usage",
+                             "link"})
+
+
+def _signal_headers(headers: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    """{name: values in order} of the headers `evaluate` reads (`Document.header_values`
+    for each, in one pass)."""
+    found: dict[str, list[str]] = {}
+    for key, value in headers:
+        if key in _SIGNAL_HEADERS:
+            found.setdefault(key, []).append(value)
+    return found
