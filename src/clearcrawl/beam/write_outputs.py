@@ -9,7 +9,7 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.beam.config import RunConfig
-from clearcrawl.beam.outputs import OutputSet, iter_arrow_file
+from clearcrawl.beam.outputs import ARROW_POOL, OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
 from clearcrawl.core.rows import apply_propagation, split_staged
@@ -59,15 +59,14 @@ class FinalizeStagedFn(beam.DoFn):
 
     def process(self, staged: tuple[str, list]):
         uri, pairs = staged
-        near: dict[str, dict] = {}
+        by_target: dict[str, dict] = {}
         for target, source in pairs:
-            near.setdefault(target, {})[source.doc_id] = source
+            by_target.setdefault(target, {})[source.doc_id] = source
+        near = {target: list(sources.values()) for target, sources in by_target.items()}
         files = OutputSet(self._staging, f"{staged_name(uri)}.parquet")
         for table in iter_arrow_file(uri):
-            if near:
-                table = apply_propagation(
-                    table, lambda doc_id: list(near.get(doc_id, {}).values()), self._threshold)
-            for folder, part in split_staged(table).items():
+            table = apply_propagation(table, near, self._threshold)
+            for folder, part in split_staged(table, ARROW_POOL).items():
                 files.write(folder, part)
                 if folder == "errors":
                     for kind in part.column("error_kind").to_pylist():

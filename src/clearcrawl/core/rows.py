@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from clearcrawl import reasons
+from clearcrawl.core.crossmatch import RemovedSource
 from clearcrawl.core.policy import NearRemoved, decide
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.records import (
@@ -86,34 +90,47 @@ class StagedRows:
         for name, values in self._columns.items():
             values.append(ledger.get(name, dead_letter.get(name)))
 
-    def take(self) -> pa.Table:
-        table = pa.Table.from_pydict(self._columns, schema=STAGED_SCHEMA)
+    def take(self, memory_pool: pa.MemoryPool | None = None) -> pa.Table:
+        """The rows added since the last take, their buffers from `memory_pool`."""
+        table = pa.Table.from_arrays(
+            [pa.array(self._columns[field.name], field.type, memory_pool=memory_pool)
+             for field in STAGED_SCHEMA], schema=STAGED_SCHEMA)
         self._columns = {name: [] for name in STAGED_SCHEMA.names}
         return table
 
 
-def apply_propagation(table: pa.Table, sources_of, threshold: float) -> pa.Table:
+@dataclass(frozen=True)
+class Redecided:
+    """Staged rows after propagation: those of `rows` where `unchanged` is true (all if
+    None), in order, then `changed` (rebuilt, if any)."""
+
+    rows: pa.Table
+    unchanged: pa.BooleanArray | None = None
+    changed: pa.Table | None = None
+
+
+def apply_propagation(table: pa.Table, near: Mapping[str, Sequence[RemovedSource]],
+                      threshold: float) -> Redecided:
     """Staged rows decided again with what propagation found: a kept document that is a
     near-duplicate of a removed one is removed too (policy.decide decides).
 
-    `sources_of(doc_id)` gives the removed documents (RemovedSource) sharing a band
-    key with it, or nothing. Only the rows that change are rebuilt in Python (and
-    moved after the others).
+    `near` maps a doc_id to the removed documents sharing a band key with it (never
+    empty). Only the rows that change are rebuilt in Python (and moved after the
+    others); the others are left in place, to be copied once, by split_staged.
     """
-    found = []
-    for index, doc_id in enumerate(table.column("doc_id").to_pylist()):
-        sources = sources_of(doc_id)
-        if sources:
-            found.append((index, sources))
-    if not found:
-        return table
-    rows = table.take([index for index, _ in found]).to_pylist()
+    if not near:
+        return Redecided(table)
+    found = pc.indices_nonzero(
+        pc.is_in(table.column("doc_id"), value_set=pa.array(list(near), pa.string())))
+    if not len(found):
+        return Redecided(table)
     changed, unchanged = [], np.ones(table.num_rows, bool)
-    for row, (index, sources) in zip(rows, found):
+    for row, index in zip(table.take(found).to_pylist(), found.to_pylist()):
         if row["decision"] == reasons.ERROR:
             continue
         decision, ordered = decide([Evidence(**r) for r in row["reasons"]],
-                                   NearRemoved(row["signature"] or b"", sources, threshold))
+                                   NearRemoved(row["signature"] or b"", near[row["doc_id"]],
+                                               threshold))
         if decision == row["decision"]:
             continue
         row.update(decision=decision, reasons=[e.as_row() for e in ordered],
@@ -121,21 +138,38 @@ def apply_propagation(table: pa.Table, sources_of, threshold: float) -> pa.Table
         changed.append(row)
         unchanged[index] = False
     if not changed:
-        return table
-    return pa.concat_tables([table.filter(pa.array(unchanged)),
-                             pa.Table.from_pylist(changed, schema=STAGED_SCHEMA)])
+        return Redecided(table)
+    return Redecided(table, pa.array(unchanged),
+                     pa.Table.from_pylist(changed, schema=STAGED_SCHEMA))
 
 
-def split_staged(table: pa.Table) -> dict[str, pa.Table]:
-    """Final ledger, data (kept documents), signatures and errors tables of staged rows."""
+def split_staged(staged: pa.Table | Redecided, memory_pool: pa.MemoryPool | None = None
+                 ) -> dict[str, pa.Table]:
+    """Final ledger, data (kept documents), signatures and errors tables of staged rows,
+    their copied buffers from `memory_pool`."""
+    if isinstance(staged, pa.Table):
+        staged = Redecided(staged)
+    parts = [_split(staged.rows, staged.unchanged, memory_pool)]
+    if staged.changed is not None:
+        parts.append(_split(staged.changed, None, memory_pool))
+    return {folder: pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            for folder, tables in ((folder, [p[folder] for p in parts if p[folder].num_rows]
+                                    or [parts[0][folder]]) for folder in OUTPUT_SCHEMAS)}
+
+
+def _split(table: pa.Table, rows, memory_pool) -> dict[str, pa.Table]:
+    """Each output folder's table of `table`'s rows where `rows` is true (all if None)."""
     decision = table.column("decision")
     masks = {"data": pc.equal(decision, reasons.KEEP), "ledger": None,
              "errors": pc.equal(decision, reasons.ERROR),
              "signatures": pc.is_valid(table.column("signature"))}
-    # Columns first, then rows: filtering copies, and only data/ needs the texts.
-    return {folder: _filtered(table.select(schema.names), masks[folder])
-            for folder, schema in OUTPUT_SCHEMAS.items()}
-
-
-def _filtered(table: pa.Table, mask) -> pa.Table:
-    return table if mask is None else table.filter(mask)
+    # Columns first, then rows: filtering copies, and only data/ needs the texts. Each
+    # row is filtered once, rows and folder together.
+    split = {}
+    for folder, schema in OUTPUT_SCHEMAS.items():
+        mask = masks[folder] if rows is None else (
+            rows if masks[folder] is None else pc.and_(masks[folder], rows))
+        columns = table.select(schema.names)
+        split[folder] = columns if mask is None else pc.filter(columns, mask,
+                                                               memory_pool=memory_pool)
+    return split
