@@ -8,7 +8,7 @@ import uuid
 import apache_beam as beam
 
 from clearcrawl.beam.config import RunConfig
-from clearcrawl.beam.outputs import ARROW_POOL, ArrowFileOutput
+from clearcrawl.beam.outputs import ArrowFileOutput
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import STAGED, in_global_window, load_snapshot
 from clearcrawl.core import crossmatch
@@ -87,7 +87,7 @@ class StageDecidedFn(beam.DoFn):
         if self._propagate:
             self._keys.add(d for d in batch if isinstance(d, Decided))
         if len(self._rows) >= _ROW_GROUP_ROWS:
-            self._output.write(self._rows.take(ARROW_POOL))
+            self._output.write(self._rows.take())
         if len(self._keys) >= _FLUSH_KEY_DOCS:
             for tag, item in self._drain_keys():
                 yield beam.pvalue.TaggedOutput(tag, item)
@@ -99,7 +99,7 @@ class StageDecidedFn(beam.DoFn):
 
     def finish_bundle(self):
         if len(self._rows):
-            self._output.write(self._rows.take(ARROW_POOL))
+            self._output.write(self._rows.take())
         if self._output.close():
             yield in_global_window(self._output.uri)
         for tag, item in self._drain_keys():

@@ -138,13 +138,6 @@ def promote_staged(root: str, folder: str, receipts: dict) -> list[dict]:
     return described
 
 
-# The Arrow buffers of staged and output batches, megabytes each and freed batch after
-# batch. Arrow's default allocator (mimalloc) hands such blocks back to the system at
-# once, so every batch faults its pages in again (system time); glibc's malloc, as
-# process.keep_freed_memory tunes it, reuses them.
-ARROW_POOL = pa.system_memory_pool()
-
-
 # Low-cardinality columns worth dictionary-encoding; Parquet's default tries every
 # column, and hashing every page text before giving up costs more than compressing it.
 _DICTIONARY_COLUMNS = frozenset({"registered_domain", "decision", "source_uri", "license",
@@ -220,7 +213,7 @@ class ParquetOutput:
         return pq.ParquetWriter(
             file, self._schema, compression=self._compression,
             use_dictionary=[n for n in self._schema.names if n in _DICTIONARY_COLUMNS],
-            write_statistics=False, memory_pool=ARROW_POOL)
+            write_statistics=False)
 
 
 class ArrowFileOutput(ParquetOutput):
@@ -239,7 +232,7 @@ def iter_arrow_file(uri: str) -> Iterator[pa.Table]:
     """The record batches of an Arrow IPC file, one at a time, as tables. Read, not
     memory-mapped: a mapped file's pages would count as resident until its end."""
     with open_uri(uri) as source:
-        reader = pa.ipc.open_file(source, memory_pool=ARROW_POOL)
+        reader = pa.ipc.open_file(source)
         for index in range(reader.num_record_batches):
             yield pa.Table.from_batches([reader.get_batch(index)])
 

@@ -9,7 +9,7 @@ from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
 from clearcrawl.beam.config import RunConfig
-from clearcrawl.beam.outputs import ARROW_POOL, OutputSet, iter_arrow_file
+from clearcrawl.beam.outputs import OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
 from clearcrawl.core.rows import apply_propagation, split_staged
@@ -66,7 +66,7 @@ class FinalizeStagedFn(beam.DoFn):
         files = OutputSet(self._staging, f"{staged_name(uri)}.parquet")
         for table in iter_arrow_file(uri):
             table = apply_propagation(table, near, self._threshold)
-            for folder, part in split_staged(table, ARROW_POOL).items():
+            for folder, part in split_staged(table).items():
                 files.write(folder, part)
                 if folder == "errors":
                     for kind in part.column("error_kind").to_pylist():

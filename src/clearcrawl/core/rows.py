@@ -93,11 +93,8 @@ class StagedRows:
         for name, values in self._columns.items():
             values.append(ledger.get(name, dead_letter.get(name)))
 
-    def take(self, memory_pool: pa.MemoryPool | None = None) -> pa.Table:
-        """The rows added since the last take, their buffers from `memory_pool`."""
-        table = pa.Table.from_arrays(
-            [pa.array(self._columns[field.name], field.type, memory_pool=memory_pool)
-             for field in STAGED_SCHEMA], schema=STAGED_SCHEMA)
+    def take(self) -> pa.Table:
+        table = pa.Table.from_pydict(self._columns, schema=STAGED_SCHEMA)
         self._columns = {name: [] for name in STAGED_SCHEMA.names}
         return table
 
@@ -146,21 +143,19 @@ def apply_propagation(table: pa.Table, near: Mapping[str, Sequence[RemovedSource
                      pa.Table.from_pylist(changed, schema=STAGED_SCHEMA))
 
 
-def split_staged(staged: pa.Table | Redecided, memory_pool: pa.MemoryPool | None = None
-                 ) -> dict[str, pa.Table]:
-    """Final ledger, data (kept documents), signatures and errors tables of staged rows,
-    their copied buffers from `memory_pool`."""
+def split_staged(staged: pa.Table | Redecided) -> dict[str, pa.Table]:
+    """Final ledger, data (kept documents), signatures and errors tables of staged rows."""
     if isinstance(staged, pa.Table):
         staged = Redecided(staged)
-    parts = [_split(staged.rows, staged.unchanged, memory_pool)]
+    parts = [_split(staged.rows, staged.unchanged)]
     if staged.changed is not None:
-        parts.append(_split(staged.changed, None, memory_pool))
+        parts.append(_split(staged.changed, None))
     return {folder: pa.concat_tables(tables) if len(tables) > 1 else tables[0]
             for folder, tables in ((folder, [p[folder] for p in parts if p[folder].num_rows]
                                     or [parts[0][folder]]) for folder in OUTPUT_SCHEMAS)}
 
 
-def _split(table: pa.Table, rows, memory_pool) -> dict[str, pa.Table]:
+def _split(table: pa.Table, rows) -> dict[str, pa.Table]:
     """Each output folder's table of `table`'s rows where `rows` is true (all if None)."""
     decision = table.column("decision")
     masks = {"data": pc.equal(decision, reasons.KEEP), "ledger": None,
@@ -173,8 +168,7 @@ def _split(table: pa.Table, rows, memory_pool) -> dict[str, pa.Table]:
         mask = masks[folder] if rows is None else (
             rows if masks[folder] is None else pc.and_(masks[folder], rows))
         columns = table.select(schema.names)
-        split[folder] = columns if mask is None else pc.filter(columns, mask,
-                                                               memory_pool=memory_pool)
+        split[folder] = columns if mask is None else columns.filter(mask)
     return split
 
 
