@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -252,7 +253,8 @@ def _value_parts(array: pa.Array) -> list | None:
         return [pc.coalesce(pc.cast(array, pa.string()), "null")]
     if pa.types.is_floating(kind):
         # Python's float repr, NaN and Infinity: only Python writes them so.
-        return [pa.array([json.dumps(v) for v in array.to_pylist()], pa.string())]
+        return [pa.array(["null" if v is None else repr(v) if math.isfinite(v) else json.dumps(v)
+                          for v in array.to_pylist()], pa.string())]
     if pa.types.is_struct(kind) and not array.null_count:
         # flatten: each field's values as the struct's own slice holds them.
         parts = _object_parts(list(kind), array.flatten())
