@@ -169,7 +169,9 @@ def _split(table: pa.Table, rows) -> dict[str, pa.Table]:
         mask = masks[folder] if rows is None else (
             rows if masks[folder] is None else pc.and_(masks[folder], rows))
         columns = table.select(schema.names)
-        split[folder] = columns if mask is None else columns.filter(mask)
+        # Every row (signatures, mostly): nothing to copy.
+        every = mask is None or (not mask.null_count and pc.all(mask).as_py())
+        split[folder] = columns if every else columns.filter(mask)
     return split
 
 
