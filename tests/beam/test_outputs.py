@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +16,9 @@ from hypothesis import strategies as st
 from clearcrawl.audit.hashing import BucketedRoot, bucket_of, plain_rows, row_leaf, top_root
 from clearcrawl.audit.manifest import LedgerTally, receipt_tally
 from clearcrawl.beam import outputs
-from clearcrawl.core.rows import ledger_counts, ledger_leaves
-from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
+from clearcrawl.core.crossmatch import RemovedSource
+from clearcrawl.core.rows import apply_propagation, ledger_counts, ledger_leaves, split_staged
+from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, STAGED_SCHEMA
 
 
 def _ledger_rows(count: int, offset: int = 0) -> list[dict]:
@@ -191,3 +193,30 @@ def test_ledger_leaves_of_old_times_and_other_shapes_are_row_leaf():
     other = table.append_column("flag", pa.array([True] * 6))
     assert ledger_leaves(other) == [row_leaf(r) for r in plain_rows(other)]
     assert ledger_leaves(table.slice(0, 0)) == []
+
+
+def test_propagation_moves_the_changed_rows_last_and_splits_each_row_once():
+    """Rows that propagation removes move after the others (as they always did), lose
+    their text, and leave data/; the rest keep their order in every folder."""
+    same, other = np.arange(64, dtype="<u4").tobytes(), np.arange(64, 128, dtype="<u4").tobytes()
+    rows = [{"doc_id": f"d{i}", "url": f"https://a.example/{i}", "decision": decision,
+             "reasons": [], "text": "t" if decision == "keep" else None,
+             "signature": signature, "source_offset": i,
+             "error_kind": "truncated_gzip" if decision == "error" else None}
+            for i, (decision, signature) in enumerate([
+                ("keep", same), ("keep", other), ("remove", same), ("keep", same),
+                ("error", None), ("keep", None)])]
+    staged = pa.Table.from_pylist(rows, schema=STAGED_SCHEMA)
+    source = RemovedSource("d2", "https://a.example/2", "domain_optout", same)
+    near = {"d0": [source], "d1": [source], "d3": [source], "d4": [source]}
+    split = split_staged(apply_propagation(staged, near, 0.8))
+    ledger = split["ledger"].to_pylist()
+    assert [r["doc_id"] for r in ledger] == ["d1", "d2", "d4", "d5", "d0", "d3"]
+    assert [r["decision"] for r in ledger[-2:]] == ["remove", "remove"]
+    assert {r["kind"] for r in ledger[-1]["reasons"]} == {"near_duplicate_of_removed"}
+    assert split["data"].column("doc_id").to_pylist() == ["d1", "d5"]
+    assert split["signatures"].column("doc_id").to_pylist() == ["d1", "d2", "d0", "d3"]
+    assert split["errors"].column("doc_id").to_pylist() == ["d4"]
+    # Nothing found: the staged table itself, split.
+    assert split_staged(apply_propagation(staged, {}, 0.8))["ledger"].equals(
+        staged.select(LEDGER_SCHEMA.names))
