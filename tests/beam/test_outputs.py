@@ -7,13 +7,18 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clearcrawl.audit.hashing import BucketedRoot, bucket_of, plain_rows, row_leaf, top_root
 from clearcrawl.audit.manifest import LedgerTally, receipt_tally
 from clearcrawl.beam import outputs
-from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA
+from clearcrawl.core.crossmatch import RemovedSource
+from clearcrawl.core.rows import apply_propagation, ledger_counts, ledger_leaves, split_staged
+from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, STAGED_SCHEMA
 
 
 def _ledger_rows(count: int, offset: int = 0) -> list[dict]:
@@ -147,3 +152,71 @@ def test_staged_rows_read_back_batch_by_batch(tmp_path):
     # A bundle that wrote nothing leaves no file behind.
     empty = outputs.ArrowFileOutput(str(tmp_path / "none.arrow"), LEDGER_SCHEMA)
     assert not empty.close() and not (tmp_path / "none.arrow").exists()
+
+
+# Strings JSON writes plainly, with escapes, or with \u escapes (control characters).
+_TEXTS = st.one_of(st.none(), st.text(max_size=12),
+                   st.sampled_from(['a"b', "c\\d", "e\x01", "\x00", "tab\there", "é☃𝄞",
+                                    "\u2028", "\x7f", ""]))
+_TIMES = st.one_of(st.none(), st.datetimes(min_value=dt.datetime(1, 1, 1),
+                                           timezones=st.just(dt.UTC)))
+_SCORES = st.one_of(st.none(), st.floats(), st.sampled_from([1.0, 0.1, 1e-7, 1e16, -0.0]))
+_REASONS = st.lists(st.fixed_dictionaries(
+    {"kind": _TEXTS, "entry_id": _TEXTS, "detail": _TEXTS, "score": _SCORES}), max_size=3)
+_ROWS = st.lists(st.fixed_dictionaries({
+    "doc_id": st.text(min_size=1, max_size=8), "url": _TEXTS, "registered_domain": _TEXTS,
+    "decision": st.sampled_from(["keep", "remove", "error"]), "reasons": _REASONS,
+    "text_sha256": _TEXTS, "text_bytes": st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)),
+    "source_uri": _TEXTS, "source_offset": st.integers(0, 2**40), "fetch_time": _TIMES,
+    "license": _TEXTS, "registry_id": _TEXTS, "policy_id": _TEXTS}), max_size=12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_ROWS, cut=st.integers(0, 12), offset=st.integers(0, 3))
+def test_ledger_leaves_and_counts_are_row_leaf_and_tally(rows, cut, offset):
+    """Arrow's column-wise leaves and counts are exactly row_leaf's and LedgerTally's,
+    whatever the strings, times and scores, over several chunks and slices."""
+    table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+    table = pa.concat_tables([table.slice(0, cut), table.slice(cut)]).slice(
+        min(offset, table.num_rows))
+    assert ledger_leaves(table) == [row_leaf(r) for r in plain_rows(table)]
+    tally = LedgerTally()
+    tally.add(plain_rows(table))
+    assert ledger_counts(table) == (dict(tally.decisions), dict(tally.by_kind))
+
+
+def test_ledger_leaves_of_old_times_and_other_shapes_are_row_leaf():
+    rows = _ledger_rows(6)
+    rows[1]["fetch_time"] = dt.datetime(999, 12, 31, 23, 59, 59, 7, tzinfo=dt.UTC)
+    table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
+    assert ledger_leaves(table) == [row_leaf(r) for r in plain_rows(table)]
+    other = table.append_column("flag", pa.array([True] * 6))
+    assert ledger_leaves(other) == [row_leaf(r) for r in plain_rows(other)]
+    assert ledger_leaves(table.slice(0, 0)) == []
+
+
+def test_propagation_moves_the_changed_rows_last_and_splits_each_row_once():
+    """Rows that propagation removes move after the others (as they always did), lose
+    their text, and leave data/; the rest keep their order in every folder."""
+    same, other = np.arange(64, dtype="<u4").tobytes(), np.arange(64, 128, dtype="<u4").tobytes()
+    rows = [{"doc_id": f"d{i}", "url": f"https://a.example/{i}", "decision": decision,
+             "reasons": [], "text": "t" if decision == "keep" else None,
+             "signature": signature, "source_offset": i,
+             "error_kind": "truncated_gzip" if decision == "error" else None}
+            for i, (decision, signature) in enumerate([
+                ("keep", same), ("keep", other), ("remove", same), ("keep", same),
+                ("error", None), ("keep", None)])]
+    staged = pa.Table.from_pylist(rows, schema=STAGED_SCHEMA)
+    source = RemovedSource("d2", "https://a.example/2", "domain_optout", same)
+    near = {"d0": [source], "d1": [source], "d3": [source], "d4": [source]}
+    split = split_staged(apply_propagation(staged, near, 0.8))
+    ledger = split["ledger"].to_pylist()
+    assert [r["doc_id"] for r in ledger] == ["d1", "d2", "d4", "d5", "d0", "d3"]
+    assert [r["decision"] for r in ledger[-2:]] == ["remove", "remove"]
+    assert {r["kind"] for r in ledger[-1]["reasons"]} == {"near_duplicate_of_removed"}
+    assert split["data"].column("doc_id").to_pylist() == ["d1", "d5"]
+    assert split["signatures"].column("doc_id").to_pylist() == ["d1", "d2", "d0", "d3"]
+    assert split["errors"].column("doc_id").to_pylist() == ["d4"]
+    # Nothing found: the staged table itself, split.
+    assert split_staged(apply_propagation(staged, {}, 0.8))["ledger"].equals(
+        staged.select(LEDGER_SCHEMA.names))

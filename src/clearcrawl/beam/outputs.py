@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl.audit.hashing import bucket_of, plain_rows, row_leaf
+from clearcrawl.audit.hashing import bucket_of, plain_rows
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
@@ -27,6 +27,7 @@ from clearcrawl.audit.manifest import (
     LedgerTally,
     receipt,
 )
+from clearcrawl.core.rows import ledger_counts, ledger_leaves
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
@@ -254,13 +255,23 @@ class OutputSet:
         if table.num_rows:
             self._files[folder].write(table)
             if folder == "ledger":
-                rows = plain_rows(table)  # the leaves of the rows as they will read back
-                self._tally.add(rows)
-                for row in rows:
-                    doc_id = row["doc_id"]
-                    self._leaves.setdefault(bucket_of(doc_id), []).append(
-                        (doc_id, row_leaf(row)))
-                self._waiting += len(rows)
+                self._add_ledger(table)
+
+    def _add_ledger(self, table) -> None:
+        """Tally a ledger table's rows and keep their leaves (of the rows as they will
+        read back), by bucket."""
+        counts = ledger_counts(table)
+        if counts is None:
+            self._tally.add(plain_rows(table))
+        else:
+            part = LedgerTally()
+            part.decisions.update(counts[0])
+            part.by_kind.update(counts[1])
+            self._tally.merge(part)
+        doc_ids = table.column("doc_id").to_pylist()
+        for doc_id, leaf in zip(doc_ids, ledger_leaves(table)):
+            self._leaves.setdefault(bucket_of(doc_id), []).append((doc_id, leaf))
+        self._waiting += len(doc_ids)
 
     def drain_leaves(self, at_least: int = 0) -> list[tuple[int, list[tuple[str, bytes]]]]:
         """[(bucket, [(doc_id, leaf)])] waiting, if at least `at_least` leaves wait."""

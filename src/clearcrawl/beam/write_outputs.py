@@ -59,14 +59,13 @@ class FinalizeStagedFn(beam.DoFn):
 
     def process(self, staged: tuple[str, list]):
         uri, pairs = staged
-        near: dict[str, dict] = {}
+        by_target: dict[str, dict] = {}
         for target, source in pairs:
-            near.setdefault(target, {})[source.doc_id] = source
+            by_target.setdefault(target, {})[source.doc_id] = source
+        near = {target: list(sources.values()) for target, sources in by_target.items()}
         files = OutputSet(self._staging, f"{staged_name(uri)}.parquet")
         for table in iter_arrow_file(uri):
-            if near:
-                table = apply_propagation(
-                    table, lambda doc_id: list(near.get(doc_id, {}).values()), self._threshold)
+            table = apply_propagation(table, near, self._threshold)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
                 if folder == "errors":
