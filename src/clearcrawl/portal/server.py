@@ -21,4 +21,9 @@ def stop(server, timeout_s: float = 10.0) -> None:
 
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout_s)
     # Closed by the serving thread itself (a trigger thunk), not under its select().
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    try:
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    except OSError:
+        # The trigger's pipe is already closed: the serving loop has closed every
+        # socket and returned (or is returning) on its own.
+        wasyncore.close_all(server._map)
