@@ -13,11 +13,18 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clearcrawl.audit.hashing import BucketedRoot, bucket_of, plain_rows, row_leaf, top_root
-from clearcrawl.audit.manifest import LedgerTally, receipt_tally
+from clearcrawl.audit.hashing import (
+    BucketedRoot,
+    bucket_of,
+    ledger_leaves,
+    plain_rows,
+    row_leaf,
+    top_root,
+)
+from clearcrawl.audit.manifest import LedgerTally, ledger_counts, receipt_tally
 from clearcrawl.beam import outputs
 from clearcrawl.core.crossmatch import RemovedSource
-from clearcrawl.core.rows import apply_propagation, ledger_counts, ledger_leaves, split_staged
+from clearcrawl.core.rows import apply_propagation, split_staged
 from clearcrawl.records import ERRORS_SCHEMA, LEDGER_SCHEMA, STAGED_SCHEMA
 
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
 from collections.abc import Iterable
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 # 2**10 buckets: a Common Crawl dump's ~3e9 rows make ~3e6 leaves a bucket (~400 MB
@@ -54,7 +57,8 @@ def _plain(value) -> str:
 
 
 # One encoder for every row (json.dumps with options builds a new one per call); the
-# encoder asks `_plain` only for the values it cannot write itself.
+# encoder asks `_plain` only for the values it cannot write itself. ledger_leaves below
+# writes the same text in Arrow: change both together.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                               default=_plain)
 
@@ -68,8 +72,6 @@ def plain_rows(table) -> list[dict]:
     """A ledger table's rows as dicts for `row_leaf`, with timestamps already in the
     leaf's text form, formatted by Arrow in one pass (Python datetimes cost more to
     make than the rest of the row)."""
-    import pyarrow.compute as pc
-
     for index, field in enumerate(table.schema):
         column = table.column(index)
         # strftime pads years to 4 digits only from 1000 on; Python's %Y never does.
@@ -176,3 +178,129 @@ class BucketedRoot:
         if self._spill is not None:
             self._spill.cleanup()
             self._spill = None
+
+
+# The same leaves as row_leaf, written column by column in Arrow for the workers that
+# write the ledger: any change to row_leaf's encoding must be made here too
+# (tests/beam/test_outputs.py compares the two on generated tables).
+_QUOTED = r'["\\]'  # the canonical JSON writes them after a backslash
+
+
+def ledger_leaves(table: pa.Table) -> list[bytes]:
+    """The Merkle leaves (row_leaf of plain_rows) of a ledger table's rows,
+    in order: the canonical JSON of every row written by Arrow, column by column, and
+    only hashed in Python. Rows holding a control character (which JSON escapes) and
+    tables of other shapes are left to row_leaf."""
+    leaves: list[bytes] = []
+    for batch in table.to_batches():
+        texts = _canonical_rows(batch)
+        if texts is None:
+            leaves += [row_leaf(row) for row in plain_rows(pa.Table.from_batches([batch]))]
+            continue
+        batch_leaves = [hashlib.sha256(text).digest()
+                        for text in texts.cast(pa.binary()).to_pylist()]
+        odd = _with_control(texts)
+        if len(odd):
+            redone = plain_rows(pa.Table.from_batches([batch]).take(odd))
+            for index, row in zip(odd.tolist(), redone):
+                batch_leaves[index] = row_leaf(row)
+        leaves += batch_leaves
+    return leaves
+
+
+def _with_control(texts: pa.StringArray) -> np.ndarray:
+    """Indices of the texts holding a byte below 0x20 past their first (never part of a
+    multi-byte UTF-8 character), found in the data buffer at once."""
+    if not len(texts):
+        return np.zeros(0, np.int64)
+    offsets = np.frombuffer(texts.buffers()[1], np.int32)[
+        texts.offset:texts.offset + len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], np.uint8)
+    at = np.flatnonzero(data[offsets[0]:offsets[-1]] < 0x20) + offsets[0]
+    rows = np.searchsorted(offsets, at, side="right") - 1
+    return np.unique(rows[at != offsets[rows]])
+
+
+def _canonical_rows(batch: pa.RecordBatch) -> pa.Array | None:
+    """NUL and the canonical JSON of each row, but for the escapes of control characters
+    (to be looked for); None if a column is of a type not handled here."""
+    parts = _object_parts(batch.schema, batch.columns)
+    if parts is None:
+        return None
+    return _join(["\x00", *parts], len(batch))
+
+
+def _object_parts(fields, columns) -> list | None:
+    """Literal strings and arrays whose concatenation writes each row of `columns` as a
+    JSON object (keys sorted)."""
+    parts = []
+    for field, column in sorted(zip(fields, columns), key=lambda item: item[0].name):
+        value = _value_parts(column)
+        if value is None:
+            return None
+        parts += [("{" if not parts else ",") + _CANONICAL.encode(field.name) + ":", *value]
+    return [*parts, "}"] if parts else None
+
+
+def _value_parts(array: pa.Array) -> list | None:
+    """Literal strings and arrays whose concatenation is each value's canonical JSON, as
+    the leaf's encoder writes it (control characters aside); None for a type not
+    handled here."""
+    kind = array.type
+    if array.null_count == len(array):
+        return ["null"]
+    if pa.types.is_timestamp(kind):
+        return _time_parts(array)
+    if pa.types.is_string(kind):
+        if pc.any(pc.match_substring_regex(array, _QUOTED)).as_py():
+            array = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"),
+                                         '"', '\\"')
+        if not array.null_count:
+            return ['"', array, '"']
+        return [pc.coalesce(pc.binary_join_element_wise('"', array, '"', ""), "null")]
+    if pa.types.is_integer(kind):
+        return [pc.coalesce(pc.cast(array, pa.string()), "null")]
+    if pa.types.is_floating(kind):
+        # Python's float repr, NaN and Infinity: only Python writes them so.
+        return [pa.array(["null" if v is None else repr(v) if math.isfinite(v) else json.dumps(v)
+                          for v in array.to_pylist()], pa.string())]
+    if pa.types.is_struct(kind) and not array.null_count:
+        # flatten: each field's values as the struct's own slice holds them.
+        parts = _object_parts(list(kind), array.flatten())
+        return None if parts is None else [_join(parts, len(array))]
+    if pa.types.is_list(kind) and not array.null_count:
+        items = _value_parts(array.flatten())
+        if items is None:
+            return None
+        offsets = pc.subtract(array.offsets, array.offsets[0])
+        lists = pa.ListArray.from_arrays(offsets, _join(items, len(array.flatten())))
+        return ["[", pc.binary_join(lists, ","), "]"]
+    return None
+
+
+def _time_parts(array: pa.Array) -> list | None:
+    """plain_rows' text of UTC times: Arrow's cast writes it faster than strftime
+    (years 1000 to 9999, where they agree), then as a string; None for other years."""
+    if array.type != pa.timestamp("us", tz="UTC"):
+        return None
+    years = pc.min_max(pc.year(array))
+    if years["min"].as_py() < 1000 or years["max"].as_py() > 9999:
+        return None  # left to row_leaf and plain_rows
+    # "YYYY-MM-DD HH:MM:SS.ffffff" of the same UTC time without its zone (which Arrow
+    # would look up for every value): strftime's text but for the "T" and "Z".
+    written = pc.cast(pc.cast(array, pa.timestamp("us")), pa.string())
+    return _value_parts(pc.binary_join_element_wise(
+        pc.replace_substring(written, " ", "T", max_replacements=1), "Z", ""))
+
+
+def _join(parts: list, length: int) -> pa.Array:
+    """The concatenation of `parts` (literal strings, adjacent ones merged, and arrays)."""
+    merged: list = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    if not any(isinstance(part, pa.Array) for part in merged):
+        return pa.array(["".join(merged)] * length, pa.string())
+    return pc.binary_join_element_wise(*merged, "")

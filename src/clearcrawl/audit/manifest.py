@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from clearcrawl import __version__, reasons
 from clearcrawl.audit.hashing import BucketedRoot, plain_rows, row_leaf
@@ -113,3 +114,23 @@ def receipt_tally(described: dict) -> LedgerTally:
     tally.decisions.update(described["decisions"])
     tally.by_kind.update(described["removed_by_kind"])
     return tally
+
+
+def ledger_counts(table: pa.Table) -> tuple[dict[str, int], dict[str, int]] | None:
+    """({decision: rows}, {removal kind: removed rows giving it}) of a ledger table, as
+    LedgerTally.add counts them (a kind once a row), by Arrow; None if a
+    decision or a removed row's reasons are null (LedgerTally decides those)."""
+    decision = table.column("decision")
+    if decision.null_count:
+        return None
+    decisions = {item["values"].as_py(): item["counts"].as_py()
+                 for item in pc.value_counts(decision)}
+    removed = table.column("reasons").filter(pc.equal(decision, reasons.REMOVE))
+    if removed.null_count:
+        return None
+    pairs = pa.table({"row": pc.list_parent_indices(removed),
+                      "kind": pc.struct_field(pc.list_flatten(removed), "kind")})
+    kinds = pairs.group_by(["row", "kind"]).aggregate([]).column("kind")
+    by_kind = {item["values"].as_py(): item["counts"].as_py()
+               for item in pc.value_counts(kinds)}
+    return decisions, by_kind

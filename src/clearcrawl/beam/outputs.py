@@ -19,15 +19,15 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl.audit.hashing import bucket_of, plain_rows
+from clearcrawl.audit.hashing import bucket_of, ledger_leaves, plain_rows
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
     LedgerTally,
+    ledger_counts,
     receipt,
 )
-from clearcrawl.core.rows import ledger_counts, ledger_leaves
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
