@@ -3,6 +3,7 @@ independently of clearcrawl's hashing (Python sets of word 5-gram tuples)."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import unicodedata
@@ -147,6 +148,18 @@ def test_signatures_are_seeded_stable_and_exportable():
     assert to_datasketch(sig, PARAMS).jaccard(to_datasketch(other, PARAMS)) == ours
     with pytest.raises(IncompatibleSignatures):
         PARAMS.require_same(MinHashParams(shingle_size=3))
+
+
+def test_signatures_of_long_words_keep_their_values():
+    """Words of 17 to 45 bytes, non-ASCII ones among them, read in 8-byte chunks past
+    the second: fixed values computed by the kernel before its rewrite (83c204e)."""
+    text = ("Internationalisation of counterrevolutionaries: electroencephalographically "
+            "uncharacteristically incomprehensibilities, Überweisungsbestätigungen und "
+            "Donaudampfschifffahrtsgesellschaftskapitän sailed on.")
+    fp = fingerprint(text, PARAMS)
+    assert fp.signature[:4].tolist() == [523112881, 617412641, 336506526, 703818852]
+    assert hashlib.sha256(fp.signature.tobytes()).hexdigest()[:16] == "d4577f6005008717"
+    assert hashlib.sha256(fp.shingle_set.tobytes()).hexdigest()[:16] == "660af5079421254b"
 
 
 def _plain_shingles(words: list[int], n: int = PARAMS.shingle_size) -> list[int]:

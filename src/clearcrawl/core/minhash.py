@@ -258,7 +258,7 @@ def _normalized_buffer(text: str) -> tuple[np.ndarray, int]:
                                           _LATIN1_PLAIN)
         if size >= 0:
             return buffer, size
-    data = _lowered_by_str(text) if text.isascii() else nfkc_lower_utf8(text)
+    data = nfkc_lower_utf8(text)
     buffer = np.zeros(data.size + _PADDING, np.uint8)
     buffer[: data.size] = data
     return buffer, data.size

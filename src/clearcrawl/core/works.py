@@ -56,7 +56,7 @@ class DocPrint:
     doc_id: str
     fingerprint: Fingerprint
     text: str = ""
-    anchor_keys: np.ndarray | None = None  # if computed already (lsh.anchors_many)
+    anchor_keys: np.ndarray | None = None  # if computed already (lsh.anchors_of_runs)
 
     @cached_property
     def exact(self) -> str:

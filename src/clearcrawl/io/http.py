@@ -6,7 +6,8 @@ import zlib
 from dataclasses import dataclass
 
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # decompression-bomb bound for encoded bodies
-_ASCII_SPACE = " \t\n\r\x0b\x0c"  # what bytes.strip() strips
+# What bytes.strip() strips; str.strip() alone would also strip \x1c-\x1f.
+ASCII_SPACE = " \t\n\r\x0b\x0c"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def _ascii_headers(lines: list[str]) -> list[tuple[str, str]]:
     for raw in lines:
         name, colon, value = raw.rstrip("\r").partition(":")
         if colon:
-            headers.append((name.strip(_ASCII_SPACE).lower(), value.strip(_ASCII_SPACE)))
+            headers.append((name.strip(ASCII_SPACE).lower(), value.strip(ASCII_SPACE)))
     return headers
 
 

@@ -26,6 +26,8 @@ from typing import BinaryIO
 # zlib-ng: the same inflate, 1.6x faster than CPython's zlib on per-record members.
 from zlib_ng import zlib_ng as zlib
 
+from clearcrawl.io.http import ASCII_SPACE
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
 READ_CHUNK = 1 << 18
 _FEED_BYTES = 8192
@@ -66,8 +68,8 @@ class _Break(Exception):
 class _DecodedStream:
     """Decoded bytes of a plain or gzip file, with the source offset of each byte.
 
-    For gzip input, `source_offset(pos)` is the offset of the member containing
-    decoded position `pos`. A corrupt member raises `_Break` from `fill`; `resume`
+    For gzip input, `_members` maps decoded positions to the offset of the member
+    holding them (iter_records reads it once a record). A corrupt member raises `_Break` from `fill`; `resume`
     then skips to the next member and decoding continues.
     """
 
@@ -89,9 +91,6 @@ class _DecodedStream:
         self._broken: _Break | None = None
 
     # -- decoding ----------------------------------------------------------
-    def _available(self) -> int:
-        return len(self._raw) - self._off
-
     def _read_raw(self) -> bool:
         chunk = self._fh.read(READ_CHUNK)
         if not chunk:
@@ -196,16 +195,6 @@ class _DecodedStream:
         del self.buf[:size]
         self.base += size
 
-    def source_offset(self, pos: int) -> int:
-        """File offset of the gzip member holding decoded `pos` (plain files: `pos`)."""
-        if not self._gzip:
-            return pos
-        members = self._members
-        # Members only grow; drop the ones entirely before pos.
-        while len(members) > 1 and members[1][0] <= pos:
-            members.pop(0)
-        return members[0][1]
-
     def find(self, needle: bytes, start: int, limit: int) -> int:
         """Index of needle in buf at or after start, reading up to `limit` bytes."""
         while True:
@@ -239,8 +228,6 @@ def _parse_headers(block: bytes) -> tuple[str, dict[str, str]]:
     return version, headers
 
 
-# What bytes.strip() removes; str.strip() alone would also remove \x1c-\x1f.
-_WS = " \t\n\r\x0b\x0c"
 # One header line after the version line: name up to the first colon, value to the end.
 _FIELD = re.compile(r"^([^:\n]*):(.*)$", re.MULTILINE)
 # A folded (continuation) line starts with a space or tab.
@@ -255,7 +242,7 @@ def _header_dict(block: bytes | bytearray) -> dict[str, str]:
         start = text.find("\n")
         if start >= 0:
             fields = _FIELD.findall(text, start + 1)
-            headers = {name.strip(_WS).lower(): value.strip(_WS) for name, value in fields}
+            headers = {name.strip(ASCII_SPACE).lower(): value.strip(ASCII_SPACE) for name, value in fields}
             if len(headers) == len(fields):
                 return headers
         else:
@@ -379,7 +366,7 @@ def iter_records(fh: BinaryIO, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
                             yield item(offset, ordinal)
                         continue
                 buf += out
-            # The steps of _skip_padding, source_offset and _Ordinals.next, inlined:
+            # The member offset and the ordinal within it, inlined:
             # they run once a record.
             if not buf and not stream.fill(1):
                 return

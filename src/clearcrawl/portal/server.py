@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from waitress.server import create_server
 
 from clearcrawl.portal.security import SERVER_MAX_BODY_BYTES
@@ -23,7 +25,8 @@ def stop(server, timeout_s: float = 10.0) -> None:
     # Closed by the serving thread itself (a trigger thunk), not under its select().
     try:
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    except OSError:
-        # The trigger's pipe is already closed: the serving loop has closed every
-        # socket and returned (or is returning) on its own.
-        wasyncore.close_all(server._map)
+    except OSError as exc:
+        # EBADF: the trigger's pipe is already closed, so the serving loop has closed
+        # every socket and returned (or is returning) on its own.
+        if exc.errno != errno.EBADF:
+            raise
