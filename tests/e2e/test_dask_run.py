@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from clearcrawl.beam.pipeline import run
+from clearcrawl.beam.refilter import refilter
 from tests.conftest import BUNDLED_REGISTRY
+from tests.e2e.test_refilter import grown_registry
 
 distributed = pytest.importorskip("distributed")
 
@@ -99,3 +101,22 @@ def test_an_existing_cluster_by_address_with_the_works_join(synthetic_crawl, out
     assert manifest["ledger_root"] == reference["ledger_root"]
     assert _ledger(out) == _ledger(reference_out)
     assert _verify(out).returncode == 0
+
+
+def test_refilter_on_dask_gives_the_default_runners_output(outputs, tmp_path):
+    """refilter's graph (its commit and the changes block included) on the Dask cluster:
+    the same ledger, root and changes as on the default runner."""
+    previous, _ = outputs["default"]
+    registry, _ = grown_registry(previous, tmp_path)
+    found = {}
+    for engine in ("default", "dask"):
+        out = tmp_path / engine
+        found[engine] = (out, refilter(["--previous", str(previous), "--registry",
+                                        str(registry), "--output", str(out),
+                                        *ENGINES[engine]]).manifest)
+    (default_out, default), (dask_out, dask) = found["default"], found["dask"]
+    assert default["changes"]["documents_changed"] > 0
+    assert dask["changes"] == default["changes"]
+    assert dask["ledger_root"] == default["ledger_root"]
+    assert _ledger(dask_out) == _ledger(default_out)
+    assert _verify(dask_out).returncode == 0

@@ -9,7 +9,10 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
+from clearcrawl.audit.verify import verify_output
+from clearcrawl.beam import outputs
 from clearcrawl.beam.pipeline import run
+from clearcrawl.beam.refilter import prepare_refilter
 from clearcrawl.cli import main
 from tests.conftest import BUNDLED_REGISTRY
 
@@ -47,7 +50,7 @@ def previous(crawl, tmp_path_factory):
     return out
 
 
-def _grown_registry(previous, tmp_path):
+def grown_registry(previous, tmp_path):
     """The bundled registry plus one domain opt-out and one work (a kept page's text)."""
     registry = tmp_path / "registry"
     shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))
@@ -63,7 +66,7 @@ def _grown_registry(previous, tmp_path):
 
 
 def test_refilter_matches_a_full_rerun(previous, crawl, tmp_path, capsys):
-    registry, work_url = _grown_registry(previous, tmp_path)
+    registry, work_url = grown_registry(previous, tmp_path)
     code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
                  "--output", str(tmp_path / "refiltered")])
     assert code == 0, capsys.readouterr().err
@@ -109,3 +112,25 @@ def test_refilter_refuses_a_registry_that_drops_entries(previous, tmp_path, caps
                  "--output", str(tmp_path / "x")])
     assert code == 2 and "removed or changed" in capsys.readouterr().err
     assert not (tmp_path / "x" / "manifest.json").exists()
+
+
+def test_the_refilter_graph_alone_writes_its_manifest_and_changes(previous, tmp_path):
+    """As for `run`: the launcher builds the graph and leaves; the graph's last step
+    compares every final ledger row with its previous one and writes the manifest."""
+    registry, work_url = grown_registry(previous, tmp_path)
+    out = tmp_path / "graph-only"
+    prepared = prepare_refilter(["--previous", str(previous), "--registry", str(registry),
+                                 "--output", str(out)])
+    assert not (out / "manifest.json").exists()
+    prepared.pipeline.run().wait_until_finish()
+    manifest = json.loads((out / "manifest.json").read_text())
+    changes = manifest["changes"]
+    assert changes["documents_changed"] == len(changes["documents"]) >= 2
+    assert [c["doc_id"] for c in changes["documents"]] == sorted(
+        c["doc_id"] for c in changes["documents"])
+    assert changes["kept_to_removed"] == sum(c["before"] == "keep" and c["after"] == "remove"
+                                             for c in changes["documents"]) >= 2
+    assert any(c["url"] == work_url for c in changes["documents"])
+    assert changes["restorable"] == []
+    assert verify_output(str(out), outputs.open_uri, outputs.list_files) == []
+    assert not (out / ".staging").exists()

@@ -11,13 +11,14 @@ are never read here; they are progress only.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl.audit.hashing import BucketedRoot, bucket_root, file_sha256, top_root
+from clearcrawl.audit.hashing import bucket_root, file_sha256, top_root
 from clearcrawl.audit.manifest import (
     MANIFEST,
     OUTPUT_FOLDERS,
@@ -29,7 +30,6 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.io.parquet import iter_row_groups
 from clearcrawl.registry.snapshot import Snapshot
 
 
@@ -48,13 +48,19 @@ class CommitPlan:
     started: float = 0.0
 
 
+_PARTS = ("receipts", "leaves", "reads")
+
+
 class CommitOutput(beam.PTransform):
     """{"receipts": receipt dicts, "leaves": (bucket, [(doc_id, leaf)]), "reads": records
-    read per input file} -> the manifest, written (a one-element PCollection)."""
+    read per input file, and any further named PCollections} -> the manifest, written (a
+    one-element PCollection). `describe({name: list of a further PCollection's
+    elements}) -> dict` adds its keys to the manifest (refilter's changes)."""
 
-    def __init__(self, plan: CommitPlan):
+    def __init__(self, plan: CommitPlan, describe: Callable[[dict], dict] | None = None):
         super().__init__()
         self._plan = plan
+        self._describe = describe
 
     def expand(self, parts):
         roots = (parts["leaves"]
@@ -62,43 +68,36 @@ class CommitOutput(beam.PTransform):
                  | "BucketRoots" >> beam.MapTuple(
                      lambda bucket, groups: (bucket, bucket_root(
                          pair for group in groups for pair in group))))
+        further = sorted(name for name in parts if name not in _PARTS)
         return (parts["receipts"].pipeline
                 | "Once" >> beam.Create([None])
-                | "Commit" >> beam.ParDo(_CommitFn(self._plan),
+                | "Commit" >> beam.ParDo(_CommitFn(self._plan, self._describe, further),
                                          beam.pvalue.AsList(parts["receipts"]),
                                          beam.pvalue.AsList(roots),
-                                         beam.pvalue.AsList(parts["reads"])))
+                                         beam.pvalue.AsList(parts["reads"]),
+                                         *(beam.pvalue.AsList(parts[name])
+                                           for name in further)))
 
 
 class _CommitFn(beam.DoFn):
-    def __init__(self, plan: CommitPlan):
+    def __init__(self, plan: CommitPlan, describe, further: list[str]):
         self._plan = plan
+        self._describe = describe
+        self._further = further
 
-    def process(self, _, receipts, roots, reads):
-        yield commit(self._plan, {r["name"]: r for r in receipts}, dict(roots), sum(reads))
-
-
-def staged_ledger_buckets(root: str, receipts: dict) -> dict[int, tuple[str, int, int]]:
-    """The bucket roots of the staged ledger files, read back in bounded memory (for a
-    commit made outside a graph: refilter)."""
-    leaves = BucketedRoot()
-    tally = LedgerTally(leaves)
-    try:
-        for name in sorted(receipts):
-            with open_uri(outputs.join(root, outputs.STAGING, "ledger", name)) as fh:
-                for table in iter_row_groups(fh):
-                    tally.add_table(table)
-        return leaves.buckets()
-    finally:
-        leaves.close()
+    def process(self, _, receipts, roots, reads, *further):
+        extra = (self._describe(dict(zip(self._further, further)))
+                 if self._describe is not None else None)
+        yield commit(self._plan, {r["name"]: r for r in receipts}, dict(roots), sum(reads),
+                     extra)
 
 
 def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple],
-           records_read: int, extra=None) -> dict:
+           records_read: int, extra: dict | None = None) -> dict:
     """Check the accounting, move staged files into place, write the manifest last.
 
     `receipts`: {name: receipt}; `buckets`: {bucket: (root, rows, repeated doc_ids)};
-    `extra(ledger paths) -> dict` adds keys to the manifest (refilter's changes)."""
+    `extra`: further keys of the manifest (refilter's changes)."""
     root = plan.root
     problems = [f"{path}: staged output that no receipt accounts for"
                 for path in outputs.unreceipted_files(root, receipts)]
@@ -141,8 +140,8 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
         "execution": plan.execution,
         "timing": {"started": round(plan.started, 3), "finished": round(time.time(), 3)},
     }
-    if extra is not None:
-        manifest.update(extra([f["path"] for f in files["ledger"]]))
+    if extra:
+        manifest.update(extra)
     manifest["registry_snapshot"] = promote_snapshot(root)
     manifest["manifest_digest"] = manifest_digest(manifest)
     outputs.delete_tree(outputs.join(root, outputs.STAGING))

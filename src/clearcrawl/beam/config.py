@@ -22,7 +22,9 @@ class RunConfig:
     or "none". `propagate`: removals spread to near-duplicates of removed documents (one
     hop), through a band-key join over `match_shards` key shards. `robots_store`: the
     robots store folder or None, `store_label` names it in evidence, and
-    `robots_unreachable_is_optout` (the policy's) decides unreachable origins."""
+    `robots_unreachable_is_optout` (the policy's) decides unreachable origins.
+    `emit_ledger_rows`: WriteOutputs also hands on each final ledger row (refilter
+    compares them with the previous output's, in the graph)."""
 
     snapshot_uri: str
     staging: str
@@ -34,6 +36,7 @@ class RunConfig:
     robots_store: str | None = None
     store_label: str = ""
     robots_unreachable_is_optout: bool = False
+    emit_ledger_rows: bool = False
 
     def __post_init__(self):
         if self.works not in (BROADCAST, JOIN, NO_WORKS):

@@ -10,16 +10,18 @@ previous run and lists every document whose decision or reasons changed.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
-from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, read_ledger_rows, run_id_for
+from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
@@ -27,12 +29,13 @@ from clearcrawl.beam.arguments import (
     build_refilter_parser,
     local_worker_path,
 )
-from clearcrawl.beam.commit import CommitPlan, commit, staged_ledger_buckets
+from clearcrawl.beam.commit import CommitOutput, CommitPlan
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.decide import Decide
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import (
+    PreparedRun,
     RunResult,
     UsageError,
     format_summary,
@@ -43,7 +46,7 @@ from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import join_shards, make_pipeline
 from clearcrawl.beam.workers import load_snapshot
-from clearcrawl.beam.write_outputs import WriteOutputs
+from clearcrawl.beam.write_outputs import CHANGE_COLUMNS, WriteOutputs
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import origin_of, split_url
@@ -127,19 +130,40 @@ def _read(pipeline, label: str, root: str, paths: list[str]):
             | f"Read{label}" >> beam.io.ReadAllFromParquet())
 
 
-def _changes(before: list[dict], after: list[dict]) -> list[dict]:
-    old = {r["doc_id"]: r for r in before}
-    changed = []
-    for row in sorted(after, key=lambda r: r["doc_id"]):
-        prior = old[row["doc_id"]]
-        if prior["decision"] != row["decision"] or prior["reasons"] != row["reasons"]:
-            changed.append({"doc_id": row["doc_id"], "url": row["url"],
-                            "before": prior["decision"], "after": row["decision"],
-                            "reasons": sorted({r["kind"] for r in row["reasons"]})})
-    return changed
+def _changed(joined):
+    """(doc_id, {"before": [previous ledger row], "after": [final ledger row]}) -> the
+    document's change, if its decision or reasons changed (exactly one row each side)."""
+    doc_id, rows = joined
+    [prior], [row] = rows["before"], rows["after"]
+    if prior["decision"] != row["decision"] or prior["reasons"] != row["reasons"]:
+        yield {"doc_id": doc_id, "url": row["url"], "before": prior["decision"],
+               "after": row["decision"], "reasons": sorted({r["kind"] for r in row["reasons"]})}
 
 
-def refilter(argv: list[str] | None = None) -> RunResult:
+@dataclass(frozen=True)
+class DescribeChanges:
+    """The manifest's `previous` and `changes` blocks, made in the commit step from the
+    changed and restorable documents the graph found (CommitOutput's `describe`)."""
+
+    previous: dict
+    added: dict
+
+    def __call__(self, found: dict[str, list]) -> dict:
+        changed = sorted(found["changed"], key=lambda c: c["doc_id"])
+        return {"previous": self.previous,
+                "changes": {"added_entries": self.added,
+                            "documents_changed": len(changed),
+                            "kept_to_removed": sum(c["before"] == reasons.KEEP
+                                                   and c["after"] == reasons.REMOVE
+                                                   for c in changed),
+                            "documents": changed,
+                            "restorable": sorted(found["restorable"],
+                                                 key=lambda r: r["doc_id"])}}
+
+
+def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
+    """Check the arguments and the previous output, prepare the output folder, build the
+    graph, whose last step writes the manifest (changes included)."""
     args, beam_args = build_refilter_parser().parse_known_args(argv)
     refusal = local_worker_path(args, beam_args, REFILTER_WORKER_PATHS)
     if refusal:
@@ -174,7 +198,6 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
     stage_snapshot(snapshot, snapshot_uri)
 
-    started = time.time()
     pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
     # Propagation as the previous run had it; works are matched by RefilterFn (only the
     # added ones), so the strategy plays no part. The shard count changes no row: this
@@ -184,57 +207,64 @@ def refilter(argv: list[str] | None = None) -> RunResult:
                        match_shards=join_shards(None, beam_options, is_local),
                        robots_store=args.robots_store,
                        store_label=options.get("robots_store", {}).get("label", ""),
-                       robots_unreachable_is_optout=snapshot.policy.robots_unreachable_is_optout)
-    with pipeline:
-        keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
-                        | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
-                 for name, folder in (("ledger", "ledger"), ("data", "data"),
-                                      ("signature", "signatures"), ("error", "errors"))}
-        decided = (keyed
-                   | "JoinByDoc" >> beam.CoGroupByKey()
-                   | "Refilter" >> beam.ParDo(RefilterFn(
-                       snapshot_uri, added["works"]))
-                   | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
-        if config.robots_store:
-            store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
-                config.robots_store, config.robots_unreachable_is_optout)
-            decided = (decided
-                       | "PairWithStore" >> PairWithCrawlRobots(
-                           None, staging, store=store, store_label=config.store_label)
-                       | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(snapshot_uri)))
-        # The run's tail, step for step: the commit stays here (below).
-        _ = (decided
-             | "Decide" >> Decide(config)
-             | "PropagateRemovals" >> PropagateRemovals(config)
-             | "WriteOutputs" >> WriteOutputs(config))
-
-    before = prev.ledger_rows()
-    label = config.store_label
-
-    def describe_changes(new_rows_paths: list[str]) -> dict:
-        after = read_ledger_rows(root, new_rows_paths, open_uri)
-        changed = _changes(before, after)
-        return {"previous": {"run_id": manifest["run_id"], "path": previous_root,
-                             "ledger_root": manifest["ledger_root"],
-                             "registry_id": manifest["registry_id"],
-                             "manifest_digest": manifest.get("manifest_digest")},
-                "changes": {"added_entries": added,
-                            "documents_changed": len(changed),
-                            "kept_to_removed": sum(c["before"] == reasons.KEEP
-                                                   and c["after"] == reasons.REMOVE
-                                                   for c in changed),
-                            "documents": changed,
-                            "restorable": restorable(after, label)}}
-
-    # Refilter still commits here, in the launcher: its manifest lists the changed
-    # documents, read from both ledgers (see README, refilter).
+                       robots_unreachable_is_optout=snapshot.policy.robots_unreachable_is_optout,
+                       emit_ledger_rows=True)
     plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
                       snapshot.policy.as_dict(), manifest["inputs"], options,
-                      {"match_strategy": "broadcast", "refilter": True}, started)
-    receipts = outputs.read_receipts(root)
-    result = commit(plan, receipts, staged_ledger_buckets(root, receipts),
-                    manifest["counts"]["read"], extra=describe_changes)
-    return RunResult(root, result)
+                      {"match_strategy": "broadcast", "refilter": True}, time.time())
+    describe = DescribeChanges(
+        {"run_id": manifest["run_id"], "path": previous_root,
+         "ledger_root": manifest["ledger_root"], "registry_id": manifest["registry_id"],
+         "manifest_digest": manifest.get("manifest_digest")}, added)
+    _build(pipeline, config, prev, previous_root, added, manifest["counts"]["read"], plan,
+           describe)
+    return PreparedRun(pipeline, plan, is_local, False, None, len(prev.paths("ledger")))
+
+
+def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
+           records: int, plan: CommitPlan, describe: DescribeChanges) -> None:
+    """The refilter graph: the previous output's rows joined by doc_id and re-decided,
+    then the run's tail, step for step, and the commit with the changes found by
+    joining each final ledger row with its previous one."""
+    keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
+                    | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
+             for name, folder in (("ledger", "ledger"), ("data", "data"),
+                                  ("signature", "signatures"), ("error", "errors"))}
+    decided = (keyed
+               | "JoinByDoc" >> beam.CoGroupByKey()
+               | "Refilter" >> beam.ParDo(RefilterFn(config.snapshot_uri, added["works"]))
+               | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
+    if config.robots_store:
+        store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
+            config.robots_store, config.robots_unreachable_is_optout)
+        decided = (decided
+                   | "PairWithStore" >> PairWithCrawlRobots(
+                       None, config.staging, store=store, store_label=config.store_label)
+                   | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(config.snapshot_uri)))
+    written = (decided
+               | "Decide" >> Decide(config)
+               | "PropagateRemovals" >> PropagateRemovals(config)
+               | "WriteOutputs" >> WriteOutputs(config))
+    before = keyed["ledger"] | "PreviousDecisions" >> beam.MapTuple(
+        lambda doc_id, row: (doc_id, {k: row[k] for k in CHANGE_COLUMNS}))
+    changed = ({"before": before, "after": written["rows"]}
+               | "JoinDecisions" >> beam.CoGroupByKey()
+               | "Changed" >> beam.FlatMap(_changed))
+    label = config.store_label
+    restorable_rows = written["rows"] | "Restorable" >> beam.FlatMap(
+        lambda keyed_row: restorable(keyed_row[1], label))
+    _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
+          "reads": pipeline | "PreviousReads" >> beam.Create([records]),
+          "changed": changed, "restorable": restorable_rows}
+         | "CommitOutput" >> CommitOutput(plan, describe))
+
+
+def refilter(argv: list[str] | None = None) -> RunResult:
+    prepared = prepare_refilter(argv)
+    prepared.pipeline.run().wait_until_finish()
+    # The graph's last step wrote the manifest; the launcher only reads it.
+    with open_uri(outputs.join(prepared.plan.root, MANIFEST)) as fh:
+        return RunResult(prepared.plan.root, json.loads(fh.read()))
 
 
 def main(argv: list[str] | None = None) -> int:

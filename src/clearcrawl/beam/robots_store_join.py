@@ -80,14 +80,10 @@ class ApplyNewerStoreFn(beam.DoFn):
         yield out
 
 
-def restorable(rows: list[dict], label: str) -> list[dict]:
-    """Ledger rows still removed by an older store than `label`: allowed by the newer
-    store, but their text is not in the output."""
-    found = []
-    for row in sorted(rows, key=lambda r: r["doc_id"]):
-        older = sorted({r["entry_id"] for r in row["reasons"]
-                        if r["entry_id"].startswith(STORE_PREFIX) and r["entry_id"] != label})
-        if older:
-            found.append({"doc_id": row["doc_id"], "url": row["url"], "removed_by": older})
-    return found
-
+def restorable(row: dict, label: str):
+    """A ledger row still removed by an older store than `label` (allowed by the newer
+    store, but its text is not in the output): yields its restorable entry, or nothing."""
+    older = sorted({r["entry_id"] for r in row["reasons"]
+                    if r["entry_id"].startswith(STORE_PREFIX) and r["entry_id"] != label})
+    if older:
+        yield {"doc_id": row["doc_id"], "url": row["url"], "removed_by": older}

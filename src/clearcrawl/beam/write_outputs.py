@@ -15,13 +15,16 @@ from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
 from clearcrawl.core.rows import apply_propagation, split_staged
 
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
+ROWS = "rows"  # (doc_id, final ledger row's CHANGE_COLUMNS), with config.emit_ledger_rows
+CHANGE_COLUMNS = ("doc_id", "url", "decision", "reasons")
 _DRAIN_LEAVES = 100_000
 
 
 class WriteOutputs(beam.PTransform):
     """PCollection[(staged file URI, [(target doc_id, RemovedSource)])] -> {"receipts": a
     receipt per file set written, "leaves": (bucket, [(doc_id, leaf)]) of the ledger
-    rows} (FinalizeStagedFn)."""
+    rows, "rows": (doc_id, {CHANGE_COLUMNS}) of each final ledger row, only with
+    `config.emit_ledger_rows`} (FinalizeStagedFn)."""
 
     def __init__(self, config: RunConfig):
         super().__init__()
@@ -29,8 +32,9 @@ class WriteOutputs(beam.PTransform):
 
     def expand(self, with_pairs):
         finalized = with_pairs | "Finalize" >> beam.ParDo(
-            FinalizeStagedFn(self._config)).with_outputs(LEAVES, main="receipts")
-        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES]}
+            FinalizeStagedFn(self._config)).with_outputs(LEAVES, ROWS, main="receipts")
+        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES],
+                "rows": finalized[ROWS]}
 
 
 class FinalizeStagedFn(beam.DoFn):
@@ -49,6 +53,7 @@ class FinalizeStagedFn(beam.DoFn):
     def __init__(self, config: RunConfig):
         self._snapshot_uri = config.snapshot_uri
         self._staging = config.staging.rstrip("/")
+        self._emit_rows = config.emit_ledger_rows
         self._kept = Metrics.counter("clearcrawl", "kept")
         self._removed = CounterFamily("removed")
         self._errors = CounterFamily("error")
@@ -68,6 +73,9 @@ class FinalizeStagedFn(beam.DoFn):
             table = apply_propagation(table, near, self._threshold)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
+                if folder == "ledger" and self._emit_rows:
+                    for row in part.select(CHANGE_COLUMNS).to_pylist():
+                        yield beam.pvalue.TaggedOutput(ROWS, (row["doc_id"], row))
                 if folder == "errors":
                     for kind in part.column("error_kind").to_pylist():
                         self._errors.inc(kind)
