@@ -17,6 +17,7 @@ from clearcrawl.core import lsh
 from clearcrawl.core.minhash import (
     IncompatibleSignatures,
     MinHashParams,
+    _nfkc,
     _normalized_buffer,
     _normalized_data,
     estimated_jaccard,
@@ -24,6 +25,7 @@ from clearcrawl.core.minhash import (
     fingerprint,
     fingerprint_batch,
     fingerprint_many,
+    nfkc_lower_utf8,
     to_datasketch,
     word_hashes,
 )
@@ -221,6 +223,28 @@ def test_latin1_texts_are_normalised_as_nfkc_then_lower():
     assert plain > 20000  # the compiled path, not the fallback, for most of them
     buffer, size = _normalized_buffer("Caf\u00e9 \u00a9 2026\x00\u00c0")
     assert buffer[size:].tolist() == [0] * (buffer.size - size) and buffer.size >= size + 16
+
+
+_NFKC_POOL = ["\n", "a", "E", " ", "\u0301", "\u0308", "\u0327", "\u0338", "\u0345", "\u1100",
+              "\u1161", "\u11a8", "\uac00", "\u00a0", "\ufb01", "\u2126", "\uff0c", "\u2026",
+              "\u3000", "\u0399", "\u03a3", "\u0f71", "\u0f72", "\u0f73", "\u09c7", "\u09be",
+              "\u1e9b", "\u0323", "\u00b2", "\u0374", "\u0387", "\u00c5", "\u212b", "\x00"]
+
+
+def test_line_by_line_nfkc_is_the_whole_texts():
+    """_nfkc normalises only the lines NFKC changes: the same string as normalising
+    the whole text, whatever sits next to a line feed (combining marks before and
+    after it, Hangul jamo, compatibility characters), and so the same bytes."""
+    rng = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rng.choice(_NFKC_POOL) for _ in range(rng.randint(0, 30)))
+        assert _nfkc(text) == unicodedata.normalize("NFKC", text), repr(text)
+    for _ in range(2000):
+        text = "".join(chr(rng.choice([rng.randint(0, 0x2FFFF), 10, 10, 0x301]))
+                       for _ in range(rng.randint(0, 60)))
+        text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
+        assert _nfkc(text) == unicodedata.normalize("NFKC", text), repr(text)
+        assert nfkc_lower_utf8(text).tolist() == _nfkc_lower(text), repr(text)
 
 
 _PIECES = ["Hello", "WORLD", "caf\u00e9", "\u00a9", "\u00a0", "\u00b5", "\u00bd", "\u2014", "\u2019s",

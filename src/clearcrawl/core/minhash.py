@@ -173,8 +173,13 @@ def nfkc_lower_utf8(text: str) -> np.ndarray:
 
 
 def _nfkc(text: str) -> str:
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize(
-        "NFKC", text)
+    """NFKC of the text, normalising only the lines that need it (a no-break space, a
+    full-width comma): a line feed never composes, decomposes or reorders with its
+    neighbours, so each line normalised alone gives the same string."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join(line if unicodedata.is_normalized("NFKC", line)
+                     else unicodedata.normalize("NFKC", line) for line in text.split("\n"))
 
 
 def _latin1_tables() -> tuple[np.ndarray, np.ndarray]:
