@@ -11,6 +11,7 @@ Element types of the pipeline:
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
@@ -23,11 +24,15 @@ class FastPickle:  # shared by the stage records of clearcrawl.core.crossmatch t
     __slots__ = ()
 
     def __reduce__(self):
-        return self.__class__, tuple(getattr(self, f) for f in self._FIELDS)
+        return self.__class__, self._VALUES(self)
 
 
 def fast_pickle(cls):
-    cls._FIELDS = tuple(f.name for f in fields(cls))
+    """Give a FastPickle dataclass the getter of its fields' values, as a tuple in
+    field order: one C call (attrgetter) instead of a Python loop over the fields."""
+    names = tuple(f.name for f in fields(cls))
+    get = operator.attrgetter(*names)
+    cls._VALUES = staticmethod(get if len(names) > 1 else lambda obj: (get(obj),))
     return cls
 
 
