@@ -24,12 +24,13 @@ _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=T
          "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def _run(crawl: str, out: str, *extra: str) -> tuple[float, float]:
+def _run(crawl: str, out: str, *extra: str, robots: bool = True) -> tuple[float, float]:
     """(seconds, peak RSS MB of the largest process of the run: launcher or a worker),
-    for the generated crawl in folder `crawl` with its robots.txt captures."""
+    for the crawl in folder `crawl`, with its robots.txt captures (`robots`)."""
+    captures = ["--robots", f"{crawl}/robots/*.warc.gz"] if robots else []
     command = [sys.executable, "-m", "clearcrawl.cli", "run", "--input", f"{crawl}/*.warc.gz",
-               "--robots", f"{crawl}/robots/*.warc.gz",
-               "--registry", str(REPO / "optout_registry"), "--output", out, *extra]
+               *captures, "--registry", str(REPO / "optout_registry"), "--output", out,
+               *extra]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK, *command], check=True,
                           capture_output=True, text=True)
@@ -37,9 +38,10 @@ def _run(crawl: str, out: str, *extra: str) -> tuple[float, float]:
     return elapsed, int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def _best_run(crawl: str, out: str, *extra: str, repeat: int = 2) -> tuple[float, float]:
+def _best_run(crawl: str, out: str, *extra: str, repeat: int = 2,
+              robots: bool = True) -> tuple[float, float]:
     """(best seconds of `repeat` runs, the largest peak RSS MB of any of them)."""
-    runs = [_run(crawl, f"{out}-{number}", *extra) for number in range(repeat)]
+    runs = [_run(crawl, f"{out}-{number}", *extra, robots=robots) for number in range(repeat)]
     return min(seconds for seconds, _ in runs), max(rss for _, rss in runs)
 
 
@@ -65,13 +67,20 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
         summary = generate(f"{tmp}/crawl", pages=pages, files=files, seed=42,
                            mean_html_bytes=9000,
                            works=load_source(REPO / "optout_registry").works)
-        megabytes = summary["bytes"] / 1e6
-        warcio_s = best_time(lambda: warcio_iteration(summary["files"]))
-        fastwarc_s = best_time(lambda: fastwarc_iteration(summary["files"]))
-        one_s, one_rss = _best_run(f"{tmp}/crawl", f"{tmp}/one", "--direct_num_workers", "1")
-        # A plain run: no Beam flags, every core.
-        two_s, two_rss = _best_run(f"{tmp}/crawl", f"{tmp}/two")
-    return {"pages": pages, "files": files, "gzip_mb": megabytes,
+        return measure_crawl(f"{tmp}/crawl", summary["files"], pages)
+
+
+def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True) -> dict:
+    """The crawl in folder `crawl` (`files`, with its robots.txt captures if `robots`):
+    bare warcio and fastwarc iterations, one process and a plain run, best of two each."""
+    megabytes = sum(os.path.getsize(f) for f in files) / 1e6
+    warcio_s = best_time(lambda: warcio_iteration(files))
+    fastwarc_s = best_time(lambda: fastwarc_iteration(files))
+    one_s, one_rss = _best_run(crawl, f"{crawl}-one", "--direct_num_workers", "1",
+                               robots=robots)
+    # A plain run: no Beam flags, every core.
+    two_s, two_rss = _best_run(crawl, f"{crawl}-two", robots=robots)
+    return {"pages": pages, "files": len(files), "gzip_mb": megabytes,
             "warcio_docs_per_s": pages / warcio_s, "fastwarc_docs_per_s": pages / fastwarc_s,
             "one_process_docs_per_s": pages / one_s, "one_process_s": one_s,
             "two_workers_docs_per_s": pages / two_s, "two_workers_s": two_s,

@@ -5,9 +5,10 @@ mean clearcrawl is faster. Stages alone: reading records into documents (against
 datatrove's WarcReader), HTML to text, rules and signals, Parquet writing
 (bench/stages.py); robots.txt (parse + 1,000 lookups per file on the real
 corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
-signatures (against datasketch and datatrove) and LSH search (against
-datasketch) in bench/content.py; then the whole pipeline on DirectRunner
-(bench/pipeline.py); `robots fetch` against a local proxy of 20,000 virtual hosts
+signatures (against datasketch and datatrove, on generated texts and on the real pages'
+texts of shared/data) and LSH search (against datasketch) in bench/content.py; then the
+whole pipeline on DirectRunner, on generated pages (bench/pipeline.py) and on
+shared/data's real pages re-issued (bench/real_pages.py); `robots fetch` against a local proxy of 20,000 virtual hosts
 (bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
 """
@@ -185,12 +186,18 @@ def _full(result: dict, content) -> None:
     quality = content.bench_planted_quality()
     real_texts = real_page_texts()
     # Repeated so that the slowest reference still times a few hundred documents.
-    real = content.bench_signatures(real_texts * 20) if real_texts else None
+    real_minhash = content.bench_signatures(real_texts * 20) if real_texts else None
     large = os.environ.get("BENCH_SIZE", "default") == "large"
     default_pages = 226_000 if large else 48_000
     pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", default_pages)),
                                          files=8)
     one_gib = pipeline_bench.bench_one_gib_file() if large else None
+    import real_pages
+
+    real = real_pages.bench_real_pages(SHARED)
+    if real is None:
+        print("note: shared WARC files absent; the real-pages pipeline row is skipped",
+              file=sys.stderr)
     import robots_fetch as robots_fetch_bench
 
     fetch = robots_fetch_bench.bench_robots_fetch()
@@ -214,6 +221,7 @@ def _full(result: dict, content) -> None:
         "robots_vs_protego": robots["ratio"] if robots else None,
         "robots_vs_protego_slowest_class": robots["slowest_class_ratio"] if robots else None,
         "pipeline_vs_warcio_iter": pipe["vs_warcio"],
+        "pipeline_real_pages_vs_warcio_iter": real["vs_warcio"] if real else None,
         "pipeline_vs_fastwarc_iter": pipe["vs_fastwarc"],
         "warc_framing_vs_warcio_iter": warc["ratio"],
         "warc_framing_vs_fastwarc_iter": warc["ratio_fastwarc"],
@@ -221,11 +229,12 @@ def _full(result: dict, content) -> None:
         "lsh_query_vs_datasketch": lsh["query_ratio"],
         "lsh_memory_vs_datasketch": lsh["memory_ratio"],
         "minhash_real_texts_vs_datasketch_update_batch":
-            real["vs_update_batch"] if real else None})
+            real_minhash["vs_update_batch"] if real_minhash else None})
     result["details"].update({"stages": single, "robots": robots, "domain_rules": domains,
                               "warc": warc, "lsh": lsh, "planted_quality": quality,
                               "pipeline": pipe, "one_gib_file": one_gib,
-                              "robots_fetch": fetch, "minhash_real_texts": real})
+                              "robots_fetch": fetch, "minhash_real_texts": real_minhash,
+                              "real_pages": real})
 
 
 def _print_stages(details: dict) -> None:
@@ -285,18 +294,26 @@ def _print_pipeline(details: dict) -> None:
     print(f"| planted corpus ({q['documents']} docs): recall at true Jaccard >= 0.8 | "
           f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
           f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
-    print(f"| whole pipeline, DirectRunner, {pipe['pages']:,} pages ({pipe['gzip_mb']:.0f} MB "
-          f"gzip WARC) | 1 process {pipe['one_process_docs_per_s']:,.0f} pages/s; 2 workers "
-          f"{pipe['two_workers_docs_per_s']:,.0f} pages/s ({pipe['speedup_two_workers']:.2f}x); "
-          f"peak RSS {pipe['peak_rss_mb']:,.0f} MB | bare warcio iteration "
-          f"{pipe['warcio_docs_per_s']:,.0f} pages/s; fastwarc "
-          f"{pipe['fastwarc_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x; "
-          f"{pipe['vs_fastwarc']:.2f}x |")
+    _print_crawl(pipe, "generated pages")
+    real = details["real_pages"]
+    if real:
+        _print_crawl(real, f"real pages ({real['distinct_pages']} of shared/data's, "
+                           f"{real['mean_html_bytes']:,} B of HTML, re-issued)")
     one_gib = details["one_gib_file"]
     if one_gib:
         print(f"| one {one_gib['gzip_gib']:.2f} GiB WARC ({one_gib['pages']:,} pages), "
               f"1 process | {one_gib['docs_per_s']:,.0f} pages/s, peak RSS "
               f"{one_gib['peak_rss_mb']:,.0f} MB | - | - |")
+
+
+def _print_crawl(pipe: dict, pages: str) -> None:
+    print(f"| whole pipeline, DirectRunner, {pipe['pages']:,} {pages} ({pipe['gzip_mb']:.0f} "
+          f"MB gzip WARC) | 1 process {pipe['one_process_docs_per_s']:,.0f} pages/s; 2 workers "
+          f"{pipe['two_workers_docs_per_s']:,.0f} pages/s ({pipe['speedup_two_workers']:.2f}x); "
+          f"peak RSS {pipe['peak_rss_mb']:,.0f} MB | bare warcio iteration "
+          f"{pipe['warcio_docs_per_s']:,.0f} pages/s; fastwarc "
+          f"{pipe['fastwarc_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x; "
+          f"{pipe['vs_fastwarc']:.2f}x |")
 
 
 if __name__ == "__main__":
