@@ -1,7 +1,7 @@
 """Whole-pipeline benchmark on real pages: the HTTP responses of shared/data's WARC files
 (real sites, mostly not in English, about 42 KB of HTML a page), each re-issued many
-times under its own URL and record ids, against a bare warcio iteration over the same
-files. The synthetic crawl of bench/pipeline.py has Common Crawl's text a page but
+times with ?copy=FILE-N added to its URL and its own record ids, against a bare warcio
+iteration over the same files. The synthetic crawl of bench/pipeline.py has Common Crawl's text a page but
 pages 4 to 16 times smaller than real ones; this crawl has real pages' markup, charsets
 and punctuation (no-break spaces, full-width commas). The material is read in place
 from shared/data and written only to a temporary folder."""

@@ -101,14 +101,17 @@ def bench_warc_framing() -> dict:
 
 
 def real_page_texts() -> list[str]:
-    """The distinct texts of the real pages in shared/data's WARC files, as the
-    pipeline's reader extracts them (mostly non-English: no-break spaces, full-width
-    punctuation); [] where the shared data is absent."""
+    """The distinct texts of the real pages of bench/real_pages.py (shared/data's WARC
+    files), as the pipeline's reader extracts them (mostly non-English: no-break spaces,
+    full-width punctuation); [] where the shared data is absent."""
+    from real_pages import SOURCES
+
     from clearcrawl.io.readers import read_shard
     from clearcrawl.records import Document
 
     texts: dict[str, None] = {}
-    for path in sorted((SHARED / "warc").glob("*/*.warc.gz")):
+    paths = [SHARED / "warc" / folder / name for folder, name in SOURCES]
+    for path in paths if all(p.is_file() for p in paths) else []:
         for item in read_shard(str(path), lambda uri: open(uri, "rb"), 64 << 20):
             if isinstance(item, Document) and item.text:
                 texts[item.text] = None

@@ -3,7 +3,9 @@ place, never copied); tests that need it skip with a clear reason where absent."
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,21 @@ def synthetic_crawl(tmp_path_factory) -> Path:
     generate(folder, pages=300, files=2, seed=11, mean_html_bytes=3000,
              works=load_source(BUNDLED_REGISTRY).works)
     return folder
+
+
+def grown_registry(previous: Path, tmp_path: Path) -> tuple[Path, str]:
+    """(registry, the work's page URL): the bundled registry plus one domain opt-out and
+    one work (the longest kept page's text of the output `previous`), for refilter."""
+    import pyarrow.parquet as pq
+
+    registry = tmp_path / "registry"
+    shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))
+    with open(registry / "domains" / "examples.csv", "a") as fh:
+        fh.write("ex-new-0001,optout,notdaily-herald.example,Late Press,2026-11-28,,\n")
+    kept = [r for p in sorted((previous / "data").glob("*.parquet"))
+            for r in pq.read_table(p).to_pylist()]
+    page = max((r for r in kept if "notdaily" not in r["url"]), key=lambda r: len(r["text"]))
+    with open(registry / "works" / "late.jsonl", "w") as fh:
+        fh.write(json.dumps({"entry_id": "ex-new-work", "kind": "optout", "title": "Late",
+                             "rights_holder": "Late Author", "text": page["text"]}) + "\n")
+    return registry, page["url"]

@@ -14,8 +14,7 @@ import pytest
 
 from clearcrawl.beam.pipeline import run
 from clearcrawl.beam.refilter import refilter
-from tests.conftest import BUNDLED_REGISTRY
-from tests.e2e.test_refilter import grown_registry
+from tests.conftest import BUNDLED_REGISTRY, grown_registry
 
 distributed = pytest.importorskip("distributed")
 

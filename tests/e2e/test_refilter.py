@@ -14,7 +14,7 @@ from clearcrawl.beam import outputs
 from clearcrawl.beam.pipeline import run
 from clearcrawl.beam.refilter import prepare_refilter
 from clearcrawl.cli import main
-from tests.conftest import BUNDLED_REGISTRY
+from tests.conftest import BUNDLED_REGISTRY, grown_registry
 
 
 def _ledger(out):
@@ -48,21 +48,6 @@ def previous(crawl, tmp_path_factory):
                     "--output", str(out)]).manifest
     assert manifest["counts"]["error"] >= 1
     return out
-
-
-def grown_registry(previous, tmp_path):
-    """The bundled registry plus one domain opt-out and one work (a kept page's text)."""
-    registry = tmp_path / "registry"
-    shutil.copytree(BUNDLED_REGISTRY, registry, ignore=shutil.ignore_patterns("synced"))
-    with open(registry / "domains" / "examples.csv", "a") as fh:
-        fh.write("ex-new-0001,optout,notdaily-herald.example,Late Press,2026-11-28,,\n")
-    kept = [r for p in sorted((previous / "data").glob("*.parquet"))
-            for r in pq.read_table(p).to_pylist()]
-    page = max((r for r in kept if "notdaily" not in r["url"]), key=lambda r: len(r["text"]))
-    with open(registry / "works" / "late.jsonl", "w") as fh:
-        fh.write(json.dumps({"entry_id": "ex-new-work", "kind": "optout", "title": "Late",
-                             "rights_holder": "Late Author", "text": page["text"]}) + "\n")
-    return registry, page["url"]
 
 
 def test_refilter_matches_a_full_rerun(previous, crawl, tmp_path, capsys):

@@ -31,7 +31,6 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.records import OUTPUT_SCHEMAS
 
 STAGING = ".staging"
-RECEIPTS = "receipts"
 
 
 def join(root: str, *parts: str) -> str:
@@ -97,16 +96,6 @@ def prepare_output(root: str, overwrite: bool) -> None:
         FileSystems.delete([join(root, MANIFEST)])  # incomplete from here on
     for folder in (*OUTPUT_FOLDERS, REGISTRY_SNAPSHOT.split("/")[0], STAGING):
         delete_tree(join(root, folder))
-
-
-def read_receipts(root: str) -> dict[str, dict]:
-    """{name: receipt} of every receipt staged under `root` (see manifest.receipt)."""
-    found = {}
-    for path in list_files(join(root, STAGING, RECEIPTS)):
-        with open_uri(path) as fh:
-            described = json.loads(fh.read())
-        found[described["name"]] = described
-    return found
 
 
 def unreceipted_files(root: str, receipts: dict) -> list[str]:
@@ -281,13 +270,10 @@ class OutputSet:
         return drained
 
     def close(self) -> dict:
-        """Close every file (empty ones too, commit drops the extra ones), write the
-        receipt; the receipt."""
+        """Close every file (empty ones too, commit drops the extra ones); their receipt,
+        which travels to the commit as an element, not as a file."""
         files = {}
         for folder, output in self._files.items():
             output.close(write_empty=True)
             files[folder] = {"rows": output.rows, "sha256": output.sha256}
-        described = receipt(self._name, files, self._tally)
-        write_bytes(f"{self._staging}/{RECEIPTS}/{self._name}.json",
-                    json.dumps(described, sort_keys=True).encode())
-        return described
+        return receipt(self._name, files, self._tally)

@@ -132,9 +132,14 @@ def _read(pipeline, label: str, root: str, paths: list[str]):
 
 def _changed(joined):
     """(doc_id, {"before": [previous ledger row], "after": [final ledger row]}) -> the
-    document's change, if its decision or reasons changed (exactly one row each side)."""
+    document's change, if its decision or reasons changed. A doc_id without exactly one
+    row on each side yields nothing here: the commit's accounting refuses that output
+    (rows against records read, repeated doc_ids) and says why."""
     doc_id, rows = joined
-    [prior], [row] = rows["before"], rows["after"]
+    before, after = list(rows["before"]), list(rows["after"])
+    if len(before) != 1 or len(after) != 1:
+        return
+    prior, row = before[0], after[0]
     if prior["decision"] != row["decision"] or prior["reasons"] != row["reasons"]:
         yield {"doc_id": doc_id, "url": row["url"], "before": prior["decision"],
                "after": row["decision"], "reasons": sorted({r["kind"] for r in row["reasons"]})}
