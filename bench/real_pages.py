@@ -1,10 +1,10 @@
 """Whole-pipeline benchmark on real pages: the HTTP responses of shared/data's WARC files
 (real sites, mostly not in English, about 42 KB of HTML a page), each re-issued many
 times with ?copy=FILE-N added to its URL and its own record ids, against a bare warcio
-iteration over the same files. The synthetic crawl of bench/pipeline.py has Common Crawl's text a page but
-pages 4 to 16 times smaller than real ones; this crawl has real pages' markup, charsets
-and punctuation (no-break spaces, full-width commas). The material is read in place
-from shared/data and written only to a temporary folder."""
+iteration over the same files. The synthetic crawl of bench/pipeline.py has Common
+Crawl's text a page but pages 4 to 16 times smaller than real ones; this crawl has real
+pages' markup, charsets and punctuation (no-break spaces, full-width commas). The
+material is read in place from shared/data and written only to a temporary folder."""
 
 from __future__ import annotations
 
@@ -44,6 +44,23 @@ def real_responses(shared: Path) -> list[tuple[str, str, bytes, bytes]]:
                               record.rec_headers.get_header("WARC-Date"),
                               headers.to_bytes(), body))
     return found
+
+
+def real_texts(shared: Path) -> list[str]:
+    """The distinct texts of SOURCES' pages as the pipeline's reader extracts them (for
+    the MinHash row); [] where the shared data is absent."""
+    from clearcrawl.io.readers import read_shard
+    from clearcrawl.records import Document
+
+    paths = [shared / "warc" / folder / name for folder, name in SOURCES]
+    if not all(path.is_file() for path in paths):
+        return []
+    texts: dict[str, None] = {}
+    for path in paths:
+        for item in read_shard(str(path), lambda uri: open(uri, "rb"), 64 << 20):
+            if isinstance(item, Document) and item.text:
+                texts[item.text] = None
+    return list(texts)
 
 
 def write_real_crawl(folder: Path, responses: list, files: int, copies: int) -> list[str]:

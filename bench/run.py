@@ -8,8 +8,8 @@ corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
 signatures (against datasketch and datatrove, on generated texts and on the real pages'
 texts of shared/data) and LSH search (against datasketch) in bench/content.py; then the
 whole pipeline on DirectRunner, on generated pages (bench/pipeline.py) and on
-shared/data's real pages re-issued (bench/real_pages.py); `robots fetch` against a local proxy of 20,000 virtual hosts
-(bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
+shared/data's real pages re-issued (bench/real_pages.py); `robots fetch` against a
+local proxy of 20,000 virtual hosts (bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
 """
 
@@ -100,27 +100,6 @@ def bench_warc_framing() -> dict:
             "ratio": t_warcio / t_ours, "ratio_fastwarc": t_fastwarc / t_ours}
 
 
-def real_page_texts() -> list[str]:
-    """The distinct texts of the real pages of bench/real_pages.py (shared/data's WARC
-    files), as the pipeline's reader extracts them (mostly non-English: no-break spaces,
-    full-width punctuation); [] where the shared data is absent."""
-    from real_pages import SOURCES
-
-    from clearcrawl.io.readers import read_shard
-    from clearcrawl.records import Document
-
-    texts: dict[str, None] = {}
-    paths = [SHARED / "warc" / folder / name for folder, name in SOURCES]
-    for path in paths if all(p.is_file() for p in paths) else []:
-        for item in read_shard(str(path), lambda uri: open(uri, "rb"), 64 << 20):
-            if isinstance(item, Document) and item.text:
-                texts[item.text] = None
-    if not texts:
-        print("note: shared WARC files absent; the real-text MinHash row is skipped",
-              file=sys.stderr)
-    return list(texts)
-
-
 def _version(version, name: str) -> str | None:
     try:
         return version(name)
@@ -187,7 +166,12 @@ def _full(result: dict, content) -> None:
     n_works = int(os.environ.get("BENCH_WORKS", 1_000_000))
     lsh = content.bench_lsh(n_works)
     quality = content.bench_planted_quality()
-    real_texts = real_page_texts()
+    import real_pages
+
+    real_texts = real_pages.real_texts(SHARED)
+    if not real_texts:
+        print("note: shared WARC files absent; the real-text MinHash row is skipped",
+              file=sys.stderr)
     # Repeated so that the slowest reference still times a few hundred documents.
     real_minhash = content.bench_signatures(real_texts * 20) if real_texts else None
     large = os.environ.get("BENCH_SIZE", "default") == "large"
@@ -195,8 +179,6 @@ def _full(result: dict, content) -> None:
     pipe = pipeline_bench.bench_pipeline(int(os.environ.get("BENCH_PAGES", default_pages)),
                                          files=8)
     one_gib = pipeline_bench.bench_one_gib_file() if large else None
-    import real_pages
-
     real = real_pages.bench_real_pages(SHARED)
     if real is None:
         print("note: shared WARC files absent; the real-pages pipeline row is skipped",

@@ -87,6 +87,12 @@ def write_json_atomically(uri: str, value) -> None:
     FileSystems.rename([tmp], [uri])
 
 
+def read_manifest(root: str) -> dict:
+    """The manifest a finished graph's commit step wrote under `root`."""
+    with open_uri(join(root, MANIFEST)) as fh:
+        return json.loads(fh.read())
+
+
 def prepare_output(root: str, overwrite: bool) -> None:
     """Refuse to mix two runs: an existing complete output needs --overwrite."""
     if exists(join(root, MANIFEST)):

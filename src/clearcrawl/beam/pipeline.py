@@ -4,7 +4,6 @@ and run it."""
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import os
 import sys
@@ -199,9 +198,7 @@ def run(argv: list[str] | None = None) -> RunResult:
                                 "inputs": prepared.plan.inputs,
                                 "match_strategy": prepared.plan.execution["match_strategy"]})
     # The graph's last step wrote the manifest; the launcher only reads it.
-    with open_uri(outputs.join(root, MANIFEST)) as fh:
-        manifest = json.loads(fh.read())
-    return RunResult(root, manifest, _metrics(result))
+    return RunResult(root, outputs.read_manifest(root), _metrics(result))
 
 
 def _build(pipeline, config: RunConfig, inputs: list[dict], robots_inputs: list[dict],

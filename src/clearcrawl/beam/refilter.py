@@ -10,7 +10,6 @@ previous run and lists every document whose decision or reasons changed.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -21,7 +20,7 @@ import numpy as np
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
-from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, run_id_for
+from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
@@ -46,7 +45,7 @@ from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import join_shards, make_pipeline
 from clearcrawl.beam.workers import load_snapshot
-from clearcrawl.beam.write_outputs import CHANGE_COLUMNS, WriteOutputs
+from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import origin_of, split_url
@@ -251,7 +250,7 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
                | "PropagateRemovals" >> PropagateRemovals(config)
                | "WriteOutputs" >> WriteOutputs(config))
     before = keyed["ledger"] | "PreviousDecisions" >> beam.MapTuple(
-        lambda doc_id, row: (doc_id, {k: row[k] for k in CHANGE_COLUMNS}))
+        lambda doc_id, row: (doc_id, {"decision": row["decision"], "reasons": row["reasons"]}))
     changed = ({"before": before, "after": written["rows"]}
                | "JoinDecisions" >> beam.CoGroupByKey()
                | "Changed" >> beam.FlatMap(_changed))
@@ -268,8 +267,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     prepared = prepare_refilter(argv)
     prepared.pipeline.run().wait_until_finish()
     # The graph's last step wrote the manifest; the launcher only reads it.
-    with open_uri(outputs.join(prepared.plan.root, MANIFEST)) as fh:
-        return RunResult(prepared.plan.root, json.loads(fh.read()))
+    return RunResult(prepared.plan.root, outputs.read_manifest(prepared.plan.root))
 
 
 def main(argv: list[str] | None = None) -> int:
