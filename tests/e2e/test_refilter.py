@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from clearcrawl.audit.verify import verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.pipeline import run
-from clearcrawl.beam.refilter import prepare_refilter
+from clearcrawl.beam.refilter import join_losses, prepare_refilter
 from clearcrawl.cli import main
 from tests.conftest import BUNDLED_REGISTRY, grown_registry
 
@@ -119,3 +120,79 @@ def test_the_refilter_graph_alone_writes_its_manifest_and_changes(previous, tmp_
     assert changes["restorable"] == []
     assert verify_output(str(out), outputs.open_uri, outputs.list_files) == []
     assert not (out / ".staging").exists()
+
+
+def _altered_copy(previous, tmp_path, folder: str):
+    """A copy of the previous output whose first `folder` file has one row changed and
+    was rewritten (its manifest untouched): its sha256 no longer matches."""
+    copy = tmp_path / "altered"
+    shutil.copytree(previous, copy)
+    path = sorted((copy / folder).glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    column = "decision" if folder == "ledger" else "text"
+    rows[0][column] = "keep" if rows[0][column] != "keep" else "remove"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+    return copy, path.relative_to(copy).as_posix()
+
+
+@pytest.mark.parametrize("folder", ["ledger", "data"])
+def test_refilter_refuses_a_previous_output_whose_files_were_changed(previous, tmp_path,
+                                                                      capsys, folder):
+    """The files' sha256 and the ledger are verified in the graph (no process reads the
+    whole previous output); on a mismatch the commit writes no manifest and the command
+    exits 2 naming the file."""
+    altered, rel = _altered_copy(previous, tmp_path, folder)
+    registry, _ = grown_registry(previous, tmp_path)
+    out = tmp_path / "refused"
+    code = main(["refilter", "--previous", str(altered), "--registry", str(registry),
+                 "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{altered} does not verify, refusing to build on it: {rel}: sha256" in err
+    assert not (out / "manifest.json").exists() and not (out / ".staging").exists()
+
+
+def test_the_refilter_launcher_reads_no_previous_file(previous, tmp_path):
+    """The launcher checks only what needs no file's content (the manifest, the file
+    names, the snapshot): a changed ledger file passes it, and the graph alone refuses
+    to commit on it."""
+    altered, rel = _altered_copy(previous, tmp_path, "ledger")
+    registry, _ = grown_registry(previous, tmp_path)
+    out = tmp_path / "graph-only"
+    prepared = prepare_refilter(["--previous", str(altered), "--registry", str(registry),
+                                 "--output", str(out)])
+    with pytest.raises(Exception, match=f"does not verify, no manifest written: {rel}"):
+        prepared.pipeline.run().wait_until_finish()
+    assert not (out / "manifest.json").exists()
+
+
+def test_refilter_refuses_an_edited_manifest_before_building(previous, tmp_path, capsys):
+    copy = tmp_path / "edited"
+    shutil.copytree(previous, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["counts"]["kept"] += 1
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    registry, _ = grown_registry(previous, tmp_path)
+    code = main(["refilter", "--previous", str(copy), "--registry", str(registry),
+                 "--output", str(tmp_path / "x")])
+    assert code == 2 and "manifest_digest" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
+    """Every row of the previous output must reach RefilterFn: a runner that drops
+    shuffled rows (Beam's local multi-worker runner does, beyond about a GB of
+    documents) would otherwise restore documents silently."""
+    manifest = json.loads((previous / "manifest.json").read_text())
+    rows = {folder: sum(o["rows"] for o in manifest["outputs"]
+                        if o["path"].startswith(f"{folder}/"))
+            for folder in ("ledger", "data", "signatures", "errors")}
+    whole = [{"ledger": rows["ledger"], "data": rows["data"],
+              "signature": rows["signatures"], "error": rows["errors"]}]
+    assert join_losses(manifest, whole) == ""
+    halves = [{k: v // 2 for k, v in whole[0].items()}, {k: v - v // 2 for k, v in whole[0].items()}]
+    assert join_losses(manifest, halves) == ""
+    short = [dict(whole[0], data=rows["data"] - 5)]
+    assert join_losses(manifest, short) == (
+        f"data/ has {rows['data']} rows but the join by doc_id passed on {rows['data'] - 5}")

@@ -1,10 +1,12 @@
 """`clearcrawl audit verify DIR`: recompute everything the manifest claims.
 
 Checks, in order, stopping at nothing (every problem is listed, the first is
-the one reported): the manifest's own digest; every listed file's sha256 and
-row count; no unlisted files; the registry snapshot and its ids; counts and the
-ledger root recomputed from the ledger rows; data and errors rows against the
-decisions; the ids in every ledger row; and the run_id from its inputs.
+the one reported): what needs no file's content (the manifest's own digest, no
+unlisted files, the registry snapshot and its ids, the run_id from its inputs),
+then every listed file's sha256 and row count, then counts and the ledger root
+recomputed from the ledger rows, data and errors rows against the decisions and
+the ids in every ledger row. Each check is its own function, so that refilter can
+run the per-file ones as steps of its graph.
 """
 
 from __future__ import annotations
@@ -36,39 +38,78 @@ def manifest_digest(manifest: dict) -> str:
 
 
 def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str]:
-    """Every mismatch as 'path: what is wrong'; empty when the output verifies."""
+    """Every mismatch as 'path: what is wrong'; empty when the output verifies. In one
+    process, in bounded memory; refilter runs the same checks as steps of its graph."""
     root = root.rstrip("/")
-    try:
-        with opener(f"{root}/{MANIFEST}") as fh:
-            manifest = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
-        return [f"{MANIFEST}: missing or not JSON ({exc.__class__.__name__}): the output is "
-                "incomplete or damaged"]
-    problems: list[str] = []
-    if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
-        problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
-    problems += _check_files(root, manifest, opener, list_files)
-    problems += _check_snapshot(root, manifest, opener, list_files)
+    manifest, problems = check_manifest(root, opener, list_files)
+    if manifest is None:
+        return problems
+    for entry in manifest.get("outputs", []):
+        problems += check_listed_file(root, entry, opener)
     if any(p.startswith("ledger/") for p in problems):
         return problems  # recomputing from a damaged ledger would only repeat the problem
-    ledger_paths = [o["path"] for o in manifest.get("outputs", [])
-                    if o["path"].startswith("ledger/")]
     # One row group in memory at a time; the leaves wait by bucket, spilled to disk
     # beyond a bound, and each bucket is sorted on its own: memory is bounded per bucket.
     leaves = BucketedRoot()
     tally, ids = LedgerTally(leaves), set()
     try:
-        for rel in ledger_paths:
+        for rel in ledger_paths(manifest):
             with opener(f"{root}/{rel}") as fh:
                 for table in iter_row_groups(fh):
-                    tally.add_table(table)
-                    ids |= {(r["registry_id"], r["policy_id"]) for r in table.select(
-                        ["registry_id", "policy_id"]).group_by(
-                        ["registry_id", "policy_id"]).aggregate([]).to_pylist()}
+                    ids |= tally_ledger_table(table, tally)
         buckets = leaves.buckets()
     finally:
         leaves.close()
-    counts = tally.counts()
+    return problems + judge_ledger(manifest, tally.counts(), buckets, ids)
+
+
+def check_manifest(root: str, opener: Callable, list_files: Callable
+                   ) -> tuple[dict | None, list[str]]:
+    """(manifest or None, problems) of everything that needs no output file's content:
+    the manifest's digest, no unlisted file, the registry snapshot, the run_id. Reads
+    O(files) names and the snapshot, never a row."""
+    try:
+        with opener(f"{root}/{MANIFEST}") as fh:
+            manifest = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        return None, [f"{MANIFEST}: missing or not JSON ({exc.__class__.__name__}): the "
+                      "output is incomplete or damaged"]
+    problems: list[str] = []
+    if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
+        problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
+    listed = {entry.get("path", "") for entry in manifest.get("outputs", [])}
+    for folder in OUTPUT_FOLDERS:
+        for full in list_files(f"{root}/{folder}"):
+            rel = full[len(root) + 1:] if full.startswith(root + "/") else full
+            if rel not in listed:
+                problems.append(f"{rel}: not listed in the manifest (added after the run?)")
+    problems += _check_snapshot(root, manifest, opener, list_files)
+    run_id = run_id_for(manifest.get("inputs", []), manifest.get("registry_id", ""),
+                        manifest.get("policy_id", ""), manifest.get("options", {}))
+    if run_id != manifest.get("run_id"):
+        problems.append(f"{MANIFEST}: run_id {manifest.get('run_id')} is not the one its "
+                        f"inputs, registry and options give ({run_id})")
+    return manifest, problems
+
+
+def ledger_paths(manifest: dict) -> list[str]:
+    return [o["path"] for o in manifest.get("outputs", []) if o["path"].startswith("ledger/")]
+
+
+def tally_ledger_table(table, tally: LedgerTally) -> set[tuple[str, str]]:
+    """Add a ledger table's rows (one row group) to `tally`, and their leaves to its root;
+    the (registry_id, policy_id) pairs its rows name."""
+    tally.add_table(table)
+    return {(r["registry_id"], r["policy_id"]) for r in table.select(
+        ["registry_id", "policy_id"]).group_by(
+        ["registry_id", "policy_id"]).aggregate([]).to_pylist()}
+
+
+def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int, int]],
+                 ids: set[tuple[str, str]]) -> list[str]:
+    """What the ledger's rows, recomputed (`counts`, `buckets`: {bucket: (root, rows,
+    repeated doc_ids)}, the `ids` they name), say against the manifest's claims."""
+    problems = []
     if counts != manifest.get("counts"):
         problems.append(f"ledger/: recomputed counts {counts} differ from the manifest's "
                         f"{manifest.get('counts')}")
@@ -88,40 +129,26 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
     if counts["read"] and ids != expected:
         problems.append(f"ledger/: rows name registry/policy {sorted(ids - expected)[:3]} "
                         "other than the manifest's")
-    run_id = run_id_for(manifest.get("inputs", []), manifest.get("registry_id", ""),
-                        manifest.get("policy_id", ""), manifest.get("options", {}))
-    if run_id != manifest.get("run_id"):
-        problems.append(f"{MANIFEST}: run_id {manifest.get('run_id')} is not the one its "
-                        f"inputs, registry and options give ({run_id})")
     return problems
 
 
-def _check_files(root: str, manifest: dict, opener: Callable, list_files: Callable) -> list[str]:
-    problems = []
-    listed = set()
-    for entry in manifest.get("outputs", []):
-        path = entry.get("path", "")
-        listed.add(path)
-        try:
-            with opener(f"{root}/{path}") as fh:
-                digest = file_sha256(fh)
-        except OSError:
-            problems.append(f"{path}: listed in the manifest but missing")
-            continue
-        if digest != entry.get("sha256"):
-            problems.append(f"{path}: sha256 {digest} differs from the manifest's "
-                            f"{entry.get('sha256')} (the file was changed)")
-            continue
+def check_listed_file(root: str, entry: dict, opener: Callable) -> list[str]:
+    """One listed output file against its manifest entry: present, same sha256, same
+    number of rows."""
+    path = entry.get("path", "")
+    try:
         with opener(f"{root}/{path}") as fh:
-            rows = pq.ParquetFile(fh).metadata.num_rows
-        if rows != entry.get("rows"):
-            problems.append(f"{path}: {rows} rows, the manifest says {entry.get('rows')}")
-    for folder in OUTPUT_FOLDERS:
-        for full in list_files(f"{root}/{folder}"):
-            rel = full[len(root) + 1:] if full.startswith(root + "/") else full
-            if rel not in listed:
-                problems.append(f"{rel}: not listed in the manifest (added after the run?)")
-    return problems
+            digest = file_sha256(fh)
+    except OSError:
+        return [f"{path}: listed in the manifest but missing"]
+    if digest != entry.get("sha256"):
+        return [f"{path}: sha256 {digest} differs from the manifest's {entry.get('sha256')} "
+                "(the file was changed)"]
+    with opener(f"{root}/{path}") as fh:
+        rows = pq.ParquetFile(fh).metadata.num_rows
+    if rows != entry.get("rows"):
+        return [f"{path}: {rows} rows, the manifest says {entry.get('rows')}"]
+    return []
 
 
 def _check_snapshot(root: str, manifest: dict, opener: Callable,

@@ -63,11 +63,7 @@ class CommitOutput(beam.PTransform):
         self._describe = describe
 
     def expand(self, parts):
-        roots = (parts["leaves"]
-                 | "GroupBuckets" >> beam.GroupByKey()
-                 | "BucketRoots" >> beam.MapTuple(
-                     lambda bucket, groups: (bucket, bucket_root(
-                         pair for group in groups for pair in group))))
+        roots = parts["leaves"] | "BucketRoots" >> BucketRoots()
         further = sorted(name for name in parts if name not in _PARTS)
         return (parts["receipts"].pipeline
                 | "Once" >> beam.Create([None])
@@ -77,6 +73,18 @@ class CommitOutput(beam.PTransform):
                                          beam.pvalue.AsList(parts["reads"]),
                                          *(beam.pvalue.AsList(parts[name])
                                            for name in further)))
+
+
+class BucketRoots(beam.PTransform):
+    """PCollection[(bucket, [(doc_id, leaf)])] -> PCollection[(bucket, (root, rows,
+    repeated doc_ids))]: each bucket's leaves meet on one worker (memory bounded per
+    bucket), whatever runner or sharding wrote them."""
+
+    def expand(self, leaves):
+        return (leaves
+                | "GroupBuckets" >> beam.GroupByKey()
+                | "Roots" >> beam.MapTuple(lambda bucket, groups: (bucket, bucket_root(
+                    pair for group in groups for pair in group))))
 
 
 class _CommitFn(beam.DoFn):

@@ -11,6 +11,7 @@ previous run and lists every document whose decision or reasons changed.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
-from clearcrawl.audit.verify import verify_output
+from clearcrawl.audit.verify import check_manifest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
     REFILTER_WORKER_PATHS,
@@ -44,7 +45,8 @@ from clearcrawl.beam.pipeline import (
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import join_shards, make_pipeline
-from clearcrawl.beam.workers import load_snapshot
+from clearcrawl.beam.verify_previous import VerifyPrevious, previous_problems
+from clearcrawl.beam.workers import in_global_window, load_snapshot
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
@@ -60,6 +62,12 @@ CRAWL_SIGNAL_KINDS = frozenset({reasons.ROBOTS_CRAWL_TIME, reasons.ROBOTS_CURREN
                                 reasons.TDMREP, reasons.NOAI, reasons.AI_TXT,
                                 reasons.CONTENT_USAGE})
 WORK_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE})
+
+
+# The previous output's folders joined by doc_id, by the name RefilterFn reads them as.
+JOINED_FOLDERS = {"ledger": "ledger", "data": "data", "signature": "signatures",
+                  "error": "errors"}
+JOINED = "joined"  # rows RefilterFn received, by input, per bundle
 
 
 class RefilterFn(beam.DoFn):
@@ -89,8 +97,17 @@ class RefilterFn(beam.DoFn):
                                      snapshot.policy.near_duplicate_threshold)
                          if added else None)
 
+    def start_bundle(self):
+        self._joined = dict.fromkeys(JOINED_FOLDERS, 0)
+
+    def finish_bundle(self):
+        if any(self._joined.values()):
+            yield beam.pvalue.TaggedOutput(JOINED, in_global_window(self._joined))
+
     def process(self, grouped):
         _, joined = grouped
+        for name in JOINED_FOLDERS:
+            self._joined[name] += len(joined[name])
         [row] = joined["ledger"]
         if row["decision"] == reasons.ERROR:
             [error] = joined["error"]
@@ -144,15 +161,50 @@ def _changed(joined):
                "after": row["decision"], "reasons": sorted({r["kind"] for r in row["reasons"]})}
 
 
+# Begins the commit step's error when the previous output does not verify.
+REFUSED = "the previous output does not verify, no manifest written: "
+
+
+class PreviousDoesNotVerify(RuntimeError):
+    pass
+
+
+def join_losses(manifest: dict, joined: list[dict]) -> str:
+    """What the join by doc_id lost, '' if nothing: every row of the previous output's
+    ledger, data, signatures and errors files (as its manifest counts them) must have
+    reached RefilterFn. A runner that drops shuffled rows would otherwise restore a
+    document silently (Beam's local multi-worker runner drops some beyond ~1 GB of
+    shuffled documents; docs/scale.md)."""
+    lost = []
+    for name, folder in JOINED_FOLDERS.items():
+        listed = sum(o["rows"] for o in manifest.get("outputs", [])
+                     if o["path"].startswith(f"{folder}/"))
+        received = sum(part[name] for part in joined)
+        if received != listed:
+            lost.append(f"{folder}/ has {listed} rows but the join by doc_id passed on "
+                        f"{received}")
+    return "; ".join(lost)
+
+
 @dataclass(frozen=True)
 class DescribeChanges:
     """The manifest's `previous` and `changes` blocks, made in the commit step from the
-    changed and restorable documents the graph found (CommitOutput's `describe`)."""
+    changed and restorable documents the graph found (CommitOutput's `describe`); first,
+    the previous output (`claims`: its manifest) is judged by what VerifyPrevious
+    found, and nothing is committed on a previous output that does not verify."""
 
     previous: dict
     added: dict
+    claims: dict
 
     def __call__(self, found: dict[str, list]) -> dict:
+        problems = previous_problems(self.claims, found)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise PreviousDoesNotVerify(REFUSED + problems[0] + more)
+        lost = join_losses(self.claims, found[JOINED])
+        if lost:
+            raise RuntimeError("accounting check failed, no manifest written: " + lost)
         changed = sorted(found["changed"], key=lambda c: c["doc_id"])
         return {"previous": self.previous,
                 "changes": {"added_entries": self.added,
@@ -173,7 +225,8 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
     if refusal:
         raise UsageError(refusal)
     previous_root = args.previous.rstrip("/")
-    problems = verify_output(previous_root, open_uri, outputs.list_files)
+    # What needs no file's content; the files and the ledger are verified in the graph.
+    _, problems = check_manifest(previous_root, open_uri, outputs.list_files)
     if problems:
         raise UsageError(f"{previous_root} does not verify, refusing to build on it: "
                          f"{problems[0]}")
@@ -202,7 +255,10 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
     snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
     stage_snapshot(snapshot, snapshot_uri)
 
-    pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")))
+    # One local process unless asked: its join shuffles every kept text, and Beam's
+    # local multi-worker runner drops rows of shuffles that large (join_losses).
+    pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")),
+                                                     local_processes=False)
     # Propagation as the previous run had it; works are matched by RefilterFn (only the
     # added ones), so the strategy plays no part. The shard count changes no row: this
     # run's own runner chooses it.
@@ -219,7 +275,7 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
     describe = DescribeChanges(
         {"run_id": manifest["run_id"], "path": previous_root,
          "ledger_root": manifest["ledger_root"], "registry_id": manifest["registry_id"],
-         "manifest_digest": manifest.get("manifest_digest")}, added)
+         "manifest_digest": manifest.get("manifest_digest")}, added, manifest)
     _build(pipeline, config, prev, previous_root, added, manifest["counts"]["read"], plan,
            describe)
     return PreparedRun(pipeline, plan, is_local, False, None, len(prev.paths("ledger")))
@@ -227,17 +283,18 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
 
 def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
            records: int, plan: CommitPlan, describe: DescribeChanges) -> None:
-    """The refilter graph: the previous output's rows joined by doc_id and re-decided,
-    then the run's tail, step for step, and the commit with the changes found by
-    joining each final ledger row with its previous one."""
+    """The refilter graph: the previous output verified and its rows joined by doc_id
+    and re-decided, then the run's tail, step for step, and the commit with the changes
+    found by joining each final ledger row with its previous one."""
     keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                     | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
-             for name, folder in (("ledger", "ledger"), ("data", "data"),
-                                  ("signature", "signatures"), ("error", "errors"))}
-    decided = (keyed
-               | "JoinByDoc" >> beam.CoGroupByKey()
-               | "Refilter" >> beam.ParDo(RefilterFn(config.snapshot_uri, added["works"]))
-               | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
+             for name, folder in JOINED_FOLDERS.items()}
+    refiltered = (keyed
+                  | "JoinByDoc" >> beam.CoGroupByKey()
+                  | "Refilter" >> beam.ParDo(RefilterFn(
+                      config.snapshot_uri, added["works"])).with_outputs(JOINED, main="decided"))
+    decided = refiltered.decided | "Batch" >> beam.BatchElements(min_batch_size=64,
+                                                                  max_batch_size=1024)
     if config.robots_store:
         store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
             config.robots_store, config.robots_unreachable_is_optout)
@@ -257,15 +314,27 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
     label = config.store_label
     restorable_rows = written["rows"] | "Restorable" >> beam.FlatMap(
         lambda keyed_row: restorable(keyed_row[1], label))
+    verified = pipeline | "VerifyPrevious" >> VerifyPrevious(previous_root, describe.claims)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": pipeline | "PreviousReads" >> beam.Create([records]),
-          "changed": changed, "restorable": restorable_rows}
+          "changed": changed, "restorable": restorable_rows, JOINED: refiltered[JOINED],
+          **verified}
          | "CommitOutput" >> CommitOutput(plan, describe))
 
 
 def refilter(argv: list[str] | None = None) -> RunResult:
     prepared = prepare_refilter(argv)
-    prepared.pipeline.run().wait_until_finish()
+    try:
+        prepared.pipeline.run().wait_until_finish()
+    except Exception as exc:  # noqa: BLE001 - runners wrap a step's error in their own
+        refused = re.search(re.escape(REFUSED) + r"(.*?)(?: \[while running .*)?$", str(exc),
+                            re.MULTILINE)
+        if refused is None:
+            raise
+        outputs.delete_tree(outputs.join(prepared.plan.root, outputs.STAGING))
+        previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
+        raise UsageError(f"{previous} does not verify, refusing to build on it: "
+                         f"{refused.group(1)}") from None
     # The graph's last step wrote the manifest; the launcher only reads it.
     return RunResult(prepared.plan.root, outputs.read_manifest(prepared.plan.root))
 

@@ -59,10 +59,12 @@ def join_shards(requested: int | None, options: PipelineOptions, is_local: bool)
     return DISTRIBUTED_JOIN_SHARDS
 
 
-def make_pipeline(beam_args: list[str], files: int = 1
+def make_pipeline(beam_args: list[str], files: int = 1, local_processes: bool = True
                   ) -> tuple[beam.Pipeline, PipelineOptions, bool]:
     """(pipeline, options, is_local) for the pass-through Beam flags; `files`: the
-    number of input files, which bounds the useful local workers."""
+    number of input files, which bounds the useful local workers. Without
+    `local_processes`, a local run without worker flags stays in one process (refilter:
+    Beam's local multi-worker runner drops rows of large shuffles, docs/scale.md)."""
     options = PipelineOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if standard.runner == DASK_RUNNER:
@@ -76,7 +78,7 @@ def make_pipeline(beam_args: list[str], files: int = 1
     if standard.runner not in LOCAL_RUNNERS:
         return beam.Pipeline(options=options), options, False
     standard.runner = None
-    if not any(arg.split("=")[0] in _WORKER_FLAGS for arg in beam_args):
+    if local_processes and not any(arg.split("=")[0] in _WORKER_FLAGS for arg in beam_args):
         workers = local_workers(files)
         if workers > 1:
             direct = options.view_as(DirectOptions)
