@@ -196,3 +196,22 @@ def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
     short = [dict(whole[0], data=rows["data"] - 5)]
     assert join_losses(manifest, short) == (
         f"data/ has {rows['data']} rows but the join by doc_id passed on {rows['data'] - 5}")
+
+
+def test_refilter_refuses_a_previous_output_with_an_unreadable_ledger(previous, tmp_path,
+                                                                       capsys):
+    """A ledger file cut short fails its read in the graph before the commit judges it;
+    the refusal still names it, exit 2, and no staged files are left."""
+    copy = tmp_path / "truncated"
+    shutil.copytree(previous, copy)
+    path = sorted((copy / "ledger").glob("*.parquet"))[0]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    registry, _ = grown_registry(previous, tmp_path)
+    out = tmp_path / "refused"
+    code = main(["refilter", "--previous", str(copy), "--registry", str(registry),
+                 "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    rel = path.relative_to(copy).as_posix()
+    assert f"{copy} does not verify, refusing to build on it: {rel}: sha256" in err
+    assert not (out / "manifest.json").exists() and not (out / ".staging").exists()

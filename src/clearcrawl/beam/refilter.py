@@ -22,7 +22,7 @@ import numpy as np
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
-from clearcrawl.audit.verify import check_manifest
+from clearcrawl.audit.verify import check_manifest, verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
     REFILTER_WORKER_PATHS,
@@ -327,14 +327,21 @@ def refilter(argv: list[str] | None = None) -> RunResult:
     try:
         prepared.pipeline.run().wait_until_finish()
     except Exception as exc:  # noqa: BLE001 - runners wrap a step's error in their own
+        previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
         refused = re.search(re.escape(REFUSED) + r"(.*?)(?: \[while running .*)?$", str(exc),
                             re.MULTILINE)
-        if refused is None:
-            raise
+        if refused is not None:
+            problem = refused.group(1)
+        else:
+            # A file too damaged to read, or a ledger whose rows cannot be joined, fails
+            # a step before the commit can judge it: say why, as audit verify would.
+            problems = verify_output(previous, open_uri, outputs.list_files)
+            if not problems:
+                raise
+            problem = problems[0]
         outputs.delete_tree(outputs.join(prepared.plan.root, outputs.STAGING))
-        previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
         raise UsageError(f"{previous} does not verify, refusing to build on it: "
-                         f"{refused.group(1)}") from None
+                         f"{problem}") from None
     # The graph's last step wrote the manifest; the launcher only reads it.
     return RunResult(prepared.plan.root, outputs.read_manifest(prepared.plan.root))
 

@@ -6,7 +6,8 @@ default) is pinned to Beam's in-process FnApiRunner, exactly the fallback the
 DirectRunner itself uses; it honours --direct_num_workers and
 --direct_running_mode. Without either flag, a local run uses every core: Beam's
 multi_processing mode with as many workers as cores and input files allow (a
-file is read by one worker). `DaskRunner` is ours (beam/dask_runner.py), with a local
+file is read by one worker); refilter stays in one process unless told otherwise
+(make_pipeline's `local_processes`). `DaskRunner` is ours (beam/dask_runner.py), with a local
 cluster of as many workers unless told otherwise. Any other runner (DataflowRunner,
 ...) passes through.
 """
