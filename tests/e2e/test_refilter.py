@@ -143,13 +143,19 @@ def test_refilter_refuses_a_previous_output_whose_files_were_changed(previous, t
     whole previous output); on a mismatch the commit writes no manifest and the command
     exits 2 naming the file."""
     altered, rel = _altered_copy(previous, tmp_path, folder)
+    _assert_refused(previous, altered, rel, tmp_path, capsys)
+
+
+def _assert_refused(previous, damaged, rel: str, tmp_path, capsys) -> None:
+    """refilter on `damaged` (a copy of `previous`) exits 2 naming `rel`'s sha256, and
+    leaves neither a manifest nor staged files."""
     registry, _ = grown_registry(previous, tmp_path)
     out = tmp_path / "refused"
-    code = main(["refilter", "--previous", str(altered), "--registry", str(registry),
+    code = main(["refilter", "--previous", str(damaged), "--registry", str(registry),
                  "--output", str(out)])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert f"{altered} does not verify, refusing to build on it: {rel}: sha256" in err
+    assert f"{damaged} does not verify, refusing to build on it: {rel}: sha256" in err
     assert not (out / "manifest.json").exists() and not (out / ".staging").exists()
 
 
@@ -206,12 +212,4 @@ def test_refilter_refuses_a_previous_output_with_an_unreadable_ledger(previous, 
     shutil.copytree(previous, copy)
     path = sorted((copy / "ledger").glob("*.parquet"))[0]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    registry, _ = grown_registry(previous, tmp_path)
-    out = tmp_path / "refused"
-    code = main(["refilter", "--previous", str(copy), "--registry", str(registry),
-                 "--output", str(out)])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    rel = path.relative_to(copy).as_posix()
-    assert f"{copy} does not verify, refusing to build on it: {rel}: sha256" in err
-    assert not (out / "manifest.json").exists() and not (out / ".staging").exists()
+    _assert_refused(previous, copy, path.relative_to(copy).as_posix(), tmp_path, capsys)

@@ -119,8 +119,7 @@ def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int
     if root_hash != manifest.get("ledger_root"):
         problems.append(f"ledger/: recomputed root {root_hash} differs from the manifest's "
                         f"ledger_root {manifest.get('ledger_root')}")
-    rows_in = {folder: sum(o["rows"] for o in manifest.get("outputs", [])
-                           if o["path"].startswith(f"{folder}/")) for folder in OUTPUT_FOLDERS}
+    rows_in = listed_rows(manifest)
     if rows_in["data"] != counts["kept"]:
         problems.append(f"data/: {rows_in['data']} rows for {counts['kept']} kept documents")
     if rows_in["errors"] != counts["error"]:
@@ -130,6 +129,12 @@ def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int
         problems.append(f"ledger/: rows name registry/policy {sorted(ids - expected)[:3]} "
                         "other than the manifest's")
     return problems
+
+
+def listed_rows(manifest: dict) -> dict[str, int]:
+    """{output folder: rows of its files}, as the manifest lists them."""
+    return {folder: sum(o["rows"] for o in manifest.get("outputs", [])
+                        if o["path"].startswith(f"{folder}/")) for folder in OUTPUT_FOLDERS}
 
 
 def check_listed_file(root: str, entry: dict, opener: Callable) -> list[str]:

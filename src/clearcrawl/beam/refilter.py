@@ -22,7 +22,7 @@ import numpy as np
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
-from clearcrawl.audit.verify import check_manifest, verify_output
+from clearcrawl.audit.verify import check_manifest, listed_rows, verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
     REFILTER_WORKER_PATHS,
@@ -175,10 +175,9 @@ def join_losses(manifest: dict, joined: list[dict]) -> str:
     reached RefilterFn. A runner that drops shuffled rows would otherwise restore a
     document silently (Beam's local multi-worker runner drops some beyond ~1 GB of
     shuffled documents; docs/scale.md)."""
-    lost = []
+    lost, rows = [], listed_rows(manifest)
     for name, folder in JOINED_FOLDERS.items():
-        listed = sum(o["rows"] for o in manifest.get("outputs", [])
-                     if o["path"].startswith(f"{folder}/"))
+        listed = rows[folder]
         received = sum(part[name] for part in joined)
         if received != listed:
             lost.append(f"{folder}/ has {listed} rows but the join by doc_id passed on "
