@@ -13,6 +13,7 @@ from clearcrawl.beam.match_works import MatchWorks
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.runner import local_runner
+from clearcrawl.beam.shuffle_check import ShuffleCounts, shuffle_losses
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.io.documents import make_document
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
@@ -39,10 +40,20 @@ def _pipeline():
     return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
 
 
-def _filter(config: RunConfig):
-    """The run's steps from collecting evidence to writing the staged outputs."""
-    return (CollectEvidence(config) | MatchWorks(config) | Decide(config)
-            | PropagateRemovals(config) | WriteOutputs(config))
+def _filter(config: RunConfig, shuffles: ShuffleCounts | None = None):
+    """The run's steps from collecting evidence to writing the staged outputs, their
+    shuffles counted in `shuffles`."""
+    shuffles = shuffles or ShuffleCounts()
+    return (CollectEvidence(config, shuffles) | MatchWorks(config, shuffles) | Decide(config)
+            | PropagateRemovals(config, shuffles) | WriteOutputs(config))
+
+
+def _assert_nothing_lost(pipeline, shuffles: ShuffleCounts, checked: set[str]):
+    """Every shuffle in `checked` was counted, and gave out what it was given."""
+    assert_that(shuffles.tallies(pipeline) | "AllTallies" >> beam.combiners.ToList()
+                | "Judge" >> beam.Map(lambda tallies: (
+                    {shuffle for shuffle, *_ in tallies} >= checked, shuffle_losses(tallies))),
+                equal_to([(True, [])]), label="NothingLost")
 
 
 def test_read_shards_splits_documents_and_failures(tmp_path):
@@ -51,7 +62,8 @@ def test_read_shards_splits_documents_and_failures(tmp_path):
     path = tmp_path / "s.warc.gz"
     path.write_bytes(good + good[:40])
     with _pipeline() as p:
-        out = p | beam.Create([str(path)]) | ReadShards(RunConfig("unused", str(tmp_path), max_record_bytes=1 << 20))
+        out = p | beam.Create([str(path)]) | ReadShards(RunConfig("unused", str(tmp_path), max_record_bytes=1 << 20),
+                                                          ShuffleCounts())
         records = out["records"] | beam.FlatMap(lambda batch: batch)
         assert_that(out["reads"], equal_to([2]), label="reads")
         assert_that(records | "Urls" >> beam.FlatMap(
@@ -113,10 +125,13 @@ def test_propagation_gives_the_same_rows_whatever_the_key_shards(tmp_path):
                 ("https://other.example/c", "keep", [])]
     for shards in (1, 7):
         staging = tmp_path / f"staging-{shards}"
+        shuffles = ShuffleCounts()
         with _pipeline() as p:
             _ = (p | f"Docs{shards}" >> beam.Create([docs[:2], docs[2:]])
                  | f"Filter{shards}" >> _filter(RunConfig(uri, str(staging),
-                                                      match_shards=shards)))
+                                                      match_shards=shards), shuffles))
+            _assert_nothing_lost(p, shuffles, {"GroupShards", "JoinSources",
+                                               "JoinStagedFiles"})
         assert [(r["url"], r["decision"], [x["kind"] for x in r["reasons"]])
                 for r in _read(staging, "ledger")] == expected
         assert [r["url"] for r in _read(staging, "data")] == ["https://other.example/b",
@@ -141,9 +156,15 @@ def test_join_strategy_carries_read_failures_and_decides_as_broadcast(tmp_path):
     found = {}
     for works in ("broadcast", "join"):
         staging = tmp_path / works
+        shuffles = ShuffleCounts()
         with _pipeline() as p:
             _ = (p | f"Records-{works}" >> beam.Create([records[:2], records[2:]])
-                 | f"Filter-{works}" >> _filter(RunConfig(uri, str(staging), works=works)))
+                 | f"Filter-{works}" >> _filter(RunConfig(uri, str(staging), works=works),
+                                                shuffles))
+            if works == "join":
+                _assert_nothing_lost(p, shuffles, {"SpreadWorksFiles", "GroupWorkShards",
+                                                   "CombinePairs", "JoinWorks",
+                                                   "JoinFoundByDoc"})
         found[works] = [(r["doc_id"], r["decision"], [x["kind"] for x in r["reasons"]])
                         for r in _read(staging, "ledger")]
         assert [r["error_kind"] for r in _read(staging, "errors")] == ["corrupt_gzip"]

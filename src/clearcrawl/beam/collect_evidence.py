@@ -11,6 +11,7 @@ import apache_beam as beam
 from clearcrawl.beam.config import BROADCAST, NO_WORKS, RunConfig
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.process import tune_process
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.workers import load_snapshot
 from clearcrawl.core import lsh
 from clearcrawl.core.minhash import fingerprint_batch
@@ -33,16 +34,18 @@ class CollectEvidence(beam.PTransform):
     both joined with the documents by origin, in one join.
     """
 
-    def __init__(self, config: RunConfig, captures=None, store=None):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts, captures=None,
+                 store=None):
         super().__init__()
         self._config = config
+        self._shuffles = shuffles
         self._captures = captures
         self._store = store
 
     def expand(self, batches):
         if self._captures is not None or self._store is not None:
             batches = batches | "PairWithCrawlRobots" >> PairWithCrawlRobots(
-                self._captures, self._config.staging, store=self._store,
+                self._captures, self._config.staging, self._shuffles, store=self._store,
                 store_label=self._config.store_label)
         return batches | "Collect" >> beam.ParDo(CollectEvidenceFn(self._config))
 

@@ -1,15 +1,16 @@
 """Commit: the graph's last step, the way Beam's own file sinks finalise.
 
 Over the receipts of every staged output set, the bucket roots of the ledger's
-leaves and the read counts of every input file (all PCollections, so only what
-the runner committed counts, never a retried attempt's leftovers), it checks the
-accounting, moves the staged files into place and writes the manifest last. The
+leaves, the read counts of every input file and the counts of every checked
+shuffle (all PCollections, so only what the runner committed counts, never a
+retried attempt's leftovers), it checks the accounting, moves the staged files into place and writes the manifest last. The
 launcher holds no per-record state: it only prints the manifest. Runner metrics
 are never read here; they are progress only.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.outputs import open_uri
+from clearcrawl.beam.shuffle_check import shuffle_losses
 from clearcrawl.registry.snapshot import Snapshot
 
 
@@ -48,12 +50,24 @@ class CommitPlan:
     started: float = 0.0
 
 
-_PARTS = ("receipts", "leaves", "reads")
+_PARTS = ("receipts", "leaves", "reads", "shuffles")
+# Begins the commit step's error when the accounting does not add up.
+ACCOUNTING_FAILED = "accounting check failed, no manifest written: "
+
+
+def refusal_in(error: BaseException, prefix: str) -> str | None:
+    """What a commit step refused, after `prefix`, from the error the runner raised
+    (its own type, the step's text inside, perhaps with the step named after it);
+    None if it holds no such refusal."""
+    found = re.search(re.escape(prefix) + r"(.*?)(?: \[while running .*)?$", str(error),
+                      re.MULTILINE)
+    return found.group(1) if found else None
 
 
 class CommitOutput(beam.PTransform):
     """{"receipts": receipt dicts, "leaves": (bucket, [(doc_id, leaf)]), "reads": records
-    read per input file, and any further named PCollections} -> the manifest, written (a
+    read per input file, "shuffles": the checked shuffles' tallies
+    (ShuffleCounts.tallies), and any further named PCollections} -> the manifest, written (a
     one-element PCollection). `describe({name: list of a further PCollection's
     elements}) -> dict` adds its keys to the manifest (refilter's changes)."""
 
@@ -71,6 +85,7 @@ class CommitOutput(beam.PTransform):
                                          beam.pvalue.AsList(parts["receipts"]),
                                          beam.pvalue.AsList(roots),
                                          beam.pvalue.AsList(parts["reads"]),
+                                         beam.pvalue.AsList(parts["shuffles"]),
                                          *(beam.pvalue.AsList(parts[name])
                                            for name in further)))
 
@@ -93,22 +108,25 @@ class _CommitFn(beam.DoFn):
         self._describe = describe
         self._further = further
 
-    def process(self, _, receipts, roots, reads, *further):
+    def process(self, _, receipts, roots, reads, shuffles, *further):
         extra = (self._describe(dict(zip(self._further, further)))
                  if self._describe is not None else None)
         yield commit(self._plan, {r["name"]: r for r in receipts}, dict(roots), sum(reads),
-                     extra)
+                     extra, shuffles)
 
 
 def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple],
-           records_read: int, extra: dict | None = None) -> dict:
+           records_read: int, extra: dict | None = None,
+           shuffles: list | None = None) -> dict:
     """Check the accounting, move staged files into place, write the manifest last.
 
     `receipts`: {name: receipt}; `buckets`: {bucket: (root, rows, repeated doc_ids)};
-    `extra`: further keys of the manifest (refilter's changes)."""
+    `extra`: further keys of the manifest (refilter's changes); `shuffles`: the checked
+    shuffles' (shuffle, input, side, count) tallies."""
     root = plan.root
     problems = [f"{path}: staged output that no receipt accounts for"
                 for path in outputs.unreceipted_files(root, receipts)]
+    problems += shuffle_losses(shuffles or ())
     tally = LedgerTally()
     for described in receipts.values():
         tally.merge(receipt_tally(described))
@@ -133,7 +151,7 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
     if rows["errors"] != counts["error"]:
         problems.append(f"errors has {rows['errors']} rows for {counts['error']} error decisions")
     if problems:
-        raise RuntimeError("accounting check failed, no manifest written: " + "; ".join(problems))
+        raise RuntimeError(ACCOUNTING_FAILED + "; ".join(problems))
     manifest = {
         "run_id": plan.run_id,
         "registry_id": plan.registry_id,

@@ -19,6 +19,7 @@ import uuid
 import apache_beam as beam
 
 from clearcrawl.beam.outputs import create_uri, open_uri
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.workers import in_global_window
 from clearcrawl.core import crawl_captures
 from clearcrawl.core.crawl_captures import MAX_REDIRECTS, InForce, Pending, capture_key
@@ -32,9 +33,12 @@ SPILL = "read"  # staging folder of read batches waiting for their captures
 class ReadRobotsCaptures(beam.PTransform):
     """PCollection[str robots WARC URI] -> PCollection[Capture], every response record."""
 
+    def __init__(self, shuffles: ShuffleCounts):
+        super().__init__()
+        self._shuffles = shuffles
+
     def expand(self, uris):
-        return (uris
-                | "SpreadRobotsShards" >> beam.Reshuffle()
+        return (self._shuffles.reshuffle("SpreadRobotsShards", uris)
                 | "ReadCaptures" >> beam.FlatMap(_read_captures))
 
 
@@ -55,6 +59,10 @@ class ResolveRobotsRedirects(beam.PTransform):
     waiting for their i-th redirect with the captures of their target URL; after
     MAX_REDIRECTS rounds none is left waiting (crawl_captures ends longer chains)."""
 
+    def __init__(self, shuffles: ShuffleCounts):
+        super().__init__()
+        self._shuffles = shuffles
+
     def expand(self, captures):
         by_url = captures | "KeyByUrl" >> beam.Map(lambda c: (capture_key(c.url), c))
         starts = (captures
@@ -64,10 +72,9 @@ class ResolveRobotsRedirects(beam.PTransform):
         resolved, pending = _split_states(starts, "SplitStart")
         done = [resolved]
         for hop in range(1, MAX_REDIRECTS + 1):
-            followed = ({"pending": pending | f"KeyByTarget{hop}" >> beam.Map(
-                            lambda p: (p.target_key, p)),
-                         "captures": by_url}
-                        | f"JoinTargets{hop}" >> beam.CoGroupByKey()
+            waiting = pending | f"KeyByTarget{hop}" >> beam.Map(lambda p: (p.target_key, p))
+            followed = (self._shuffles.co_group_by_key(
+                            f"JoinTargets{hop}", {"pending": waiting, "captures": by_url})
                         | f"Follow{hop}" >> beam.FlatMap(_follow))
             resolved, pending = _split_states(followed, f"SplitFollowed{hop}")
             done.append(resolved)
@@ -104,10 +111,12 @@ class PairWithCrawlRobots(beam.PTransform):
     in evidence.
     """
 
-    def __init__(self, resolved, staging: str, store=None, store_label: str = ""):
+    def __init__(self, resolved, staging: str, shuffles: ShuffleCounts, store=None,
+                 store_label: str = ""):
         super().__init__()
         self._resolved = resolved
         self._staging = staging
+        self._shuffles = shuffles
         self._store = store
         self._store_label = store_label
 
@@ -119,12 +128,10 @@ class PairWithCrawlRobots(beam.PTransform):
             joined["captures"] = self._resolved
         if self._store is not None:
             joined["store"] = self._store
-        wanted = (joined
-                  | "JoinOrigins" >> beam.CoGroupByKey()
+        wanted = (self._shuffles.co_group_by_key("JoinOrigins", joined)
                   | "CapturesToFiles" >> beam.FlatMap(_captures_to_files))
-        return ({"file": spilled.files | "KeyFile" >> beam.Map(lambda uri: (uri, None)),
-                 "captures": wanted}
-                | "JoinFiles" >> beam.CoGroupByKey()
+        files = spilled.files | "KeyFile" >> beam.Map(lambda uri: (uri, None))
+        return (self._shuffles.co_group_by_key("JoinFiles", {"file": files, "captures": wanted})
                 | "PairInForce" >> beam.ParDo(_PairInForceFn(self._store_label)))
 
 

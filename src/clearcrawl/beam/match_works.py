@@ -18,6 +18,7 @@ import apache_beam as beam
 import numpy as np
 
 from clearcrawl.beam.config import JOIN, RunConfig
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.workers import in_global_window, load_snapshot
 from clearcrawl.core import crossmatch, lsh
 from clearcrawl.core.minhash import fingerprint
@@ -34,9 +35,10 @@ class MatchWorks(beam.PTransform):
     the work evidence the join found added (the join strategy; otherwise the input as
     it is, works were matched while collecting evidence)."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts):
         super().__init__()
         self._config = config
+        self._shuffles = shuffles
 
     def expand(self, batches):
         if self._config.works != JOIN:
@@ -45,8 +47,10 @@ class MatchWorks(beam.PTransform):
         single = batches | "Unbatch" >> beam.FlatMap(lambda batch: batch)
         records = single | "SplitFailures" >> beam.Partition(
             lambda r, _: int(isinstance(r, ReadFailure)), 2)
-        candidates = records[0] | "JoinWorkCandidates" >> JoinWorkCandidates(self._config)
-        merged = (records[0], candidates) | "MergeWorkMatches" >> MergeFound(self._config)
+        candidates = records[0] | "JoinWorkCandidates" >> JoinWorkCandidates(
+            self._config, self._shuffles)
+        merged = (records[0], candidates) | "MergeWorkMatches" >> MergeFound(
+            self._config, self._shuffles)
         return ((merged, records[1])
                 | "WithFailures" >> beam.Flatten()
                 | "Rebatch" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024))
@@ -159,33 +163,34 @@ class JoinWorkCandidates(beam.PTransform):
     """PCollection[Decided] -> PCollection[(doc_id, WorkCandidate)]: the distributed
     strategy's candidate pairs, each carrying the work's fingerprint record."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts):
         super().__init__()
         self._snapshot_uri = config.snapshot_uri
         self._shards = config.match_shards
+        self._shuffles = shuffles
 
     def expand(self, decided):
         # The works files' listing is small (one entry per WORKS_PER_FILE works); the
         # reshuffle spreads the files over workers, each reads the files it is given.
-        files = (decided.pipeline
-                 | "Snapshot" >> beam.Create([self._snapshot_uri])
-                 | "ListWorksFiles" >> beam.FlatMap(_works_files)
-                 | "SpreadWorksFiles" >> beam.Reshuffle())
+        listed = (decided.pipeline
+                  | "Snapshot" >> beam.Create([self._snapshot_uri])
+                  | "ListWorksFiles" >> beam.FlatMap(_works_files))
+        files = self._shuffles.reshuffle("SpreadWorksFiles", listed)
         doc_keys = decided | "DocKeys" >> beam.ParDo(DocWorkKeysFn(self._snapshot_uri,
                                                                    self._shards))
         work = files | "WorkKeys" >> beam.ParDo(WorkKeysFn(
             self._snapshot_uri, self._shards)).with_outputs(WORK_RECORDS, main="keys")
         work_keys, records = work["keys"], work[WORK_RECORDS]
-        candidates = ((doc_keys, work_keys)
-                      | "AllKeys" >> beam.Flatten()
-                      | "GroupShards" >> beam.GroupByKey()
-                      | "PairsInShard" >> beam.FlatMap(_work_pairs)
-                      | "CombinePairs" >> beam.CombinePerKey(crossmatch.merge_pair_states)
+        keys = (doc_keys, work_keys) | "AllKeys" >> beam.Flatten()
+        pairs = (self._shuffles.group_by_key("GroupWorkShards", keys)
+                 | "PairsInShard" >> beam.FlatMap(_work_pairs))
+        candidates = (self._shuffles.combine_per_key("CombinePairs", pairs,
+                                                     crossmatch.merge_pair_states)
                       | "Candidates" >> beam.Filter(lambda kv: crossmatch.is_work_candidate(
                           kv[1]))
                       | "ByWork" >> beam.Map(lambda kv: (kv[0][1], kv[0][0])))
-        return ({"record": records, "doc": candidates}
-                | "JoinWorks" >> beam.CoGroupByKey()
+        return (self._shuffles.co_group_by_key("JoinWorks",
+                                               {"record": records, "doc": candidates})
                 | "AttachWork" >> beam.FlatMap(_attach_work))
 
 
@@ -231,13 +236,14 @@ class MergeFn(beam.DoFn):
 class MergeFound(beam.PTransform):
     """(PCollection[Decided], PCollection[(doc_id, found)]) -> PCollection[Decided]."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts):
         super().__init__()
         self._snapshot_uri = config.snapshot_uri
+        self._shuffles = shuffles
 
     def expand(self, pcolls):
         decided, found = pcolls
         keyed = decided | "KeyByDoc" >> beam.Map(lambda d: (d.doc.doc_id, d))
-        return ({"decided": keyed, "found": found}
-                | "JoinByDoc" >> beam.CoGroupByKey()
+        return (self._shuffles.co_group_by_key("JoinFoundByDoc",
+                                               {"decided": keyed, "found": found})
                 | "Verify" >> beam.ParDo(MergeFn(self._snapshot_uri)))

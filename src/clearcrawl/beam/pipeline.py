@@ -18,7 +18,7 @@ from clearcrawl.audit.manifest import MANIFEST, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import RUN_WORKER_PATHS, build_parser, local_worker_path
 from clearcrawl.beam.collect_evidence import CollectEvidence
-from clearcrawl.beam.commit import CommitOutput, CommitPlan
+from clearcrawl.beam.commit import ACCOUNTING_FAILED, CommitOutput, CommitPlan, refusal_in
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.crawl_robots import ReadRobotsCaptures, ResolveRobotsRedirects
 from clearcrawl.beam.decide import Decide
@@ -29,6 +29,7 @@ from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
 from clearcrawl.beam.runner import join_shards, make_pipeline
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.coverage import input_carriers
 from clearcrawl.io.readers import ALL_SUFFIXES, format_of
@@ -42,6 +43,17 @@ BROADCAST_LIMIT_BYTES = 1 << 30
 
 class UsageError(Exception):
     """Bad usage or invalid input: exit code 2 with a one-line reason."""
+
+
+class RunFailed(Exception):
+    """A run whose commit refused to write a manifest: exit code 1 with its reason."""
+
+
+def raise_refused_commit(error: BaseException) -> None:
+    """RunFailed if `error` (what the runner raised) is the commit's refusal."""
+    problem = refusal_in(error, ACCOUNTING_FAILED)
+    if problem is not None:
+        raise RunFailed(ACCOUNTING_FAILED + problem) from None
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,9 @@ def run(argv: list[str] | None = None) -> RunResult:
     try:
         result = prepared.pipeline.run()
         result.wait_until_finish()
+    except Exception as exc:  # noqa: BLE001 - runners wrap a step's error in their own
+        raise_refused_commit(exc)
+        raise
     finally:
         if reporter is not None:
             reporter.stop()
@@ -204,27 +219,29 @@ def run(argv: list[str] | None = None) -> RunResult:
 def _build(pipeline, config: RunConfig, inputs: list[dict], robots_inputs: list[dict],
            plan: CommitPlan) -> None:
     """Assemble the run's graph, from listing the inputs to writing the manifest: the
-    flow, step by step; the robots captures and store branches feed CollectEvidence."""
+    flow, step by step; the robots captures and store branches feed CollectEvidence.
+    Every shuffle is checked (ShuffleCounts): the commit refuses one that lost rows."""
+    shuffles = ShuffleCounts()
     captures = store = None
     if robots_inputs:
         captures = (pipeline
                     | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
-                    | "ReadRobotsCaptures" >> ReadRobotsCaptures()
-                    | "ResolveRobotsRedirects" >> ResolveRobotsRedirects())
+                    | "ReadRobotsCaptures" >> ReadRobotsCaptures(shuffles)
+                    | "ResolveRobotsRedirects" >> ResolveRobotsRedirects(shuffles))
     if config.robots_store:
         store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
             config.robots_store, config.robots_unreachable_is_optout)
     read = (pipeline
             | "ListShards" >> beam.Create([i["uri"] for i in inputs])
-            | "ReadShards" >> ReadShards(config))
+            | "ReadShards" >> ReadShards(config, shuffles))
     written = (read["records"]
-               | "CollectEvidence" >> CollectEvidence(config, captures, store)
-               | "MatchWorks" >> MatchWorks(config)
+               | "CollectEvidence" >> CollectEvidence(config, shuffles, captures, store)
+               | "MatchWorks" >> MatchWorks(config, shuffles)
                | "Decide" >> Decide(config)
-               | "PropagateRemovals" >> PropagateRemovals(config)
+               | "PropagateRemovals" >> PropagateRemovals(config, shuffles)
                | "WriteOutputs" >> WriteOutputs(config))
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
-          "reads": read["reads"]}
+          "reads": read["reads"], "shuffles": shuffles.tallies(pipeline)}
          | "CommitOutput" >> CommitOutput(plan))
 
 
@@ -307,5 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"clearcrawl run: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"clearcrawl run: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(result))
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from clearcrawl.beam.config import RunConfig
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.workers import staged_name
 from clearcrawl.core import crossmatch
 
@@ -25,22 +26,22 @@ class PropagateRemovals(beam.PTransform):
     with its kept documents that share a band key with a removed source, and those
     sources (no pairs at all without `config.propagate`)."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts):
         super().__init__()
         self._config = config
+        self._shuffles = shuffles
 
     def expand(self, pcolls):
         if not self._config.propagate:
             return pcolls["staged"] | "NoPairs" >> beam.Map(lambda uri: (uri, []))
-        wanted = (pcolls["keys"]
-                  | "GroupShards" >> beam.GroupByKey()
+        checked = self._shuffles
+        wanted = (checked.group_by_key("GroupShards", pcolls["keys"])
                   | "PairsInShard" >> beam.FlatMap(_shard_pairs))
-        named = ({"sources": pcolls["sources"], "wanted": wanted}
-                 | "JoinSources" >> beam.CoGroupByKey()
+        named = (checked.co_group_by_key("JoinSources",
+                                         {"sources": pcolls["sources"], "wanted": wanted})
                  | "NameSources" >> beam.FlatMap(_name_sources))
         staged = pcolls["staged"] | "KeyByName" >> beam.Map(lambda uri: (staged_name(uri), uri))
-        return ({"staged": staged, "pairs": named}
-                | "JoinStagedFiles" >> beam.CoGroupByKey()
+        return (checked.co_group_by_key("JoinStagedFiles", {"staged": staged, "pairs": named})
                 | "WithPairs" >> beam.FlatMap(_with_pairs))
 
 

@@ -8,6 +8,7 @@ from apache_beam.metrics import Metrics
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.progress import ProgressWriter
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.io.readers import read_shard
 from clearcrawl.records import Document, ReadFailure
 
@@ -22,13 +23,13 @@ class ReadShards(beam.PTransform):
     streamed record by record (constant memory whatever its size).
     """
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, shuffles: ShuffleCounts):
         super().__init__()
         self._config = config
+        self._shuffles = shuffles
 
     def expand(self, uris):
-        read = (uris
-                | "SpreadShards" >> beam.Reshuffle()
+        read = (self._shuffles.reshuffle("SpreadShards", uris)
                 | "ReadRecords" >> beam.ParDo(ReadShardFn(self._config)).with_outputs(
                     READS, main="records"))
         return {"records": read.records, "reads": read[READS]}

@@ -11,7 +11,6 @@ previous run and lists every document whose decision or reasons changed.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -29,22 +28,25 @@ from clearcrawl.beam.arguments import (
     build_refilter_parser,
     local_worker_path,
 )
-from clearcrawl.beam.commit import CommitOutput, CommitPlan
+from clearcrawl.beam.commit import ACCOUNTING_FAILED, CommitOutput, CommitPlan, refusal_in
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.crawl_robots import PairWithCrawlRobots
 from clearcrawl.beam.decide import Decide
 from clearcrawl.beam.outputs import open_uri
 from clearcrawl.beam.pipeline import (
     PreparedRun,
+    RunFailed,
     RunResult,
     UsageError,
     format_summary,
+    raise_refused_commit,
     robots_store_option,
     stage_snapshot,
 )
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
 from clearcrawl.beam.runner import join_shards, make_pipeline
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.verify_previous import VerifyPrevious, previous_problems
 from clearcrawl.beam.workers import in_global_window, load_snapshot
 from clearcrawl.beam.write_outputs import WriteOutputs
@@ -203,7 +205,7 @@ class DescribeChanges:
             raise PreviousDoesNotVerify(REFUSED + problems[0] + more)
         lost = join_losses(self.claims, found[JOINED])
         if lost:
-            raise RuntimeError("accounting check failed, no manifest written: " + lost)
+            raise RuntimeError(ACCOUNTING_FAILED + lost)
         changed = sorted(found["changed"], key=lambda c: c["doc_id"])
         return {"previous": self.previous,
                 "changes": {"added_entries": self.added,
@@ -284,7 +286,10 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
            records: int, plan: CommitPlan, describe: DescribeChanges) -> None:
     """The refilter graph: the previous output verified and its rows joined by doc_id
     and re-decided, then the run's tail, step for step, and the commit with the changes
-    found by joining each final ledger row with its previous one."""
+    found by joining each final ledger row with its previous one. The join by doc_id is
+    checked against the previous manifest (join_losses), the others as a run's are
+    (ShuffleCounts)."""
+    shuffles = ShuffleCounts()
     keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                     | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
              for name, folder in JOINED_FOLDERS.items()}
@@ -299,16 +304,17 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
             config.robots_store, config.robots_unreachable_is_optout)
         decided = (decided
                    | "PairWithStore" >> PairWithCrawlRobots(
-                       None, config.staging, store=store, store_label=config.store_label)
+                       None, config.staging, shuffles, store=store,
+                       store_label=config.store_label)
                    | "ApplyNewerStore" >> beam.ParDo(ApplyNewerStoreFn(config.snapshot_uri)))
     written = (decided
                | "Decide" >> Decide(config)
-               | "PropagateRemovals" >> PropagateRemovals(config)
+               | "PropagateRemovals" >> PropagateRemovals(config, shuffles)
                | "WriteOutputs" >> WriteOutputs(config))
     before = keyed["ledger"] | "PreviousDecisions" >> beam.MapTuple(
         lambda doc_id, row: (doc_id, {"decision": row["decision"], "reasons": row["reasons"]}))
-    changed = ({"before": before, "after": written["rows"]}
-               | "JoinDecisions" >> beam.CoGroupByKey()
+    changed = (shuffles.co_group_by_key("JoinDecisions",
+                                        {"before": before, "after": written["rows"]})
                | "Changed" >> beam.FlatMap(_changed))
     label = config.store_label
     restorable_rows = written["rows"] | "Restorable" >> beam.FlatMap(
@@ -316,6 +322,7 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
     verified = pipeline | "VerifyPrevious" >> VerifyPrevious(previous_root, describe.claims)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": pipeline | "PreviousReads" >> beam.Create([records]),
+          "shuffles": shuffles.tallies(pipeline),
           "changed": changed, "restorable": restorable_rows, JOINED: refiltered[JOINED],
           **verified}
          | "CommitOutput" >> CommitOutput(plan, describe))
@@ -327,11 +334,9 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         prepared.pipeline.run().wait_until_finish()
     except Exception as exc:  # noqa: BLE001 - runners wrap a step's error in their own
         previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
-        refused = re.search(re.escape(REFUSED) + r"(.*?)(?: \[while running .*)?$", str(exc),
-                            re.MULTILINE)
-        if refused is not None:
-            problem = refused.group(1)
-        else:
+        problem = refusal_in(exc, REFUSED)
+        if problem is None:
+            raise_refused_commit(exc)
             # A file too damaged to read, or a ledger whose rows cannot be joined, fails
             # a step before the commit can judge it: say why, as audit verify would.
             problems = verify_output(previous, open_uri, outputs.list_files)
@@ -352,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"clearcrawl refilter: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"clearcrawl refilter: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(result))
     changes = result.manifest["changes"]
     print(f"  changed  {changes['documents_changed']:>8} documents vs run "
