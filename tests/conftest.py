@@ -24,6 +24,18 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def local_pipeline():
+    """A Beam pipeline on the project's local runner, with the test pipeline's options
+    (to use as a context manager: it runs on exit)."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    from clearcrawl.beam.runner import local_runner
+
+    options = TestPipeline(runner=None).options
+    return beam.Pipeline(runner=local_runner(options), options=options)
+
+
 @pytest.fixture(scope="session")
 def synthetic_crawl(tmp_path_factory) -> Path:
     from clearcrawl.registry.source import load_source

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from clearcrawl.beam.collect_evidence import CollectEvidence
@@ -12,14 +11,13 @@ from clearcrawl.beam.decide import Decide
 from clearcrawl.beam.match_works import MatchWorks
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.read_shards import ReadShards
-from clearcrawl.beam.runner import local_runner
 from clearcrawl.beam.shuffle_check import ShuffleCounts, shuffle_losses
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.io.documents import make_document
 from clearcrawl.io.warcwrite import gzip_member, http_response, warc_record
 from clearcrawl.records import Document, ReadFailure
 from clearcrawl.registry.load import load_registry
-from tests.conftest import BUNDLED_REGISTRY
+from tests.conftest import BUNDLED_REGISTRY, local_pipeline
 
 
 def _rows(table):
@@ -33,11 +31,6 @@ def _read(staging, folder: str) -> list[dict]:
     rows = [row for path in sorted((staging / folder).glob("*.parquet"))
             for row in pq.read_table(path).to_pylist()]
     return sorted(rows, key=lambda r: (r.get("url") is None, r.get("url") or r["doc_id"]))
-
-
-def _pipeline():
-    pipeline = BeamTestPipeline(runner=None)
-    return beam.Pipeline(runner=local_runner(pipeline.options), options=pipeline.options)
 
 
 def _filter(config: RunConfig, shuffles: ShuffleCounts | None = None):
@@ -61,7 +54,7 @@ def test_read_shards_splits_documents_and_failures(tmp_path):
                                    target_uri="https://a.example/"))
     path = tmp_path / "s.warc.gz"
     path.write_bytes(good + good[:40])
-    with _pipeline() as p:
+    with local_pipeline() as p:
         out = p | beam.Create([str(path)]) | ReadShards(RunConfig("unused", str(tmp_path), max_record_bytes=1 << 20),
                                                           ShuffleCounts())
         records = out["records"] | beam.FlatMap(lambda batch: batch)
@@ -84,7 +77,7 @@ def test_decide_documents_with_a_read_failure(tmp_path):
                                      "https://elsewhere.example/"])]
     failure = ReadFailure("f1", "mem", 9, "truncated_gzip", "cut")
     staging = tmp_path / "staging"
-    with _pipeline() as p:
+    with local_pipeline() as p:
         written = (p | "Docs" >> beam.Create([[*docs, failure]])
                    | _filter(RunConfig(uri, str(staging))))
         # One receipt names the files written and tallies the four decisions.
@@ -126,7 +119,7 @@ def test_propagation_gives_the_same_rows_whatever_the_key_shards(tmp_path):
     for shards in (1, 7):
         staging = tmp_path / f"staging-{shards}"
         shuffles = ShuffleCounts()
-        with _pipeline() as p:
+        with local_pipeline() as p:
             _ = (p | f"Docs{shards}" >> beam.Create([docs[:2], docs[2:]])
                  | f"Filter{shards}" >> _filter(RunConfig(uri, str(staging),
                                                       match_shards=shards), shuffles))
@@ -157,7 +150,7 @@ def test_join_strategy_carries_read_failures_and_decides_as_broadcast(tmp_path):
     for works in ("broadcast", "join"):
         staging = tmp_path / works
         shuffles = ShuffleCounts()
-        with _pipeline() as p:
+        with local_pipeline() as p:
             _ = (p | f"Records-{works}" >> beam.Create([records[:2], records[2:]])
                  | f"Filter-{works}" >> _filter(RunConfig(uri, str(staging), works=works),
                                                 shuffles))

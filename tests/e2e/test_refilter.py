@@ -4,6 +4,7 @@ re-run, without reading the crawl."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ from clearcrawl.beam.pipeline import run
 from clearcrawl.beam.refilter import join_losses, prepare_refilter
 from clearcrawl.cli import main
 from tests.conftest import BUNDLED_REGISTRY, grown_registry
+from tests.shuffle_faults import skew_shuffle
 
 
 def _ledger(out):
@@ -202,6 +204,27 @@ def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
     short = [dict(whole[0], data=rows["data"] - 5)]
     assert join_losses(manifest, short) == (
         f"data/ has {rows['data']} rows but the join by doc_id passed on {rows['data'] - 5}")
+
+
+@pytest.mark.parametrize("method, label, name", [
+    ("co_group_by_key", "JoinDecisions", "after"),  # a changed document left unlisted
+    ("reshuffle", "SpreadPreviousFiles", None),  # a previous file left unchecked
+])
+def test_a_refilter_whose_shuffle_lost_a_row_exits_1_without_a_manifest(
+        previous, tmp_path, capsys, monkeypatch, method, label, name):
+    """A runner's loss is the runner's: exit 1 naming the step, not exit 2 blaming the
+    previous output, and no manifest."""
+    registry, _ = grown_registry(previous, tmp_path)
+    skew_shuffle(monkeypatch, method, label, -1, name)
+    out = tmp_path / "refiltered"
+    code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
+                 "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert re.fullmatch(r"clearcrawl refilter: accounting check failed, no manifest written: "
+                        rf"the runner passed on \d+ of the \d+ elements given to {label}.*\n",
+                        err), err
+    assert not (out / "manifest.json").exists()
 
 
 def test_refilter_refuses_a_previous_output_with_an_unreadable_ledger(previous, tmp_path,

@@ -2,8 +2,8 @@
 
 Over the receipts of every staged output set, the bucket roots of the ledger's
 leaves, the read counts of every input file and the counts of every checked
-shuffle (all PCollections, so only what the runner committed counts, never a
-retried attempt's leftovers), it checks the accounting, moves the staged files into place and writes the manifest last. The
+shuffle and side input (all PCollections, so only what the runner committed
+counts, never a retried attempt's leftovers), it checks the accounting, moves the staged files into place and writes the manifest last. The
 launcher holds no per-record state: it only prints the manifest. Runner metrics
 are never read here; they are progress only.
 """
@@ -31,7 +31,7 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.shuffle_check import shuffle_losses
+from clearcrawl.beam.shuffle_check import ShuffleCounts, received_tally, shuffle_losses
 from clearcrawl.registry.snapshot import Snapshot
 
 
@@ -50,7 +50,7 @@ class CommitPlan:
     started: float = 0.0
 
 
-_PARTS = ("receipts", "leaves", "reads", "shuffles")
+_PARTS = ("receipts", "leaves", "reads")
 # Begins the commit step's error when the accounting does not add up.
 ACCOUNTING_FAILED = "accounting check failed, no manifest written: "
 
@@ -66,28 +66,32 @@ def refusal_in(error: BaseException, prefix: str) -> str | None:
 
 class CommitOutput(beam.PTransform):
     """{"receipts": receipt dicts, "leaves": (bucket, [(doc_id, leaf)]), "reads": records
-    read per input file, "shuffles": the checked shuffles' tallies
-    (ShuffleCounts.tallies), and any further named PCollections} -> the manifest, written (a
-    one-element PCollection). `describe({name: list of a further PCollection's
-    elements}) -> dict` adds its keys to the manifest (refilter's changes)."""
+    read per input file, and any further named PCollections} -> the manifest, written (a
+    one-element PCollection). `shuffles`: the graph's checked shuffles, to which the
+    commit's own side inputs are added. `describe({name: list of a further
+    PCollection's elements}) -> dict` adds its keys to the manifest (refilter's
+    changes)."""
 
-    def __init__(self, plan: CommitPlan, describe: Callable[[dict], dict] | None = None):
+    def __init__(self, plan: CommitPlan, shuffles: ShuffleCounts,
+                 describe: Callable[[dict], dict] | None = None):
         super().__init__()
         self._plan = plan
+        self._shuffles = shuffles
         self._describe = describe
 
     def expand(self, parts):
-        roots = parts["leaves"] | "BucketRoots" >> BucketRoots()
-        further = sorted(name for name in parts if name not in _PARTS)
-        return (parts["receipts"].pipeline
+        pipeline = parts["receipts"].pipeline
+        given = {"receipts": parts["receipts"],
+                 "roots": parts["leaves"] | "BucketRoots" >> BucketRoots(),
+                 "reads": parts["reads"],
+                 **{name: parts[name] for name in sorted(parts) if name not in _PARTS}}
+        labels = {name: f"Commit{name.title().replace('_', '')}" for name in given}
+        side = [self._shuffles.as_list(labels[name], pcoll) for name, pcoll in given.items()]
+        tallies = beam.pvalue.AsList(self._shuffles.tallies(pipeline))
+        return (pipeline
                 | "Once" >> beam.Create([None])
-                | "Commit" >> beam.ParDo(_CommitFn(self._plan, self._describe, further),
-                                         beam.pvalue.AsList(parts["receipts"]),
-                                         beam.pvalue.AsList(roots),
-                                         beam.pvalue.AsList(parts["reads"]),
-                                         beam.pvalue.AsList(parts["shuffles"]),
-                                         *(beam.pvalue.AsList(parts[name])
-                                           for name in further)))
+                | "Commit" >> beam.ParDo(_CommitFn(self._plan, self._describe, labels),
+                                         tallies, *side))
 
 
 class BucketRoots(beam.PTransform):
@@ -103,30 +107,37 @@ class BucketRoots(beam.PTransform):
 
 
 class _CommitFn(beam.DoFn):
-    def __init__(self, plan: CommitPlan, describe, further: list[str]):
+    """The side inputs, named as `labels` lists them, are judged in this order: first
+    whether every shuffle and side input passed on what it was given (so a runner's
+    loss is never reported as anything else), then `describe`, then the accounting."""
+
+    def __init__(self, plan: CommitPlan, describe, labels: dict[str, str]):
         self._plan = plan
         self._describe = describe
-        self._further = further
+        self._labels = labels
 
-    def process(self, _, receipts, roots, reads, shuffles, *further):
-        extra = (self._describe(dict(zip(self._further, further)))
-                 if self._describe is not None else None)
-        yield commit(self._plan, {r["name"]: r for r in receipts}, dict(roots), sum(reads),
-                     extra, shuffles)
+    def process(self, _, tallies, *side):
+        given = dict(zip(self._labels, side))
+        lost = shuffle_losses([*tallies, *(received_tally(self._labels[name], values)
+                                           for name, values in given.items())])
+        if lost:
+            raise RuntimeError(ACCOUNTING_FAILED + "; ".join(lost))
+        further = {name: values for name, values in given.items()
+                   if name not in ("receipts", "roots", "reads")}
+        extra = self._describe(further) if self._describe is not None else None
+        yield commit(self._plan, {r["name"]: r for r in given["receipts"]},
+                     dict(given["roots"]), sum(given["reads"]), extra)
 
 
 def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple],
-           records_read: int, extra: dict | None = None,
-           shuffles: list | None = None) -> dict:
+           records_read: int, extra: dict | None = None) -> dict:
     """Check the accounting, move staged files into place, write the manifest last.
 
     `receipts`: {name: receipt}; `buckets`: {bucket: (root, rows, repeated doc_ids)};
-    `extra`: further keys of the manifest (refilter's changes); `shuffles`: the checked
-    shuffles' (shuffle, input, side, count) tallies."""
+    `extra`: further keys of the manifest (refilter's changes)."""
     root = plan.root
     problems = [f"{path}: staged output that no receipt accounts for"
                 for path in outputs.unreceipted_files(root, receipts)]
-    problems += shuffle_losses(shuffles or ())
     tally = LedgerTally()
     for described in receipts.values():
         tally.merge(receipt_tally(described))

@@ -220,19 +220,22 @@ def _build(pipeline, config: RunConfig, inputs: list[dict], robots_inputs: list[
            plan: CommitPlan) -> None:
     """Assemble the run's graph, from listing the inputs to writing the manifest: the
     flow, step by step; the robots captures and store branches feed CollectEvidence.
-    Every shuffle is checked (ShuffleCounts): the commit refuses one that lost rows."""
+    Every shuffle is checked (ShuffleCounts): the commit refuses one that lost rows. The
+    file lists are not reshuffled as they are made (Create's own reshuffle would not be
+    checked): the checked Spread steps spread them."""
     shuffles = ShuffleCounts()
     captures = store = None
     if robots_inputs:
         captures = (pipeline
-                    | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs])
+                    | "ListRobotsShards" >> beam.Create([r["uri"] for r in robots_inputs],
+                                                        reshuffle=False)
                     | "ReadRobotsCaptures" >> ReadRobotsCaptures(shuffles)
                     | "ResolveRobotsRedirects" >> ResolveRobotsRedirects(shuffles))
     if config.robots_store:
         store = pipeline | "ReadRobotsStore" >> ReadRobotsStore(
             config.robots_store, config.robots_unreachable_is_optout)
     read = (pipeline
-            | "ListShards" >> beam.Create([i["uri"] for i in inputs])
+            | "ListShards" >> beam.Create([i["uri"] for i in inputs], reshuffle=False)
             | "ReadShards" >> ReadShards(config, shuffles))
     written = (read["records"]
                | "CollectEvidence" >> CollectEvidence(config, shuffles, captures, store)
@@ -241,8 +244,8 @@ def _build(pipeline, config: RunConfig, inputs: list[dict], robots_inputs: list[
                | "PropagateRemovals" >> PropagateRemovals(config, shuffles)
                | "WriteOutputs" >> WriteOutputs(config))
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
-          "reads": read["reads"], "shuffles": shuffles.tallies(pipeline)}
-         | "CommitOutput" >> CommitOutput(plan))
+          "reads": read["reads"]}
+         | "CommitOutput" >> CommitOutput(plan, shuffles))
 
 
 def robots_store_option(folder: str) -> dict:

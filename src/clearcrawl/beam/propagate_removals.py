@@ -34,14 +34,13 @@ class PropagateRemovals(beam.PTransform):
     def expand(self, pcolls):
         if not self._config.propagate:
             return pcolls["staged"] | "NoPairs" >> beam.Map(lambda uri: (uri, []))
-        checked = self._shuffles
-        wanted = (checked.group_by_key("GroupShards", pcolls["keys"])
+        wanted = (self._shuffles.group_by_key("GroupShards", pcolls["keys"])
                   | "PairsInShard" >> beam.FlatMap(_shard_pairs))
-        named = (checked.co_group_by_key("JoinSources",
+        named = (self._shuffles.co_group_by_key("JoinSources",
                                          {"sources": pcolls["sources"], "wanted": wanted})
                  | "NameSources" >> beam.FlatMap(_name_sources))
         staged = pcolls["staged"] | "KeyByName" >> beam.Map(lambda uri: (staged_name(uri), uri))
-        return (checked.co_group_by_key("JoinStagedFiles", {"staged": staged, "pairs": named})
+        return (self._shuffles.co_group_by_key("JoinStagedFiles", {"staged": staged, "pairs": named})
                 | "WithPairs" >> beam.FlatMap(_with_pairs))
 
 

@@ -319,13 +319,13 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
     label = config.store_label
     restorable_rows = written["rows"] | "Restorable" >> beam.FlatMap(
         lambda keyed_row: restorable(keyed_row[1], label))
-    verified = pipeline | "VerifyPrevious" >> VerifyPrevious(previous_root, describe.claims)
+    verified = pipeline | "VerifyPrevious" >> VerifyPrevious(previous_root, describe.claims,
+                                                             shuffles)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": pipeline | "PreviousReads" >> beam.Create([records]),
-          "shuffles": shuffles.tallies(pipeline),
           "changed": changed, "restorable": restorable_rows, JOINED: refiltered[JOINED],
           **verified}
-         | "CommitOutput" >> CommitOutput(plan, describe))
+         | "CommitOutput" >> CommitOutput(plan, shuffles, describe))
 
 
 def refilter(argv: list[str] | None = None) -> RunResult:
@@ -336,7 +336,7 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
         problem = refusal_in(exc, REFUSED)
         if problem is None:
-            raise_refused_commit(exc)
+            raise_refused_commit(exc)  # a runner's loss: exit 1, the previous is not to blame
             # A file too damaged to read, or a ledger whose rows cannot be joined, fails
             # a step before the commit can judge it: say why, as audit verify would.
             problems = verify_output(previous, open_uri, outputs.list_files)

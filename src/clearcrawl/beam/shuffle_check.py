@@ -6,7 +6,8 @@ graph's joins a lost row changes a decision without a word: a robots.txt capture
 brought to its pages, a removal not spread to its copies. So each shuffle of the graph
 counts, per input, the elements that went in and the elements that came out, as
 elements of a PCollection emitted from finish_bundle (only what the runner committed
-counts, never a retried attempt's, and no runner metrics); the commit adds them up
+counts, never a retried attempt's, and no runner metrics); so do the commit step's side
+inputs, whose elements the commit counts as it gets them. The commit adds the counts up
 (shuffle_losses) and refuses to write a manifest unless they agree.
 """
 
@@ -24,75 +25,94 @@ _ALONE = "elements"  # the input name of a one-input shuffle
 
 class ShuffleCounts:
     """The graph's checked shuffles, collected while the graph is built: each method
-    applies its shuffle and two counts beside it; `tallies` is every count, the
-    commit's input. Build-time only: nothing here is pickled or grows with the data."""
+    applies its shuffle (or `shuffle`, a stand-in that tests use to stage a loss) and
+    counts beside it; `tallies` is every count, the commit's input. Build-time only:
+    nothing here is pickled or grows with the data."""
 
     def __init__(self):
         self._tallies: list = []
         self._labels: set[str] = set()
+        self._taken = False
 
     def co_group_by_key(self, label: str, inputs: dict, shuffle=None):
-        """`inputs | label >> CoGroupByKey()` (or `shuffle`, a stand-in for tests),
-        with each input's elements counted going in and coming out."""
+        """`inputs | label >> CoGroupByKey()`, each input's elements counted going in
+        and coming out."""
         self._claim(label)
         for name, pcoll in sorted(inputs.items()):
-            self._tallies.append(pcoll | f"Count{label}{_title(name)}" >> beam.ParDo(
-                _CountFn(label, name, SENT)))
-        joined = inputs | label >> (shuffle or beam.CoGroupByKey())
-        self._tallies.append(joined | f"Count{label}Out" >> beam.ParDo(
-            _CountFn(label, None, RECEIVED)))
+            self._count(label, pcoll, _title(name), _CountFn(label, name, SENT))
+        joined = inputs | label >> (beam.CoGroupByKey() if shuffle is None else shuffle)
+        self._count(label, joined, "Out", _CountJoinedFn(label, None, RECEIVED))
         return joined
 
     def group_by_key(self, label: str, pcoll, shuffle=None):
-        """`pcoll | label >> GroupByKey()` with its values counted in and out."""
+        """`pcoll | label >> GroupByKey()`, its values counted in and out."""
         self._claim(label)
-        self._tallies.append(pcoll | f"Count{label}In" >> beam.ParDo(
-            _CountFn(label, _ALONE, SENT)))
-        grouped = pcoll | label >> (shuffle or beam.GroupByKey())
-        self._tallies.append(grouped | f"Count{label}Out" >> beam.ParDo(
-            _CountFn(label, _ALONE, RECEIVED, grouped=True)))
+        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        grouped = pcoll | label >> (beam.GroupByKey() if shuffle is None else shuffle)
+        self._count(label, grouped, "Out", _CountFn(label, _ALONE, RECEIVED, _values_of))
         return grouped
 
     def combine_per_key(self, label: str, pcoll, merge, shuffle=None):
         """`pcoll | label >> CombinePerKey(merge)`, `merge` a function of an iterable of
-        values (applied again to its own results, as Beam's combiner lifting does),
-        with values counted in, and out by how many each result merged: each value
-        travels with its count (`shuffle`, a stand-in for tests, combines those)."""
+        values (applied again to its own results, as Beam's combiner lifting does):
+        each value travels with its count, so what comes out says how many it merged."""
         self._claim(label)
-        self._tallies.append(pcoll | f"Count{label}In" >> beam.ParDo(
-            _CountFn(label, _ALONE, SENT)))
+        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
         combined = (pcoll
                     | f"{label}WithCounts" >> beam.MapTuple(lambda key, value: (key, (value, 1)))
-                    | label >> (shuffle or beam.CombinePerKey(MergeCounted(merge))))
-        self._tallies.append(combined | f"Count{label}Out" >> beam.ParDo(
-            _CountFn(label, _ALONE, RECEIVED, merged=True)))
-        return combined | f"{label}Values" >> beam.MapTuple(lambda key, counted: (key,
-                                                                                  counted[0]))
+                    | label >> (beam.CombinePerKey(MergeCounted(merge)) if shuffle is None
+                                else shuffle))
+        self._count(label, combined, "Out", _CountFn(label, _ALONE, RECEIVED, _merged_of))
+        return combined | f"{label}Values" >> beam.MapTuple(
+            lambda key, counted: (key, counted[0]))
 
     def reshuffle(self, label: str, pcoll, shuffle=None):
-        """`pcoll | label >> Reshuffle()` with its elements counted in and out."""
+        """`pcoll | label >> Reshuffle()`, its elements counted in and out."""
         self._claim(label)
-        self._tallies.append(pcoll | f"Count{label}In" >> beam.ParDo(
-            _CountFn(label, _ALONE, SENT)))
-        spread = pcoll | label >> (shuffle or beam.Reshuffle())
-        self._tallies.append(spread | f"Count{label}Out" >> beam.ParDo(
-            _CountFn(label, _ALONE, RECEIVED)))
+        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        spread = pcoll | label >> (beam.Reshuffle() if shuffle is None else shuffle)
+        self._count(label, spread, "Out", _CountFn(label, _ALONE, RECEIVED))
         return spread
 
+    def as_list(self, label: str, pcoll):
+        """AsList(pcoll), its elements counted going in; the step that reads it counts
+        what it got (received_tally)."""
+        self._claim(label)
+        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        return beam.pvalue.AsList(pcoll)
+
     def tallies(self, pipeline):
-        """PCollection[(shuffle, input, side, count)] of every checked shuffle."""
+        """PCollection[(shuffle, input, side, count)] of every checked shuffle, one per
+        (shuffle, input, side) whatever the number of bundles: taken once, by the
+        commit, after every other step is built. (A count lost on the way makes the
+        commit refuse: a false alarm, never a false pass.)"""
+        self._taken = True
         if not self._tallies:
             return pipeline | "NoShuffleTallies" >> beam.Create([])
-        return tuple(self._tallies) | "ShuffleTallies" >> beam.Flatten()
+        return (tuple(self._tallies)
+                | "ShuffleTallies" >> beam.Flatten()
+                | "KeyTallies" >> beam.Map(lambda tally: (tally[:3], tally[3]))
+                | "SumTallies" >> beam.CombinePerKey(sum)
+                | "FlatTallies" >> beam.MapTuple(lambda key, count: (*key, count)))
+
+    def _count(self, label: str, pcoll, part: str, count: beam.DoFn) -> None:
+        self._tallies.append(pcoll | f"Count{label}{part}" >> beam.ParDo(count))
 
     def _claim(self, label: str) -> None:
+        if self._taken:  # its counts would never reach the commit
+            raise ValueError(f"shuffle {label!r} is checked after the tallies were taken")
         if label in self._labels:  # tallies are added up by label
             raise ValueError(f"shuffle {label!r} is checked twice in one graph")
         self._labels.add(label)
 
 
+def received_tally(label: str, values: list) -> tuple[str, str, str, int]:
+    """The tally of a side input (ShuffleCounts.as_list) as the step reading it got it."""
+    return label, _ALONE, RECEIVED, len(values)
+
+
 def _title(name: str) -> str:
-    return name[:1].upper() + name[1:]
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 class MergeCounted:
@@ -106,33 +126,44 @@ class MergeCounted:
         return self._merge([value for value, _ in counted]), sum(n for _, n in counted)
 
 
-class _CountFn(beam.DoFn):
-    """Counts elements per bundle and emits (shuffle, input, side, count) from
-    finish_bundle. `name` None: the elements are CoGroupByKey's (key, {input: values}),
-    counted per input; `grouped`: (key, values), each value counted; `merged`: (key,
-    (value, count)), counted as `count`."""
+def _one(_element) -> int:
+    return 1
 
-    def __init__(self, shuffle: str, name: str | None, side: str, grouped: bool = False,
-                 merged: bool = False):
-        self._shuffle, self._name, self._side = shuffle, name, side
-        self._grouped, self._merged = grouped, merged
+
+def _values_of(element) -> int:
+    """(key, grouped values): how many values."""
+    return _size(element[1])
+
+
+def _merged_of(element) -> int:
+    """(key, (merged value, count)): how many values were merged."""
+    return element[1][1]
+
+
+class _CountFn(beam.DoFn):
+    """Counts the elements of one input per bundle, each as `size` says, and emits
+    (shuffle, input, side, count) from finish_bundle."""
+
+    def __init__(self, shuffle: str, name: str | None, side: str, size=_one):
+        self._shuffle, self._name, self._side, self._size = shuffle, name, side, size
 
     def start_bundle(self):
         self._counts: dict[str, int] = {}
 
     def process(self, element):
-        counts = self._counts
-        if self._name is None:
-            for name, values in element[1].items():
-                counts[name] = counts.get(name, 0) + _size(values)
-        else:
-            counts[self._name] = counts.get(self._name, 0) + (
-                _size(element[1]) if self._grouped else element[1][1] if self._merged
-                else 1)
+        self._counts[self._name] = self._counts.get(self._name, 0) + self._size(element)
 
     def finish_bundle(self):
         for name, count in sorted(self._counts.items()):
             yield in_global_window((self._shuffle, name, self._side, count))
+
+
+class _CountJoinedFn(_CountFn):
+    """CoGroupByKey's (key, {input: values}), counted per input."""
+
+    def process(self, element):
+        for name, values in element[1].items():
+            self._counts[name] = self._counts.get(name, 0) + _size(values)
 
 
 def _size(values: Iterable) -> int:
@@ -149,8 +180,7 @@ def shuffle_losses(tallies: Iterable[tuple[str, str, str, int]]) -> list[str]:
     for shuffle, name, side, count in tallies:
         sides = totals.setdefault((shuffle, name), {SENT: 0, RECEIVED: 0})
         sides[side] += count
-    return [f"the runner's shuffle {shuffle} passed on {sides[RECEIVED]} of the "
-            f"{sides[SENT]} elements it was given"
-            + ("" if name == _ALONE else f" as {name!r}")
+    return [f"the runner passed on {sides[RECEIVED]} of the {sides[SENT]} elements given "
+            f"to {shuffle}" + ("" if name == _ALONE else f" as {name!r}")
             for (shuffle, name), sides in sorted(totals.items())
             if sides[SENT] != sides[RECEIVED]]

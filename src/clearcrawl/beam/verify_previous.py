@@ -25,6 +25,7 @@ from clearcrawl.audit.verify import (
 )
 from clearcrawl.beam.commit import BucketRoots
 from clearcrawl.beam.outputs import open_uri
+from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.io.parquet import iter_row_groups
 
 PROBLEMS, TALLIES, ROOTS = "previous_problems", "previous_tallies", "previous_roots"
@@ -34,23 +35,25 @@ LEAVES = "leaves"
 class VerifyPrevious(beam.PTransform):
     """pipeline -> {PROBLEMS: str per mismatching file, TALLIES: {decisions,
     removed_by_kind, ids} per ledger file, ROOTS: (bucket, (root, rows, repeated))}
-    of the finished output at `root` whose manifest is `manifest`."""
+    of the finished output at `root` whose manifest is `manifest`. The file lists are
+    spread by checked reshuffles (`shuffles`): a file lost there would go unchecked."""
 
-    def __init__(self, root: str, manifest: dict):
+    def __init__(self, root: str, manifest: dict, shuffles: ShuffleCounts):
         super().__init__()
         self._root = root.rstrip("/")
         self._manifest = manifest
+        self._shuffles = shuffles
 
     def expand(self, pipeline):
         root = self._root
-        problems = (pipeline
-                    | "ListPreviousFiles" >> beam.Create(self._manifest.get("outputs", []))
-                    | "SpreadPreviousFiles" >> beam.Reshuffle()
+        listed = pipeline | "ListPreviousFiles" >> beam.Create(
+            self._manifest.get("outputs", []), reshuffle=False)
+        problems = (self._shuffles.reshuffle("SpreadPreviousFiles", listed)
                     | "CheckPreviousFiles" >> beam.FlatMap(
                         lambda entry: check_listed_file(root, entry, open_uri)))
-        tallied = (pipeline
-                   | "ListPreviousLedger" >> beam.Create(ledger_paths(self._manifest))
-                   | "SpreadPreviousLedger" >> beam.Reshuffle()
+        ledgers = pipeline | "ListPreviousLedger" >> beam.Create(ledger_paths(self._manifest),
+                                                                 reshuffle=False)
+        tallied = (self._shuffles.reshuffle("SpreadPreviousLedger", ledgers)
                    | "TallyPreviousLedger" >> beam.ParDo(_TallyLedgerFn(root)).with_outputs(
                        LEAVES, main="tallies"))
         roots = tallied[LEAVES] | "PreviousBucketRoots" >> BucketRoots()
