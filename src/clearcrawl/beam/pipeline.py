@@ -28,7 +28,7 @@ from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
-from clearcrawl.beam.runner import join_shards, make_pipeline
+from clearcrawl.beam.runner import in_local_worker_processes, join_shards, make_pipeline
 from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.coverage import input_carriers
@@ -49,11 +49,22 @@ class RunFailed(Exception):
     """A run whose commit refused to write a manifest: exit code 1 with its reason."""
 
 
-def raise_refused_commit(error: BaseException) -> None:
-    """RunFailed if `error` (what the runner raised) is the commit's refusal."""
+# Said after a refused commit when the run was local, in worker processes.
+LOCAL_LOSS_ADVICE = (" (Beam's local runner with several worker processes is known to drop "
+                     "rows of large shuffles: run again, with --direct_num_workers 1 or on "
+                     "Dask; docs/scale.md)")
+
+
+def raise_refused_commit(error: BaseException, pipeline: beam.Pipeline,
+                         is_local: bool) -> None:
+    """RunFailed if `error` (what the runner raised) is the commit's refusal, with
+    advice if the run was local, in worker processes (where rows were seen lost)."""
     problem = refusal_in(error, ACCOUNTING_FAILED)
-    if problem is not None:
-        raise RunFailed(ACCOUNTING_FAILED + problem) from None
+    if problem is None:
+        return
+    advice = (LOCAL_LOSS_ADVICE if is_local and in_local_worker_processes(pipeline.options)
+              else "")
+    raise RunFailed(ACCOUNTING_FAILED + problem + advice) from None
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,7 @@ def run(argv: list[str] | None = None) -> RunResult:
         result = prepared.pipeline.run()
         result.wait_until_finish()
     except Exception as exc:  # noqa: BLE001 - runners wrap a step's error in their own
-        raise_refused_commit(exc)
+        raise_refused_commit(exc, prepared.pipeline, prepared.is_local)
         raise
     finally:
         if reporter is not None:

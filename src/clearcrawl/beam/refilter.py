@@ -336,7 +336,8 @@ def refilter(argv: list[str] | None = None) -> RunResult:
         previous = build_refilter_parser().parse_known_args(argv)[0].previous.rstrip("/")
         problem = refusal_in(exc, REFUSED)
         if problem is None:
-            raise_refused_commit(exc)  # a runner's loss: exit 1, the previous is not to blame
+            # A runner's loss: exit 1, the previous output is not to blame.
+            raise_refused_commit(exc, prepared.pipeline, prepared.is_local)
             # A file too damaged to read, or a ledger whose rows cannot be joined, fails
             # a step before the commit can judge it: say why, as audit verify would.
             problems = verify_output(previous, open_uri, outputs.list_files)

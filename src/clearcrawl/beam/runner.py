@@ -45,6 +45,13 @@ def local_workers(files: int) -> int:
     return max(1, min(cores or 1, files))
 
 
+def in_local_worker_processes(options: PipelineOptions) -> bool:
+    """Whether a local run's workers are processes, more than one: the mode in which
+    Beam's local runner was measured dropping rows of large shuffles (docs/scale.md)."""
+    direct = options.view_as(DirectOptions)
+    return direct.direct_running_mode == "multi_processing" and direct.direct_num_workers != 1
+
+
 DISTRIBUTED_JOIN_SHARDS = 64
 
 
