@@ -50,3 +50,17 @@ def skew_shuffle(monkeypatch, method: str, label: str, change: int,
         return checked(self, given_label, given, shuffle)
 
     monkeypatch.setattr(ShuffleCounts, method, skewing)
+
+
+def skew_side_input(monkeypatch, label: str) -> None:
+    """Graphs built from now on hand the step reading side input `label` (made by
+    ShuffleCounts.as_list) one element fewer than was counted going in."""
+    counted = ShuffleCounts.as_list
+
+    def losing(self, given_label, pcoll):
+        side = counted(self, given_label, pcoll)
+        if given_label != label:
+            return side
+        return beam.pvalue.AsList(_skew(pcoll, -1))
+
+    monkeypatch.setattr(ShuffleCounts, "as_list", losing)

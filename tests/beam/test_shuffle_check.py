@@ -6,15 +6,17 @@ pipelines."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import apache_beam as beam
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from clearcrawl.beam import pipeline as run_pipeline
 from clearcrawl.beam.commit import ACCOUNTING_FAILED, refusal_in
-from clearcrawl.beam.runner import local_workers
+from clearcrawl.beam.runner import in_several_local_workers, local_workers
 from clearcrawl.beam.shuffle_check import (
     RECEIVED,
     SENT,
@@ -23,7 +25,7 @@ from clearcrawl.beam.shuffle_check import (
     shuffle_losses,
 )
 from tests.conftest import BUNDLED_REGISTRY, local_pipeline
-from tests.shuffle_faults import Skewed, skew_shuffle
+from tests.shuffle_faults import Skewed, skew_shuffle, skew_side_input
 
 
 def _assert_losses(build, expected: list[str]) -> None:
@@ -134,28 +136,54 @@ def test_the_commit_refusal_is_found_in_what_the_runner_raised(error):
     assert refusal_in(RuntimeError("something else failed"), ACCOUNTING_FAILED) is None
 
 
-@pytest.mark.parametrize("method, label, change, name", [
-    ("co_group_by_key", "JoinOrigins", -1, "files"),  # an origin never meets its capture
-    ("co_group_by_key", "JoinFiles", -1, "captures"),  # captures never reach a spill file
-    ("group_by_key", "GroupShards", +1, None),  # propagation's band keys, a block twice
-    ("reshuffle", "SpreadShards", -1, None),  # a whole input file never read
+def test_a_count_that_never_arrives_is_named():
+    expected = [("JoinSides", "left", SENT), ("JoinSides", "left", RECEIVED)]
+    assert shuffle_losses([("JoinSides", "left", SENT, 3), ("JoinSides", "left", RECEIVED, 3)],
+                          expected) == []
+    assert shuffle_losses([("JoinSides", "left", SENT, 0)], expected) == [
+        "no count arrived of the elements JoinSides passed on as 'left'"]
+
+
+@pytest.mark.parametrize("flags, several", [
+    ([], False),  # Beam's default: one worker
+    (["--direct_num_workers", "1", "--direct_running_mode", "multi_processing"], False),
+    (["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"], True),
+    (["--direct_num_workers", "2", "--direct_running_mode", "multi_threading"], True),
+    (["--direct_num_workers", "0"], os.cpu_count() > 1),  # 0: one a core
+])
+def test_several_local_workers_are_told_apart(flags, several):
+    assert in_several_local_workers(PipelineOptions(flags)) is several
+
+
+@pytest.mark.parametrize("method, label, change, name, flags", [
+    ("co_group_by_key", "JoinOrigins", -1, "files", []),  # an origin never meets its capture
+    ("co_group_by_key", "JoinFiles", -1, "captures", []),  # captures never reach a spill file
+    ("group_by_key", "GroupShards", +1, None, []),  # propagation's band keys, a block twice
+    ("reshuffle", "SpreadShards", -1, None, ["--direct_num_workers", "1"]),  # a file unread
+    ("group_by_key", "GroupBuckets", -1, None, []),  # a ledger bucket's leaves
+    ("as_list", "CommitReceipts", -1, None, []),  # a side input of the commit step
 ])
 def test_a_run_whose_shuffle_skews_writes_no_manifest(synthetic_crawl, tmp_path, capsys,
                                                       monkeypatch, method, label, change,
-                                                      name):
+                                                      name, flags):
     """The real run, its graph built with one shuffle that loses or repeats a row: the
     commit refuses, the command exits 1 naming the shuffle, and no manifest is written.
     A plain run of two files uses two worker processes where there are two cores: then
     the line also advises one, where Beam's local runner was seen losing rows."""
-    skew_shuffle(monkeypatch, method, label, change, name)
+    if method == "as_list":
+        skew_side_input(monkeypatch, label)
+    else:
+        skew_shuffle(monkeypatch, method, label, change, name)
     out = tmp_path / "out"
     code = run_pipeline.main(["--input", str(synthetic_crawl / "*.warc.gz"),
                               "--robots", str(synthetic_crawl / "robots" / "*.warc.gz"),
-                              "--registry", str(BUNDLED_REGISTRY), "--output", str(out)])
+                              "--registry", str(BUNDLED_REGISTRY), "--output", str(out),
+                              *flags])
     err = capsys.readouterr().err
     assert code == 1, err
     assert re.fullmatch(r"clearcrawl run: accounting check failed, no manifest written: the "
                         rf"runner passed on \d+ of the \d+ elements given to {label}.*\n",
                         err), err
-    assert ("run again, with --direct_num_workers 1" in err) == (local_workers(2) > 1)
+    assert ("run again, with --direct_num_workers 1" in err) == (
+        not flags and local_workers(2) > 1)
     assert not (out / "manifest.json").exists()

@@ -81,27 +81,36 @@ class CommitOutput(beam.PTransform):
 
     def expand(self, parts):
         pipeline = parts["receipts"].pipeline
+        further = sorted(name for name in parts if name not in _PARTS)
+        if "roots" in further:
+            raise ValueError("'roots' is the commit's own input (the ledger's bucket roots)")
         given = {"receipts": parts["receipts"],
-                 "roots": parts["leaves"] | "BucketRoots" >> BucketRoots(),
+                 "roots": parts["leaves"] | "BucketRoots" >> BucketRoots(
+                     self._shuffles, "GroupBuckets"),
                  "reads": parts["reads"],
-                 **{name: parts[name] for name in sorted(parts) if name not in _PARTS}}
+                 **{name: parts[name] for name in further}}
         labels = {name: f"Commit{name.title().replace('_', '')}" for name in given}
         side = [self._shuffles.as_list(labels[name], pcoll) for name, pcoll in given.items()]
         tallies = beam.pvalue.AsList(self._shuffles.tallies(pipeline))
         return (pipeline
                 | "Once" >> beam.Create([None])
-                | "Commit" >> beam.ParDo(_CommitFn(self._plan, self._describe, labels),
+                | "Commit" >> beam.ParDo(_CommitFn(self._plan, self._describe, labels,
+                                                   self._shuffles.expected()),
                                          tallies, *side))
 
 
 class BucketRoots(beam.PTransform):
     """PCollection[(bucket, [(doc_id, leaf)])] -> PCollection[(bucket, (root, rows,
     repeated doc_ids))]: each bucket's leaves meet on one worker (memory bounded per
-    bucket), whatever runner or sharding wrote them."""
+    bucket), whatever runner or sharding wrote them, in the checked shuffle `label`."""
+
+    def __init__(self, shuffles: ShuffleCounts, label: str):
+        super().__init__()
+        self._shuffles = shuffles
+        self._label = label
 
     def expand(self, leaves):
-        return (leaves
-                | "GroupBuckets" >> beam.GroupByKey()
+        return (self._shuffles.group_by_key(self._label, leaves)
                 | "Roots" >> beam.MapTuple(lambda bucket, groups: (bucket, bucket_root(
                     pair for group in groups for pair in group))))
 
@@ -111,15 +120,18 @@ class _CommitFn(beam.DoFn):
     whether every shuffle and side input passed on what it was given (so a runner's
     loss is never reported as anything else), then `describe`, then the accounting."""
 
-    def __init__(self, plan: CommitPlan, describe, labels: dict[str, str]):
+    def __init__(self, plan: CommitPlan, describe, labels: dict[str, str],
+                 expected: list[tuple[str, str, str]]):
         self._plan = plan
         self._describe = describe
         self._labels = labels
+        self._expected = expected
 
     def process(self, _, tallies, *side):
-        given = dict(zip(self._labels, side))
+        given = dict(zip(self._labels, side, strict=True))
         lost = shuffle_losses([*tallies, *(received_tally(self._labels[name], values)
-                                           for name, values in given.items())])
+                                           for name, values in given.items())],
+                              self._expected)
         if lost:
             raise RuntimeError(ACCOUNTING_FAILED + "; ".join(lost))
         further = {name: values for name, values in given.items()

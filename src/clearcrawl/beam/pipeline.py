@@ -28,7 +28,7 @@ from clearcrawl.beam.progress import PROGRESS_DIR, ProgressReporter
 from clearcrawl.beam.propagate_removals import PropagateRemovals
 from clearcrawl.beam.read_shards import ReadShards
 from clearcrawl.beam.robots_store_join import ReadRobotsStore, store_block
-from clearcrawl.beam.runner import in_local_worker_processes, join_shards, make_pipeline
+from clearcrawl.beam.runner import in_several_local_workers, join_shards, make_pipeline
 from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.write_outputs import WriteOutputs
 from clearcrawl.core.coverage import input_carriers
@@ -49,21 +49,22 @@ class RunFailed(Exception):
     """A run whose commit refused to write a manifest: exit code 1 with its reason."""
 
 
-# Said after a refused commit when the run was local, in worker processes.
-LOCAL_LOSS_ADVICE = (" (Beam's local runner with several worker processes is known to drop "
-                     "rows of large shuffles: run again, with --direct_num_workers 1 or on "
-                     "Dask; docs/scale.md)")
+# Said after rows lost in a local run with several workers.
+LOCAL_LOSS_ADVICE = (" (Beam's local runner with several workers is known to drop rows of "
+                     "large shuffles: run again, with --direct_num_workers 1 or on Dask; "
+                     "docs/scale.md)")
+_LOSS_WORDS = " passed on "  # how the commit's refusals (shuffle_losses, join_losses) say it
 
 
 def raise_refused_commit(error: BaseException, pipeline: beam.Pipeline,
                          is_local: bool) -> None:
     """RunFailed if `error` (what the runner raised) is the commit's refusal, with
-    advice if the run was local, in worker processes (where rows were seen lost)."""
+    advice if it found rows lost in a local run with several workers."""
     problem = refusal_in(error, ACCOUNTING_FAILED)
     if problem is None:
         return
-    advice = (LOCAL_LOSS_ADVICE if is_local and in_local_worker_processes(pipeline.options)
-              else "")
+    advice = (LOCAL_LOSS_ADVICE if _LOSS_WORDS in problem and is_local
+              and in_several_local_workers(pipeline.options) else "")
     raise RunFailed(ACCOUNTING_FAILED + problem + advice) from None
 
 

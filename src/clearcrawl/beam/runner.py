@@ -45,11 +45,12 @@ def local_workers(files: int) -> int:
     return max(1, min(cores or 1, files))
 
 
-def in_local_worker_processes(options: PipelineOptions) -> bool:
-    """Whether a local run's workers are processes, more than one: the mode in which
+def in_several_local_workers(options: PipelineOptions) -> bool:
+    """Whether a local run splits its work over more than one worker (FnApiRunner does
+    whenever it has more than one, in any running mode; 0 asks for one per core): how
     Beam's local runner was measured dropping rows of large shuffles (docs/scale.md)."""
-    direct = options.view_as(DirectOptions)
-    return direct.direct_running_mode == "multi_processing" and direct.direct_num_workers != 1
+    workers = options.view_as(DirectOptions).direct_num_workers
+    return (os.cpu_count() if workers == 0 else workers or 1) > 1
 
 
 DISTRIBUTED_JOIN_SHARDS = 64

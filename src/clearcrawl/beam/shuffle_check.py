@@ -32,6 +32,7 @@ class ShuffleCounts:
     def __init__(self):
         self._tallies: list = []
         self._labels: set[str] = set()
+        self._expected: list[tuple[str, str, str]] = []  # (shuffle, input, side)
         self._taken = False
 
     def co_group_by_key(self, label: str, inputs: dict, shuffle=None):
@@ -41,7 +42,8 @@ class ShuffleCounts:
         for name, pcoll in sorted(inputs.items()):
             self._count(label, pcoll, _title(name), _CountFn(label, name, SENT))
         joined = inputs | label >> (beam.CoGroupByKey() if shuffle is None else shuffle)
-        self._count(label, joined, "Out", _CountJoinedFn(label, None, RECEIVED))
+        self._count(label, joined, "Out", _CountJoinedFn(label, None, RECEIVED),
+                    names=sorted(inputs))
         return joined
 
     def group_by_key(self, label: str, pcoll, shuffle=None):
@@ -83,19 +85,25 @@ class ShuffleCounts:
 
     def tallies(self, pipeline):
         """PCollection[(shuffle, input, side, count)] of every checked shuffle, one per
-        (shuffle, input, side) whatever the number of bundles: taken once, by the
-        commit, after every other step is built. (A count lost on the way makes the
-        commit refuse: a false alarm, never a false pass.)"""
+        (shuffle, input, side) whatever the number of bundles, a zero of each included
+        (so one that never arrives is seen missing: `expected`): taken once, by the
+        commit, after every other step is built."""
         self._taken = True
-        if not self._tallies:
-            return pipeline | "NoShuffleTallies" >> beam.Create([])
-        return (tuple(self._tallies)
+        zeros = pipeline | "ExpectedTallies" >> beam.Create(
+            [(*key, 0) for key in self._expected], reshuffle=False)
+        return ((*self._tallies, zeros)
                 | "ShuffleTallies" >> beam.Flatten()
                 | "KeyTallies" >> beam.Map(lambda tally: (tally[:3], tally[3]))
                 | "SumTallies" >> beam.CombinePerKey(sum)
                 | "FlatTallies" >> beam.MapTuple(lambda key, count: (*key, count)))
 
-    def _count(self, label: str, pcoll, part: str, count: beam.DoFn) -> None:
+    def expected(self) -> list[tuple[str, str, str]]:
+        """Every (shuffle, input, side) whose count the commit must find in `tallies`."""
+        return list(self._expected)
+
+    def _count(self, label: str, pcoll, part: str, count: _CountFn,
+               names: list[str] | None = None) -> None:
+        self._expected += [(label, name, count.side) for name in (names or [count.name])]
         self._tallies.append(pcoll | f"Count{label}{part}" >> beam.ParDo(count))
 
     def _claim(self, label: str) -> None:
@@ -145,17 +153,17 @@ class _CountFn(beam.DoFn):
     (shuffle, input, side, count) from finish_bundle."""
 
     def __init__(self, shuffle: str, name: str | None, side: str, size=_one):
-        self._shuffle, self._name, self._side, self._size = shuffle, name, side, size
+        self.shuffle, self.name, self.side, self._size = shuffle, name, side, size
 
     def start_bundle(self):
         self._counts: dict[str, int] = {}
 
     def process(self, element):
-        self._counts[self._name] = self._counts.get(self._name, 0) + self._size(element)
+        self._counts[self.name] = self._counts.get(self.name, 0) + self._size(element)
 
     def finish_bundle(self):
         for name, count in sorted(self._counts.items()):
-            yield in_global_window((self._shuffle, name, self._side, count))
+            yield in_global_window((self.shuffle, name, self.side, count))
 
 
 class _CountJoinedFn(_CountFn):
@@ -173,14 +181,22 @@ def _size(values: Iterable) -> int:
         return sum(1 for _ in values)
 
 
-def shuffle_losses(tallies: Iterable[tuple[str, str, str, int]]) -> list[str]:
-    """Each checked shuffle input whose elements in and out differ, in words; [] if
-    none. Sorted, so the same losses always read the same."""
+def shuffle_losses(tallies: Iterable[tuple[str, str, str, int]],
+                   expected: Iterable[tuple[str, str, str]] = ()) -> list[str]:
+    """Each checked shuffle input whose elements in and out differ, and each `expected`
+    (shuffle, input, side) of which no count arrived, in words; [] if none. Sorted, so
+    the same losses always read the same."""
     totals: dict[tuple[str, str], dict[str, int]] = {}
+    arrived = set()
     for shuffle, name, side, count in tallies:
         sides = totals.setdefault((shuffle, name), {SENT: 0, RECEIVED: 0})
         sides[side] += count
-    return [f"the runner passed on {sides[RECEIVED]} of the {sides[SENT]} elements given "
+        arrived.add((shuffle, name, side))
+    missing = [f"no count arrived of the elements {shuffle} "
+               + ("was given" if side == SENT else "passed on")
+               + ("" if name == _ALONE else f" as {name!r}")
+               for shuffle, name, side in sorted(set(expected) - arrived)]
+    return missing + [f"the runner passed on {sides[RECEIVED]} of the {sides[SENT]} elements given "
             f"to {shuffle}" + ("" if name == _ALONE else f" as {name!r}")
             for (shuffle, name), sides in sorted(totals.items())
             if sides[SENT] != sides[RECEIVED]]

@@ -56,7 +56,8 @@ class VerifyPrevious(beam.PTransform):
         tallied = (self._shuffles.reshuffle("SpreadPreviousLedger", ledgers)
                    | "TallyPreviousLedger" >> beam.ParDo(_TallyLedgerFn(root)).with_outputs(
                        LEAVES, main="tallies"))
-        roots = tallied[LEAVES] | "PreviousBucketRoots" >> BucketRoots()
+        roots = tallied[LEAVES] | "PreviousBucketRoots" >> BucketRoots(
+            self._shuffles, "GroupPreviousBuckets")
         return {PROBLEMS: problems, TALLIES: tallied.tallies, ROOTS: roots}
 
 
