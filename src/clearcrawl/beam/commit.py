@@ -31,7 +31,12 @@ from clearcrawl.audit.manifest import (
 from clearcrawl.audit.verify import manifest_digest
 from clearcrawl.beam import outputs
 from clearcrawl.beam.outputs import open_uri
-from clearcrawl.beam.shuffle_check import ShuffleCounts, received_tally, shuffle_losses
+from clearcrawl.beam.shuffle_check import (
+    ShuffleCounts,
+    camel,
+    received_tally,
+    shuffle_losses,
+)
 from clearcrawl.registry.snapshot import Snapshot
 
 
@@ -50,7 +55,8 @@ class CommitPlan:
     started: float = 0.0
 
 
-_PARTS = ("receipts", "leaves", "reads")
+_PARTS = ("receipts", "leaves", "reads")  # CommitOutput's own inputs
+_OWN = ("receipts", "roots", "reads")  # _CommitFn's own side inputs (leaves become roots)
 # Begins the commit step's error when the accounting does not add up.
 ACCOUNTING_FAILED = "accounting check failed, no manifest written: "
 
@@ -89,7 +95,7 @@ class CommitOutput(beam.PTransform):
                      self._shuffles, "GroupBuckets"),
                  "reads": parts["reads"],
                  **{name: parts[name] for name in further}}
-        labels = {name: f"Commit{name.title().replace('_', '')}" for name in given}
+        labels = {name: f"Commit{camel(name)}" for name in given}
         side = [self._shuffles.as_list(labels[name], pcoll) for name, pcoll in given.items()]
         tallies = beam.pvalue.AsList(self._shuffles.tallies(pipeline))
         return (pipeline
@@ -134,8 +140,7 @@ class _CommitFn(beam.DoFn):
                               self._expected)
         if lost:
             raise RuntimeError(ACCOUNTING_FAILED + "; ".join(lost))
-        further = {name: values for name, values in given.items()
-                   if name not in ("receipts", "roots", "reads")}
+        further = {name: values for name, values in given.items() if name not in _OWN}
         extra = self._describe(further) if self._describe is not None else None
         yield commit(self._plan, {r["name"]: r for r in given["receipts"]},
                      dict(given["roots"]), sum(given["reads"]), extra)

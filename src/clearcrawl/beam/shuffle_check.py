@@ -40,7 +40,7 @@ class ShuffleCounts:
         and coming out."""
         self._claim(label)
         for name, pcoll in sorted(inputs.items()):
-            self._count(label, pcoll, _title(name), _CountFn(label, name, SENT))
+            self._count(label, pcoll, camel(name), _CountFn(label, name, SENT))
         joined = inputs | label >> (beam.CoGroupByKey() if shuffle is None else shuffle)
         self._count(label, joined, "Out", _CountJoinedFn(label, None, RECEIVED),
                     names=sorted(inputs))
@@ -49,7 +49,7 @@ class ShuffleCounts:
     def group_by_key(self, label: str, pcoll, shuffle=None):
         """`pcoll | label >> GroupByKey()`, its values counted in and out."""
         self._claim(label)
-        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        self._count_in(label, pcoll)
         grouped = pcoll | label >> (beam.GroupByKey() if shuffle is None else shuffle)
         self._count(label, grouped, "Out", _CountFn(label, _ALONE, RECEIVED, _values_of))
         return grouped
@@ -59,7 +59,7 @@ class ShuffleCounts:
         values (applied again to its own results, as Beam's combiner lifting does):
         each value travels with its count, so what comes out says how many it merged."""
         self._claim(label)
-        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        self._count_in(label, pcoll)
         combined = (pcoll
                     | f"{label}WithCounts" >> beam.MapTuple(lambda key, value: (key, (value, 1)))
                     | label >> (beam.CombinePerKey(MergeCounted(merge)) if shuffle is None
@@ -71,7 +71,7 @@ class ShuffleCounts:
     def reshuffle(self, label: str, pcoll, shuffle=None):
         """`pcoll | label >> Reshuffle()`, its elements counted in and out."""
         self._claim(label)
-        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        self._count_in(label, pcoll)
         spread = pcoll | label >> (beam.Reshuffle() if shuffle is None else shuffle)
         self._count(label, spread, "Out", _CountFn(label, _ALONE, RECEIVED))
         return spread
@@ -80,7 +80,7 @@ class ShuffleCounts:
         """AsList(pcoll), its elements counted going in; the step that reads it counts
         what it got (received_tally)."""
         self._claim(label)
-        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+        self._count_in(label, pcoll)
         return beam.pvalue.AsList(pcoll)
 
     def tallies(self, pipeline):
@@ -101,6 +101,9 @@ class ShuffleCounts:
         """Every (shuffle, input, side) whose count the commit must find in `tallies`."""
         return list(self._expected)
 
+    def _count_in(self, label: str, pcoll) -> None:
+        self._count(label, pcoll, "In", _CountFn(label, _ALONE, SENT))
+
     def _count(self, label: str, pcoll, part: str, count: _CountFn,
                names: list[str] | None = None) -> None:
         self._expected += [(label, name, count.side) for name in (names or [count.name])]
@@ -119,7 +122,8 @@ def received_tally(label: str, values: list) -> tuple[str, str, str, int]:
     return label, _ALONE, RECEIVED, len(values)
 
 
-def _title(name: str) -> str:
+def camel(name: str) -> str:
+    """A snake_case name as it reads in a transform label: previous_roots, PreviousRoots."""
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
