@@ -197,18 +197,27 @@ def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
                         if o["path"].startswith(f"{folder}/"))
             for folder in ("ledger", "data", "signatures", "errors")}
     whole = [{"ledger": rows["ledger"], "data": rows["data"],
-              "signature": rows["signatures"], "error": rows["errors"]}]
+              "signature": rows["signatures"], "error": rows["errors"], "texts": rows["data"]}]
     assert join_losses(manifest, whole) == ""
     halves = [{k: v // 2 for k, v in whole[0].items()}, {k: v - v // 2 for k, v in whole[0].items()}]
     assert join_losses(manifest, halves) == ""
+    # As the graph sends them: the join's counts and the texts given back, apart.
+    apart = [{k: v for k, v in whole[0].items() if k != "texts"}, {"texts": rows["data"]}]
+    assert join_losses(manifest, apart) == ""
     short = [dict(whole[0], data=rows["data"] - 5)]
     assert join_losses(manifest, short) == (
         f"data/ has {rows['data']} rows but the join by doc_id passed on {rows['data'] - 5}")
+    # A text that never reached its document (a row group's rows lost on the way).
+    untold = [dict(whole[0], texts=rows["data"] - 2)]
+    assert join_losses(manifest, untold) == (
+        f"data/ has {rows['data']} rows but {rows['data'] - 2} texts were given back to "
+        "their documents")
 
 
 @pytest.mark.parametrize("method, label, name, workers", [
     ("co_group_by_key", "JoinDecisions", "after", []),  # a changed document left unlisted
     ("reshuffle", "SpreadPreviousFiles", None, []),  # a previous file left unchecked
+    ("group_by_key", "JoinTexts", None, []),  # a document never brought to its text
     ("co_group_by_key", "JoinDecisions", "after", ["--direct_num_workers", "2",
                                                    "--direct_running_mode",
                                                    "multi_processing"]),

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
+import pyarrow.parquet as pq
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
+from clearcrawl.audit.hashing import bucket_of
 from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import check_manifest, listed_rows, verify_output
 from clearcrawl.beam import outputs
@@ -66,16 +68,68 @@ CRAWL_SIGNAL_KINDS = frozenset({reasons.ROBOTS_CRAWL_TIME, reasons.ROBOTS_CURREN
 WORK_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE})
 
 
-# The previous output's folders joined by doc_id, by the name RefilterFn reads them as.
+# The previous output's folders joined by doc_id, by the name RoutePreviousFn reads
+# them as. Data rows are joined by where their text is, not by value: texts never
+# cross a shuffle, which a local runner holds in memory. A text's place is (data file,
+# row group); a document without text (removed, or unreadable) has no file and its
+# doc_id's bucket, so those spread as evenly.
 JOINED_FOLDERS = {"ledger": "ledger", "data": "data", "signature": "signatures",
                   "error": "errors"}
-JOINED = "joined"  # rows RefilterFn received, by input, per bundle
+TEXTS = "texts"  # data rows whose text RefilterFn gave back to their document
+JOINED = "joined"  # rows RoutePreviousFn received, by input, and texts given back, per bundle
+_TEXT_COLUMNS = ["doc_id", "text", "crawl"]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousRows:
+    """A document's rows in the previous output (its signature and error rows may be
+    absent)."""
+
+    ledger: dict
+    signature: dict | None
+    error: dict | None
+
+
+def _text_places(uri: str):
+    """(doc_id, (uri, row group)) of each row of a previous data file, from its doc_id
+    column alone."""
+    with open_uri(uri) as fh:
+        parquet = pq.ParquetFile(fh)
+        for group in range(parquet.num_row_groups):
+            ids = parquet.read_row_group(group, columns=["doc_id"], use_threads=False)
+            place = uri, group
+            for doc_id in ids.column(0).to_pylist():
+                yield doc_id, place
+
+
+class RoutePreviousFn(beam.DoFn):
+    """(doc_id, {ledger, data, signature, error}) -> ((uri, row group), PreviousRows):
+    each document's rows sent to where its text is. Tagged JOINED: how many rows of each
+    input it received, per bundle (join_losses)."""
+
+    def start_bundle(self):
+        self._joined = dict.fromkeys(JOINED_FOLDERS, 0)
+
+    def finish_bundle(self):
+        if any(self._joined.values()):
+            yield beam.pvalue.TaggedOutput(JOINED, in_global_window(self._joined))
+
+    def process(self, grouped):
+        doc_id, joined = grouped
+        for name in JOINED_FOLDERS:
+            self._joined[name] += len(joined[name])
+        [row] = joined["ledger"]
+        place = joined["data"][0] if joined["data"] else ("", bucket_of(doc_id))
+        yield place, PreviousRows(row, next(iter(joined["signature"]), None),
+                                  next(iter(joined["error"]), None))
 
 
 class RefilterFn(beam.DoFn):
-    """(doc_id, {ledger, data, signature, error}) -> Decided, or for a record that
+    """((uri, row group), [PreviousRows]) -> each document Decided, its text read from its
+    row group (the group's documents are all a worker holds), or for a record that
     could not be read, its ReadFailure again (so its ledger and error rows are
-    rebuilt exactly as in a run, with the new registry's ids).
+    rebuilt exactly as in a run, with the new registry's ids). Tagged JOINED: how
+    many texts it gave back, per bundle (join_losses).
 
     Domain rules are matched again on the URL. Works: every previous work match
     still holds (refilter requires a registry that only grew), so only the added
@@ -100,24 +154,34 @@ class RefilterFn(beam.DoFn):
                          if added else None)
 
     def start_bundle(self):
-        self._joined = dict.fromkeys(JOINED_FOLDERS, 0)
+        self._texts = 0
 
     def finish_bundle(self):
-        if any(self._joined.values()):
-            yield beam.pvalue.TaggedOutput(JOINED, in_global_window(self._joined))
+        if self._texts:
+            yield beam.pvalue.TaggedOutput(JOINED, in_global_window({TEXTS: self._texts}))
 
     def process(self, grouped):
-        _, joined = grouped
-        for name in JOINED_FOLDERS:
-            self._joined[name] += len(joined[name])
-        [row] = joined["ledger"]
-        if row["decision"] == reasons.ERROR:
-            [error] = joined["error"]
-            yield ReadFailure(row["doc_id"], error["source_uri"], error["source_offset"],
-                              error["error_kind"], error["message"], row["url"])
+        (uri, group), documents = grouped
+        if not uri:
+            for previous in documents:
+                yield self._decided(previous, None)
             return
-        data = joined["data"][0] if joined["data"] else None
-        signed = joined["signature"][0] if joined["signature"] else None
+        waiting = {previous.ledger["doc_id"]: previous for previous in documents}
+        with open_uri(uri) as fh:
+            texts = pq.ParquetFile(fh).read_row_group(group, columns=_TEXT_COLUMNS,
+                                                      use_threads=False)
+        for data in texts.to_pylist():
+            previous = waiting.pop(data["doc_id"], None)
+            if previous is not None:  # a text not given back is counted short
+                self._texts += 1
+                yield self._decided(previous, data)
+
+    def _decided(self, previous: PreviousRows, data: dict | None) -> Decided | ReadFailure:
+        row, signed = previous.ledger, previous.signature
+        if row["decision"] == reasons.ERROR:
+            error = previous.error
+            return ReadFailure(row["doc_id"], error["source_uri"], error["source_offset"],
+                               error["error_kind"], error["message"], row["url"])
         parts = split_url(row["url"])
         doc = Document(row["doc_id"], row["url"], parts.host, row["registered_domain"],
                        row["fetch_time"], (), None, "", data["text"] if data else "",
@@ -129,9 +193,9 @@ class RefilterFn(beam.DoFn):
         evidence = carried + self._index.match(doc.url, doc.host)
         if signed is not None and self._matcher is not None and data is not None:
             evidence += self._added_work_matches(doc, signed)
-        yield Decided(doc, tuple(sort_evidence(evidence)), row["license"],
-                      signed["signature"] if signed else b"",
-                      shingle_count=signed["shingle_count"] if signed else 0)
+        return Decided(doc, tuple(sort_evidence(evidence)), row["license"],
+                       signed["signature"] if signed else b"",
+                       shingle_count=signed["shingle_count"] if signed else 0)
 
     def _added_work_matches(self, doc: Document, signed: dict) -> list[Evidence]:
         signature = np.frombuffer(signed["signature"], "<u4")[None, :]
@@ -174,16 +238,20 @@ class PreviousDoesNotVerify(RuntimeError):
 def join_losses(manifest: dict, joined: list[dict]) -> str:
     """What the join by doc_id lost, '' if nothing: every row of the previous output's
     ledger, data, signatures and errors files (as its manifest counts them) must have
-    reached RefilterFn. A runner that drops shuffled rows would otherwise restore a
-    document silently (Beam's local multi-worker runner drops some beyond ~1 GB of
-    shuffled documents; docs/scale.md)."""
+    reached RefilterFn, and every data row's text its document (AttachTextFn). A runner
+    that drops shuffled rows would otherwise restore a document silently (Beam's local
+    multi-worker runner drops some beyond ~1 GB of shuffled rows; docs/scale.md)."""
     lost, rows = [], listed_rows(manifest)
     for name, folder in JOINED_FOLDERS.items():
         listed = rows[folder]
-        received = sum(part[name] for part in joined)
+        received = sum(part.get(name, 0) for part in joined)
         if received != listed:
             lost.append(f"{folder}/ has {listed} rows but the join by doc_id passed on "
                         f"{received}")
+    texts = sum(part.get(TEXTS, 0) for part in joined)
+    if texts != rows["data"]:
+        lost.append(f"data/ has {rows['data']} rows but {texts} texts were given back to "
+                    "their documents")
     return "; ".join(lost)
 
 
@@ -292,9 +360,16 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
     shuffles = ShuffleCounts()
     keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                     | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
-             for name, folder in JOINED_FOLDERS.items()}
-    refiltered = (keyed
-                  | "JoinByDoc" >> beam.CoGroupByKey()
+             for name, folder in JOINED_FOLDERS.items() if name != "data"}
+    keyed["data"] = (pipeline
+                     | "ListData" >> beam.Create(
+                         [f"{previous_root}/{p}" for p in prev.paths("data")])
+                     | "PlaceTexts" >> beam.FlatMap(_text_places))
+    routed = (keyed
+              | "JoinByDoc" >> beam.CoGroupByKey()
+              | "RoutePrevious" >> beam.ParDo(RoutePreviousFn()).with_outputs(
+                  JOINED, main="routed"))
+    refiltered = (shuffles.group_by_key("JoinTexts", routed.routed)
                   | "Refilter" >> beam.ParDo(RefilterFn(
                       config.snapshot_uri, added["works"])).with_outputs(JOINED, main="decided"))
     decided = refiltered.decided | "Batch" >> beam.BatchElements(min_batch_size=64,
@@ -323,7 +398,8 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
                                                              shuffles)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": pipeline | "PreviousReads" >> beam.Create([records]),
-          "changed": changed, "restorable": restorable_rows, JOINED: refiltered[JOINED],
+          "changed": changed, "restorable": restorable_rows,
+          JOINED: (routed[JOINED], refiltered[JOINED]) | "AllJoined" >> beam.Flatten(),
           **verified}
          | "CommitOutput" >> CommitOutput(plan, shuffles, describe))
 
