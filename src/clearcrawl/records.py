@@ -97,6 +97,16 @@ class Evidence(FastPickle):
 
 @fast_pickle
 @dataclass(frozen=True, slots=True)
+class PreviousDecision(FastPickle):
+    """A document's decision and reasons (ledger row values) in the output a refilter
+    starts from."""
+
+    decision: str
+    reasons: list[dict]
+
+
+@fast_pickle
+@dataclass(frozen=True, slots=True)
 class Decided(FastPickle):
     """A document with its direct evidence, before content matching across documents.
 
@@ -110,6 +120,8 @@ class Decided(FastPickle):
     signature: bytes = b""
     anchors: bytes = b""
     shingle_count: int = 0
+    # refilter: the decision and reasons (ledger row values) of the previous output.
+    previous: PreviousDecision | None = None
 
 
 REASON_TYPE = pa.struct([
@@ -169,6 +181,23 @@ ERRORS_SCHEMA = pa.schema([
 OUTPUT_SCHEMAS = {"data": DATA_SCHEMA, "ledger": LEDGER_SCHEMA, "errors": ERRORS_SCHEMA,
                   "signatures": SIGNATURES_SCHEMA}
 
+# A refilter's output only: each document whose decision or reasons changed against the
+# previous output, and each one a newer robots store allows again but whose text is not
+# in the output (it stays removed). In the manifest's order, after the folders above.
+CHANGES_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("url", pa.string()),
+    ("before", pa.string()),
+    ("after", pa.string()),
+    ("reasons", pa.list_(pa.string())),  # the kinds of the final reasons, sorted
+])
+RESTORABLE_SCHEMA = pa.schema([
+    ("doc_id", pa.string()),
+    ("url", pa.string()),
+    ("removed_by", pa.list_(pa.string())),  # the older robots stores' entry ids
+])
+CHANGE_SCHEMAS = {"changes": CHANGES_SCHEMA, "restorable": RESTORABLE_SCHEMA}
+
 # Every record read, staged before propagation: its ledger row, its text if kept so far
 # (null otherwise), its fingerprint, or why it could not be read. Split into ledger,
 # data, signatures and errors.
@@ -181,4 +210,6 @@ STAGED_SCHEMA = pa.schema([
     ("anchors", pa.binary()),
     ("error_kind", pa.string()),    # records that could not be read: the dead letter
     ("message", pa.string()),
+    ("previous_decision", pa.string()),  # refilter: the previous output's (Decided.previous)
+    ("previous_reasons", pa.list_(REASON_TYPE)),
 ])

@@ -30,10 +30,14 @@ def _crawl_args(crawl: Path) -> list[str]:
             "--robots", str(crawl / "robots" / "*.warc.gz")]
 
 
-def _ledger(out: Path) -> list[dict]:
-    rows = [row for f in sorted((out / "ledger").glob("*.parquet"))
+def _rows(out: Path, folder: str) -> list[dict]:
+    rows = [row for f in sorted((out / folder).glob("*.parquet"))
             for row in pq.read_table(f).to_pylist()]
     return sorted(rows, key=lambda row: row["doc_id"])
+
+
+def _ledger(out: Path) -> list[dict]:
+    return _rows(out, "ledger")
 
 
 def _verify(out: Path) -> subprocess.CompletedProcess:
@@ -116,6 +120,9 @@ def test_refilter_on_dask_gives_the_default_runners_output(outputs, tmp_path):
     (default_out, default), (dask_out, dask) = found["default"], found["dask"]
     assert default["changes"]["documents_changed"] > 0
     assert dask["changes"] == default["changes"]
+    assert len(_rows(default_out, "changes")) == default["changes"]["documents_changed"]
+    for folder in ("changes", "restorable"):
+        assert _rows(dask_out, folder) == _rows(default_out, folder)
     assert dask["ledger_root"] == default["ledger_root"]
     assert _ledger(dask_out) == _ledger(default_out)
     assert _verify(dask_out).returncode == 0

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clearcrawl.audit.verify import verify_output
+from clearcrawl.audit.verify import manifest_digest, verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.pipeline import run
 from clearcrawl.beam.refilter import join_losses, prepare_refilter
@@ -74,7 +74,8 @@ def test_refilter_matches_a_full_rerun(previous, crawl, tmp_path, capsys):
     manifest = json.loads((tmp_path / "refiltered" / "manifest.json").read_text())
     assert manifest["ledger_root"] == full["ledger_root"]
     before = _ledger(previous)
-    changed = {c["doc_id"]: c for c in manifest["changes"]["documents"]}
+    changed = {c["doc_id"]: c for c in _table(tmp_path / "refiltered", "changes")}
+    assert manifest["changes"]["documents_changed"] == len(changed)
     assert changed.keys() == {d for d in before
                               if before[d]["decision"] != rerun[d]["decision"]
                               or before[d]["reasons"] != rerun[d]["reasons"]}
@@ -103,8 +104,10 @@ def test_refilter_refuses_a_registry_that_drops_entries(previous, tmp_path, caps
 
 
 def test_the_refilter_graph_alone_writes_its_manifest_and_changes(previous, tmp_path):
-    """As for `run`: the launcher builds the graph and leaves; the graph's last step
-    compares every final ledger row with its previous one and writes the manifest."""
+    """As for `run`: the launcher builds the graph and leaves; the graph compares every
+    final ledger row with its previous one where the rows are written (changes/, a
+    table like the ledger, so the manifest never grows with them), and its last step
+    counts them and writes the manifest."""
     registry, work_url = grown_registry(previous, tmp_path)
     out = tmp_path / "graph-only"
     prepared = prepare_refilter(["--previous", str(previous), "--registry", str(registry),
@@ -113,15 +116,60 @@ def test_the_refilter_graph_alone_writes_its_manifest_and_changes(previous, tmp_
     prepared.pipeline.run().wait_until_finish()
     manifest = json.loads((out / "manifest.json").read_text())
     changes = manifest["changes"]
-    assert changes["documents_changed"] == len(changes["documents"]) >= 2
-    assert [c["doc_id"] for c in changes["documents"]] == sorted(
-        c["doc_id"] for c in changes["documents"])
+    assert set(changes) == {"added_entries", "documents_changed", "kept_to_removed",
+                            "documents_restorable"}
+    changed = _table(out, "changes")
+    assert pq.read_schema(sorted((out / "changes").glob("*.parquet"))[0]).names == [
+        "doc_id", "url", "before", "after", "reasons"]
+    assert changes["documents_changed"] == len(changed) >= 2
+    assert len({c["doc_id"] for c in changed}) == len(changed)
+    before, after = _ledger(previous), _ledger(out)
+    for c in changed:
+        assert (c["before"], c["after"]) == (before[c["doc_id"]]["decision"],
+                                             after[c["doc_id"]]["decision"])
+        assert c["reasons"] == sorted({r["kind"] for r in after[c["doc_id"]]["reasons"]})
     assert changes["kept_to_removed"] == sum(c["before"] == "keep" and c["after"] == "remove"
-                                             for c in changes["documents"]) >= 2
-    assert any(c["url"] == work_url for c in changes["documents"])
-    assert changes["restorable"] == []
+                                             for c in changed) >= 2
+    assert any(c["url"] == work_url for c in changed)
+    assert changes["documents_restorable"] == 0 and _table(out, "restorable") == []
     assert verify_output(str(out), outputs.open_uri, outputs.list_files) == []
     assert not (out / ".staging").exists()
+
+
+def test_audit_verify_holds_a_refilter_to_its_changes(previous, tmp_path):
+    """changes/ is part of the output: a changes file edited, or a count in the
+    manifest that its files do not bear out, does not verify."""
+    registry, _ = grown_registry(previous, tmp_path)
+    out = tmp_path / "refiltered"
+    assert main(["refilter", "--previous", str(previous), "--registry", str(registry),
+                 "--output", str(out)]) == 0
+    assert verify_output(str(out), outputs.open_uri, outputs.list_files) == []
+
+    edited = tmp_path / "edited"
+    shutil.copytree(out, edited)
+    path = sorted((edited / "changes").glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    pq.write_table(table.slice(1), path)  # one changed document left out
+    problems = verify_output(str(edited), outputs.open_uri, outputs.list_files)
+    rel = path.relative_to(edited).as_posix()
+    assert any(p.startswith(f"{rel}: ") for p in problems), problems
+
+    recounted = tmp_path / "recounted"
+    shutil.copytree(out, recounted)
+    manifest = json.loads((recounted / "manifest.json").read_text())
+    manifest["changes"]["documents_changed"] += 1
+    manifest["manifest_digest"] = manifest_digest(manifest)  # re-signed: still caught
+    (recounted / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify_output(str(recounted), outputs.open_uri, outputs.list_files)
+    assert any(p.startswith("changes/: ") and "documents_changed" in p for p in problems), \
+        problems
+
+    stray = tmp_path / "stray"
+    shutil.copytree(out, stray)
+    shutil.copy(path, stray / "restorable" / "extra.parquet")
+    problems = verify_output(str(stray), outputs.open_uri, outputs.list_files)
+    assert "restorable/extra.parquet: not listed in the manifest (added after the run?)" \
+        in problems
 
 
 def _altered_copy(previous, tmp_path, folder: str):
@@ -215,12 +263,11 @@ def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
 
 
 @pytest.mark.parametrize("method, label, name, workers", [
-    ("co_group_by_key", "JoinDecisions", "after", []),  # a changed document left unlisted
-    ("reshuffle", "SpreadPreviousFiles", None, []),  # a previous file left unchecked
     ("group_by_key", "JoinTexts", None, []),  # a document never brought to its text
-    ("co_group_by_key", "JoinDecisions", "after", ["--direct_num_workers", "2",
-                                                   "--direct_running_mode",
-                                                   "multi_processing"]),
+    ("reshuffle", "SpreadPreviousFiles", None, []),  # a previous file left unchecked
+    ("group_by_key", "GroupShards", None, []),  # a copy of a removed page left kept
+    ("group_by_key", "JoinTexts", None, ["--direct_num_workers", "2",
+                                         "--direct_running_mode", "multi_processing"]),
 ])
 def test_a_refilter_whose_shuffle_lost_a_row_exits_1_without_a_manifest(
         previous, tmp_path, capsys, monkeypatch, method, label, name, workers):

@@ -106,7 +106,11 @@ def test_run_and_refilter_with_a_fetched_store(tmp_path, capsys):
     refiltered = tmp_path / "refiltered"
     result = refilter(["--previous", str(out1), "--registry", str(BUNDLED_REGISTRY),
                        "--output", str(refiltered), "--robots-store", str(store)])
-    restorable = {r["doc_id"] for r in result.manifest["changes"]["restorable"]}
+    listed = [r for p in sorted((refiltered / "restorable").glob("*.parquet"))
+              for r in pq.read_table(p).to_pylist()]
+    restorable = {r["doc_id"] for r in listed}
+    assert result.manifest["changes"]["documents_restorable"] == len(listed)
+    assert all(r["removed_by"] == [label1] for r in listed)
     # relent-1.test disallowed everything, and now allows it: its pages were removed,
     # their text is gone, so they stay removed and are listed (unless something else
     # removes them anyway).

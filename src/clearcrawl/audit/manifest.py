@@ -19,12 +19,16 @@ import pyarrow.compute as pc
 from clearcrawl import __version__, reasons
 from clearcrawl.audit.hashing import BucketedRoot, plain_rows, row_leaf
 from clearcrawl.io.parquet import read_table
-from clearcrawl.records import OUTPUT_SCHEMAS
+from clearcrawl.records import CHANGE_SCHEMAS, OUTPUT_SCHEMAS
 
 MANIFEST = "manifest.json"
 # signatures/: each document's MinHash signature, so `refilter` can match new works
 # and propagate new removals without re-reading the crawl.
 OUTPUT_FOLDERS = tuple(OUTPUT_SCHEMAS)
+# A refilter's output also has these (records.CHANGE_SCHEMAS), after the folders above;
+# each set's receipt then counts its changes from kept to removed.
+CHANGE_FOLDERS = tuple(CHANGE_SCHEMAS)
+KEPT_TO_REMOVED = "kept_to_removed"
 # The registry snapshot the run used, kept with its output: audits and refilter read it.
 REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"
 

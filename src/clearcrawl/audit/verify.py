@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from clearcrawl.audit.hashing import BucketedRoot, file_sha256, top_root
 from clearcrawl.audit.manifest import (
+    CHANGE_FOLDERS,
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
@@ -78,7 +79,7 @@ def check_manifest(root: str, opener: Callable, list_files: Callable
     if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
         problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
     listed = {entry.get("path", "") for entry in manifest.get("outputs", [])}
-    for folder in OUTPUT_FOLDERS:
+    for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS):
         for full in list_files(f"{root}/{folder}"):
             rel = full[len(root) + 1:] if full.startswith(root + "/") else full
             if rel not in listed:
@@ -124,6 +125,13 @@ def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int
         problems.append(f"data/: {rows_in['data']} rows for {counts['kept']} kept documents")
     if rows_in["errors"] != counts["error"]:
         problems.append(f"errors/: {rows_in['errors']} rows for {counts['error']} error rows")
+    changes = manifest.get("changes")
+    if changes is not None:  # a refilter's output
+        for folder, claim in (("changes", "documents_changed"),
+                              ("restorable", "documents_restorable")):
+            if rows_in[folder] != changes.get(claim):
+                problems.append(f"{folder}/: {rows_in[folder]} rows for the manifest's "
+                                f"{claim} {changes.get(claim)}")
     expected = {(manifest.get("registry_id"), manifest.get("policy_id"))}
     if counts["read"] and ids != expected:
         problems.append(f"ledger/: rows name registry/policy {sorted(ids - expected)[:3]} "
@@ -134,7 +142,8 @@ def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int
 def listed_rows(manifest: dict) -> dict[str, int]:
     """{output folder: rows of its files}, as the manifest lists them."""
     return {folder: sum(o["rows"] for o in manifest.get("outputs", [])
-                        if o["path"].startswith(f"{folder}/")) for folder in OUTPUT_FOLDERS}
+                        if o["path"].startswith(f"{folder}/"))
+            for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS)}
 
 
 def check_listed_file(root: str, entry: dict, opener: Callable) -> list[str]:

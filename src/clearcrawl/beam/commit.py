@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from clearcrawl.audit.hashing import bucket_root, file_sha256, top_root
 from clearcrawl.audit.manifest import (
+    CHANGE_FOLDERS,
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
@@ -75,11 +76,11 @@ class CommitOutput(beam.PTransform):
     read per input file, and any further named PCollections} -> the manifest, written (a
     one-element PCollection). `shuffles`: the graph's checked shuffles, to which the
     commit's own side inputs are added. `describe({name: list of a further
-    PCollection's elements}) -> dict` adds its keys to the manifest (refilter's
-    changes)."""
+    PCollection's elements}, {name: receipt}) -> dict` adds its keys to the manifest
+    (refilter's changes)."""
 
     def __init__(self, plan: CommitPlan, shuffles: ShuffleCounts,
-                 describe: Callable[[dict], dict] | None = None):
+                 describe: Callable[[dict, dict], dict] | None = None):
         super().__init__()
         self._plan = plan
         self._shuffles = shuffles
@@ -141,9 +142,9 @@ class _CommitFn(beam.DoFn):
         if lost:
             raise RuntimeError(ACCOUNTING_FAILED + "; ".join(lost))
         further = {name: values for name, values in given.items() if name not in _OWN}
-        extra = self._describe(further) if self._describe is not None else None
-        yield commit(self._plan, {r["name"]: r for r in given["receipts"]},
-                     dict(given["roots"]), sum(given["reads"]), extra)
+        receipts = {r["name"]: r for r in given["receipts"]}
+        extra = self._describe(further, receipts) if self._describe is not None else None
+        yield commit(self._plan, receipts, dict(given["roots"]), sum(given["reads"]), extra)
 
 
 def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple],
@@ -161,7 +162,10 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
     counts = tally.counts()
     leaves = sum(rows for _, rows, _ in buckets.values())
     repeated = sum(r for _, _, r in buckets.values())
-    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in OUTPUT_FOLDERS}
+    # A refilter's sets also have changes and restorable files.
+    folders = [*OUTPUT_FOLDERS, *(folder for folder in CHANGE_FOLDERS
+                                  if any(folder in r["files"] for r in receipts.values()))]
+    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in folders}
     rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
     if counts["read"] != records_read:
         problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
@@ -189,7 +193,7 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
         "options": plan.options,
         "inputs": plan.inputs,
         "counts": counts,
-        "outputs": [f for folder in OUTPUT_FOLDERS for f in files[folder]],
+        "outputs": [f for folder in folders for f in files[folder]],
         "ledger_root": top_root({bucket: r for bucket, (r, _, _) in buckets.items()}),
         "execution": plan.execution,
         "timing": {"started": round(plan.started, 3), "finished": round(time.time(), 3)},

@@ -23,8 +23,8 @@ class RunConfig:
     hop), through a band-key join over `match_shards` key shards. `robots_store`: the
     robots store folder or None, `store_label` names it in evidence, and
     `robots_unreachable_is_optout` (the policy's) decides unreachable origins.
-    `emit_ledger_rows`: WriteOutputs also hands on each final ledger row (refilter
-    compares them with the previous output's, in the graph)."""
+    `write_changes`: WriteOutputs also writes each output set's changes and
+    restorable files (refilter: against the previous decisions its documents carry)."""
 
     snapshot_uri: str
     staging: str
@@ -36,7 +36,7 @@ class RunConfig:
     robots_store: str | None = None
     store_label: str = ""
     robots_unreachable_is_optout: bool = False
-    emit_ledger_rows: bool = False
+    write_changes: bool = False
 
     def __post_init__(self):
         if self.works not in (BROADCAST, JOIN, NO_WORKS):

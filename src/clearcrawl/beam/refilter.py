@@ -5,7 +5,9 @@ signals read from the crawl), its kept text (data/) and its signature
 (signatures/). Domain rules are matched on the URL, new works on the kept text,
 and removals spread to near-duplicates through the signatures, exactly as in a
 run. The new output has the same contract as a run's; its manifest names the
-previous run and lists every document whose decision or reasons changed.
+previous run and counts the changes, and its changes/ and restorable/ folders list
+every document whose decision or reasons changed, and those a newer robots store
+allows again but whose text is gone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
 from clearcrawl.audit.hashing import bucket_of
-from clearcrawl.audit.manifest import REGISTRY_SNAPSHOT, run_id_for
+from clearcrawl.audit.manifest import KEPT_TO_REMOVED, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import check_manifest, listed_rows, verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
@@ -46,7 +48,7 @@ from clearcrawl.beam.pipeline import (
     stage_snapshot,
 )
 from clearcrawl.beam.propagate_removals import PropagateRemovals
-from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore, restorable
+from clearcrawl.beam.robots_store_join import ApplyNewerStoreFn, ReadRobotsStore
 from clearcrawl.beam.runner import join_shards, make_pipeline
 from clearcrawl.beam.shuffle_check import ShuffleCounts
 from clearcrawl.beam.verify_previous import VerifyPrevious, previous_problems
@@ -56,7 +58,7 @@ from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import origin_of, split_url
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
-from clearcrawl.records import Decided, Document, Evidence, ReadFailure
+from clearcrawl.records import Decided, Document, Evidence, PreviousDecision, ReadFailure
 from clearcrawl.registry.compare import added_entries, refilter_problems
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
@@ -195,7 +197,8 @@ class RefilterFn(beam.DoFn):
             evidence += self._added_work_matches(doc, signed)
         return Decided(doc, tuple(sort_evidence(evidence)), row["license"],
                        signed["signature"] if signed else b"",
-                       shingle_count=signed["shingle_count"] if signed else 0)
+                       shingle_count=signed["shingle_count"] if signed else 0,
+                       previous=PreviousDecision(row["decision"], row["reasons"]))
 
     def _added_work_matches(self, doc: Document, signed: dict) -> list[Evidence]:
         signature = np.frombuffer(signed["signature"], "<u4")[None, :]
@@ -210,21 +213,6 @@ def _read(pipeline, label: str, root: str, paths: list[str]):
     return (pipeline
             | f"List{label}" >> beam.Create([f"{root}/{p}" for p in paths])
             | f"Read{label}" >> beam.io.ReadAllFromParquet())
-
-
-def _changed(joined):
-    """(doc_id, {"before": [previous ledger row], "after": [final ledger row]}) -> the
-    document's change, if its decision or reasons changed. A doc_id without exactly one
-    row on each side yields nothing here: the commit's accounting refuses that output
-    (rows against records read, repeated doc_ids) and says why."""
-    doc_id, rows = joined
-    before, after = list(rows["before"]), list(rows["after"])
-    if len(before) != 1 or len(after) != 1:
-        return
-    prior, row = before[0], after[0]
-    if prior["decision"] != row["decision"] or prior["reasons"] != row["reasons"]:
-        yield {"doc_id": doc_id, "url": row["url"], "before": prior["decision"],
-               "after": row["decision"], "reasons": sorted({r["kind"] for r in row["reasons"]})}
 
 
 # Begins the commit step's error when the previous output does not verify.
@@ -257,16 +245,17 @@ def join_losses(manifest: dict, joined: list[dict]) -> str:
 
 @dataclass(frozen=True)
 class DescribeChanges:
-    """The manifest's `previous` and `changes` blocks, made in the commit step from the
-    changed and restorable documents the graph found (CommitOutput's `describe`); first,
-    the previous output (`claims`: its manifest) is judged by what VerifyPrevious
-    found, and nothing is committed on a previous output that does not verify."""
+    """The manifest's `previous` and `changes` blocks, made in the commit step: the
+    changes are counted from the receipts of the output sets, whose changes/ and
+    restorable/ files list the documents. First, the previous output (`claims`: its
+    manifest) is judged by what VerifyPrevious found, and nothing is committed on a
+    previous output that does not verify."""
 
     previous: dict
     added: dict
     claims: dict
 
-    def __call__(self, found: dict[str, list]) -> dict:
+    def __call__(self, found: dict[str, list], receipts: dict[str, dict]) -> dict:
         problems = previous_problems(self.claims, found)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -274,16 +263,16 @@ class DescribeChanges:
         lost = join_losses(self.claims, found[JOINED])
         if lost:
             raise RuntimeError(ACCOUNTING_FAILED + lost)
-        changed = sorted(found["changed"], key=lambda c: c["doc_id"])
+
+        def rows(folder: str) -> int:
+            return sum(r["files"][folder]["rows"] for r in receipts.values())
+
         return {"previous": self.previous,
                 "changes": {"added_entries": self.added,
-                            "documents_changed": len(changed),
-                            "kept_to_removed": sum(c["before"] == reasons.KEEP
-                                                   and c["after"] == reasons.REMOVE
-                                                   for c in changed),
-                            "documents": changed,
-                            "restorable": sorted(found["restorable"],
-                                                 key=lambda r: r["doc_id"])}}
+                            "documents_changed": rows("changes"),
+                            "kept_to_removed": sum(r[KEPT_TO_REMOVED]
+                                                   for r in receipts.values()),
+                            "documents_restorable": rows("restorable")}}
 
 
 def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
@@ -337,7 +326,7 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
                        robots_store=args.robots_store,
                        store_label=options.get("robots_store", {}).get("label", ""),
                        robots_unreachable_is_optout=snapshot.policy.robots_unreachable_is_optout,
-                       emit_ledger_rows=True)
+                       write_changes=True)
     plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
                       snapshot.policy.as_dict(), manifest["inputs"], options,
                       {"match_strategy": "broadcast", "refilter": True}, time.time())
@@ -353,10 +342,10 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
 def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
            records: int, plan: CommitPlan, describe: DescribeChanges) -> None:
     """The refilter graph: the previous output verified and its rows joined by doc_id
-    and re-decided, then the run's tail, step for step, and the commit with the changes
-    found by joining each final ledger row with its previous one. The join by doc_id is
-    checked against the previous manifest (join_losses), the others as a run's are
-    (ShuffleCounts)."""
+    and re-decided, then the run's tail, step for step (each document carries its
+    previous decision, so each output set also lists its changes), and the commit with
+    the changes counted. The join by doc_id is checked against the previous manifest
+    (join_losses), the others as a run's are (ShuffleCounts)."""
     shuffles = ShuffleCounts()
     keyed = {name: (_read(pipeline, name.capitalize(), previous_root, prev.paths(folder))
                     | f"Key{name.capitalize()}" >> beam.Map(lambda r: (r["doc_id"], r)))
@@ -386,19 +375,10 @@ def _build(pipeline, config: RunConfig, prev, previous_root: str, added: dict,
                | "Decide" >> Decide(config)
                | "PropagateRemovals" >> PropagateRemovals(config, shuffles)
                | "WriteOutputs" >> WriteOutputs(config))
-    before = keyed["ledger"] | "PreviousDecisions" >> beam.MapTuple(
-        lambda doc_id, row: (doc_id, {"decision": row["decision"], "reasons": row["reasons"]}))
-    changed = (shuffles.co_group_by_key("JoinDecisions",
-                                        {"before": before, "after": written["rows"]})
-               | "Changed" >> beam.FlatMap(_changed))
-    label = config.store_label
-    restorable_rows = written["rows"] | "Restorable" >> beam.FlatMap(
-        lambda keyed_row: restorable(keyed_row[1], label))
     verified = pipeline | "VerifyPrevious" >> VerifyPrevious(previous_root, describe.claims,
                                                              shuffles)
     _ = ({"receipts": written["receipts"], "leaves": written["leaves"],
           "reads": pipeline | "PreviousReads" >> beam.Create([records]),
-          "changed": changed, "restorable": restorable_rows,
           JOINED: (routed[JOINED], refiltered[JOINED]) | "AllJoined" >> beam.Flatten(),
           **verified}
          | "CommitOutput" >> CommitOutput(plan, shuffles, describe))
@@ -441,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     changes = result.manifest["changes"]
     print(f"  changed  {changes['documents_changed']:>8} documents vs run "
           f"{result.manifest['previous']['run_id']} ({changes['kept_to_removed']} newly removed)")
-    if changes["restorable"]:
-        print(f"  restorable {len(changes['restorable']):>6} documents the newer robots store "
-              "allows again stay removed (their text is not in the output)")
+    if changes["documents_restorable"]:
+        print(f"  restorable {changes['documents_restorable']:>6} documents the newer robots "
+              "store allows again stay removed (their text is not in the output; "
+              "restorable/ lists them)")
     return 0

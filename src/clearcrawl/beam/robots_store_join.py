@@ -19,7 +19,7 @@ from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.robots import path_params_query
 from clearcrawl.core.robots_fetches import current_robots
 from clearcrawl.core.signals import SignalContext, current_robots_evidence
-from clearcrawl.core.store_decisions import STORE_PREFIX, redecide, store_label
+from clearcrawl.core.store_decisions import redecide, store_label
 from clearcrawl.core.urls import normalize_path
 from clearcrawl.robots_store.reading import iter_applicable, summarize
 
@@ -78,12 +78,3 @@ class ApplyNewerStoreFn(beam.DoFn):
             evidence, _ = redecide(list(decided.evidence), fresh)
             out.append(dataclasses.replace(decided, evidence=tuple(sort_evidence(evidence))))
         yield out
-
-
-def restorable(row: dict, label: str):
-    """A ledger row still removed by an older store than `label` (allowed by the newer
-    store, but its text is not in the output): yields its restorable entry, or nothing."""
-    older = sorted({r["entry_id"] for r in row["reasons"]
-                    if r["entry_id"].startswith(STORE_PREFIX) and r["entry_id"] != label})
-    if older:
-        yield {"doc_id": row["doc_id"], "url": row["url"], "removed_by": older}

@@ -12,19 +12,16 @@ from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.outputs import OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
-from clearcrawl.core.rows import apply_propagation, split_staged
+from clearcrawl.core.rows import apply_propagation, refilter_changes, split_staged
 
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
-ROWS = "rows"  # (doc_id, final ledger row's CHANGE_COLUMNS), with config.emit_ledger_rows
-CHANGE_COLUMNS = ("doc_id", "url", "decision", "reasons")
 _DRAIN_LEAVES = 100_000
 
 
 class WriteOutputs(beam.PTransform):
     """PCollection[(staged file URI, [(target doc_id, RemovedSource)])] -> {"receipts": a
     receipt per file set written, "leaves": (bucket, [(doc_id, leaf)]) of the ledger
-    rows, "rows": (doc_id, {CHANGE_COLUMNS}) of each final ledger row, only with
-    `config.emit_ledger_rows`} (FinalizeStagedFn)."""
+    rows} (FinalizeStagedFn)."""
 
     def __init__(self, config: RunConfig):
         super().__init__()
@@ -32,17 +29,17 @@ class WriteOutputs(beam.PTransform):
 
     def expand(self, with_pairs):
         finalized = with_pairs | "Finalize" >> beam.ParDo(
-            FinalizeStagedFn(self._config)).with_outputs(LEAVES, ROWS, main="receipts")
-        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES],
-                "rows": finalized[ROWS]}
+            FinalizeStagedFn(self._config)).with_outputs(LEAVES, main="receipts")
+        return {"receipts": finalized.receipts, "leaves": finalized[LEAVES]}
 
 
 class FinalizeStagedFn(beam.DoFn):
     """(URI of a staged file, [(target doc_id, RemovedSource)]) -> its ledger, data,
-    signatures and errors Parquet files and their receipt, written under the staging
-    folder one row group at a time, named after the staged file (so a retried bundle
-    rewrites the same files). Yields the receipt, and tagged `leaves` the ledger rows'
-    Merkle leaves by bucket.
+    signatures and errors Parquet files (with `config.write_changes`, its changes and
+    restorable files too) and their receipt, written under the staging folder one row
+    group at a time, named after the staged file (so a retried bundle rewrites the same
+    files). Yields the receipt, and tagged `leaves` the ledger rows' Merkle leaves by
+    bucket.
 
     The pairs are what propagation found for the file's documents: the removed
     documents a kept one shares a band key with (a pair may come from several key
@@ -53,7 +50,8 @@ class FinalizeStagedFn(beam.DoFn):
     def __init__(self, config: RunConfig):
         self._snapshot_uri = config.snapshot_uri
         self._staging = config.staging.rstrip("/")
-        self._emit_rows = config.emit_ledger_rows
+        self._changes = config.write_changes
+        self._store_label = config.store_label
         self._kept = Metrics.counter("clearcrawl", "kept")
         self._removed = CounterFamily("removed")
         self._errors = CounterFamily("error")
@@ -68,17 +66,18 @@ class FinalizeStagedFn(beam.DoFn):
         for target, source in pairs:
             by_target.setdefault(target, {})[source.doc_id] = source
         near = {target: list(sources.values()) for target, sources in by_target.items()}
-        files = OutputSet(self._staging, f"{staged_name(uri)}.parquet")
+        files = OutputSet(self._staging, f"{staged_name(uri)}.parquet",
+                          with_changes=self._changes)
         for table in iter_arrow_file(uri):
             table = apply_propagation(table, near, self._threshold)
             for folder, part in split_staged(table).items():
                 files.write(folder, part)
-                if folder == "ledger" and self._emit_rows:
-                    for row in part.select(CHANGE_COLUMNS).to_pylist():
-                        yield beam.pvalue.TaggedOutput(ROWS, (row["doc_id"], row))
                 if folder == "errors":
                     for kind in part.column("error_kind").to_pylist():
                         self._errors.inc(kind)
+            if self._changes:
+                for folder, part in refilter_changes(table, self._store_label).items():
+                    files.write(folder, part)
             for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
                 yield beam.pvalue.TaggedOutput(LEAVES, item)
         for item in files.drain_leaves():

@@ -12,8 +12,10 @@ import pyarrow.compute as pc
 from clearcrawl import reasons
 from clearcrawl.core.crossmatch import RemovedSource
 from clearcrawl.core.policy import NearRemoved, decide
+from clearcrawl.core.store_decisions import older_stores
 from clearcrawl.core.urls import registered_domain, split_url
 from clearcrawl.records import (
+    CHANGE_SCHEMAS,
     OUTPUT_SCHEMAS,
     STAGED_SCHEMA,
     Decided,
@@ -84,6 +86,9 @@ class StagedRows:
         c["anchors"].append(decided.anchors or None)
         c["error_kind"].append(None)
         c["message"].append(None)
+        previous = decided.previous
+        c["previous_decision"].append(previous.decision if previous else None)
+        c["previous_reasons"].append(previous.reasons if previous else None)
 
     def add_failure(self, failure: ReadFailure) -> None:
         ledger, dead_letter = failure_rows(failure, *self._ids)
@@ -169,3 +174,38 @@ def _split(table: pa.Table, rows) -> dict[str, pa.Table]:
         every = mask is None or (not mask.null_count and pc.all(mask).as_py())
         split[folder] = columns if every else columns.filter(mask)
     return split
+
+
+_CHANGE_COLUMNS = ["doc_id", "url", "decision", "reasons", "previous_decision",
+                   "previous_reasons"]
+
+
+def refilter_changes(staged: pa.Table | Redecided, store_label: str) -> dict[str, pa.Table]:
+    """A refilter's changes and restorable tables (CHANGE_SCHEMAS) of staged rows, with
+    their final decisions: each document whose decision or reasons differ from the
+    previous output's (a record that could not be read has none, and stays an error),
+    and each one still removed by an older robots store than `store_label`."""
+    if isinstance(staged, pa.Table):
+        staged = Redecided(staged)
+    final = [staged.rows.select(_CHANGE_COLUMNS)]
+    if staged.unchanged is not None:
+        final[0] = final[0].filter(staged.unchanged)
+    if staged.changed is not None:
+        final.append(staged.changed.select(_CHANGE_COLUMNS))
+    changes, restorable = [], []
+    for table in final:
+        for row in table.to_pylist():
+            before = row["previous_decision"]
+            if before is None:
+                continue
+            if before != row["decision"] or row["previous_reasons"] != row["reasons"]:
+                changes.append({"doc_id": row["doc_id"], "url": row["url"], "before": before,
+                                "after": row["decision"],
+                                "reasons": sorted({r["kind"] for r in row["reasons"]})})
+            older = older_stores(row["reasons"], store_label)
+            if older:
+                restorable.append({"doc_id": row["doc_id"], "url": row["url"],
+                                   "removed_by": older})
+    return {"changes": pa.Table.from_pylist(changes, schema=CHANGE_SCHEMAS["changes"]),
+            "restorable": pa.Table.from_pylist(restorable,
+                                               schema=CHANGE_SCHEMAS["restorable"])}

@@ -55,3 +55,11 @@ def redecide(evidence: list[Evidence], fresh: list[Evidence]) -> tuple[list[Evid
     if old and decide(renewed)[0] == reasons.KEEP:
         return evidence, True
     return renewed, False
+
+
+def older_stores(reasons: list[dict], label: str) -> list[str]:
+    """The robots stores other than `label` among a ledger row's reasons, sorted: a
+    document they removed that the newer store `label` allows cannot come back (its
+    text is not in the output), so a refilter lists it as restorable."""
+    return sorted({r["entry_id"] for r in reasons
+                   if r["entry_id"].startswith(STORE_PREFIX) and r["entry_id"] != label})
