@@ -24,18 +24,58 @@ _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=T
          "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
-def _run(crawl: str, out: str, *extra: str, robots: bool = True) -> tuple[float, float]:
-    """(seconds, peak RSS MB of the largest process of the run: launcher or a worker),
-    for the crawl in folder `crawl`, with its robots.txt captures (`robots`)."""
-    captures = ["--robots", f"{crawl}/robots/*.warc.gz"] if robots else []
-    command = [sys.executable, "-m", "clearcrawl.cli", "run", "--input", f"{crawl}/*.warc.gz",
-               *captures, "--registry", str(REPO / "optout_registry"), "--output", out,
-               *extra]
+def _measure(*arguments: str) -> tuple[float, float]:
+    """(seconds, peak RSS MB of the largest process: launcher or a worker) of the
+    clearcrawl command with these arguments."""
+    command = [sys.executable, "-m", "clearcrawl.cli", *arguments]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK, *command], check=True,
                           capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     return elapsed, int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def _run(crawl: str, out: str, *extra: str, robots: bool = True) -> tuple[float, float]:
+    """`clearcrawl run` of the crawl in folder `crawl`, with its robots.txt captures
+    (`robots`): (seconds, peak RSS MB)."""
+    captures = ["--robots", f"{crawl}/robots/*.warc.gz"] if robots else []
+    return _measure("run", "--input", f"{crawl}/*.warc.gz", *captures, "--registry",
+                    str(REPO / "optout_registry"), "--output", out, *extra)
+
+
+def grown_registry(previous: str, folder: str) -> str:
+    """The bundled registry plus what rights holders file after a run, through
+    `clearcrawl registry add-optout`: an opt-out of the domain with the most kept pages
+    in the output `previous`, and a work (its longest kept page's text)."""
+    import shutil
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
+    registry = f"{folder}/registry"
+    shutil.copytree(REPO / "optout_registry", registry,
+                    ignore=shutil.ignore_patterns("synced"))
+    kept = [pq.read_table(p, columns=["registered_domain", "text"])
+            for p in sorted(Path(previous, "data").glob("*.parquet"))]
+    domains = Counter(d for t in kept for d in t.column("registered_domain").to_pylist())
+    longest = max((text for t in kept for text in t.column("text").to_pylist()), key=len)
+    Path(folder, "work.txt").write_text(longest, encoding="utf-8")
+    for request in (["--domain", domains.most_common(1)[0][0]],
+                    ["--work", f"{folder}/work.txt", "--title", "Bench work"]):
+        subprocess.run([sys.executable, "-m", "clearcrawl.cli", "registry", "add-optout",
+                        *request, "--rights-holder", "Bench", "--date", "2026-12-01",
+                        registry], check=True, capture_output=True)
+    return registry
+
+
+def bench_refilter(previous: str, folder: str, repeat: int = 2) -> dict:
+    """`clearcrawl refilter` of the output `previous` with the registry grown after it
+    (grown_registry): best seconds and largest peak RSS of `repeat` runs."""
+    registry = grown_registry(previous, folder)
+    runs = [_measure("refilter", "--previous", previous, "--registry", registry,
+                     "--output", f"{folder}/refiltered-{number}")
+            for number in range(repeat)]
+    return {"seconds": min(s for s, _ in runs), "peak_rss_mb": max(r for _, r in runs)}
 
 
 def _best_run(crawl: str, out: str, *extra: str, repeat: int = 2,
@@ -67,7 +107,14 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
         summary = generate(f"{tmp}/crawl", pages=pages, files=files, seed=42,
                            mean_html_bytes=9000,
                            works=load_source(REPO / "optout_registry").works)
-        return measure_crawl(f"{tmp}/crawl", summary["files"], pages)
+        measured = measure_crawl(f"{tmp}/crawl", summary["files"], pages)
+        # A refilter of the plain run's output, against re-running in one process (a
+        # refilter runs in one local process).
+        refilter = bench_refilter(f"{tmp}/crawl-two-0", tmp)
+        measured["refilter"] = {**refilter, "docs_per_s": pages / refilter["seconds"],
+                                "vs_one_process_run":
+                                    measured["one_process_s"] / refilter["seconds"]}
+        return measured
 
 
 def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True) -> dict:

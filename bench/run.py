@@ -7,7 +7,8 @@ datatrove's WarcReader), HTML to text, rules and signals, Parquet writing
 corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
 signatures (against datasketch and datatrove, on generated texts and on the real pages'
 texts of shared/data) and LSH search (against datasketch) in bench/content.py; then the
-whole pipeline on DirectRunner, on generated pages (bench/pipeline.py) and on
+whole pipeline on DirectRunner, on generated pages (bench/pipeline.py; then a
+`refilter` of its output with two entries added, against a re-run) and on
 shared/data's real pages re-issued (bench/real_pages.py); `robots fetch` against a
 local proxy of 20,000 virtual hosts (bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
@@ -280,6 +281,11 @@ def _print_pipeline(details: dict) -> None:
           f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
           f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
     _print_crawl(pipe, "generated pages")
+    refilter = pipe["refilter"]
+    print(f"| refilter of that output, registry + 1 domain opt-out + 1 work, 1 process | "
+          f"{refilter['seconds']:.1f} s ({refilter['docs_per_s']:,.0f} pages/s), peak RSS "
+          f"{refilter['peak_rss_mb']:,.0f} MB | `run` again, 1 process "
+          f"{pipe['one_process_s']:.1f} s | {refilter['vs_one_process_run']:.2f}x |")
     real = details["real_pages"]
     if real:
         _print_crawl(real, f"real pages ({real['distinct_pages']} of shared/data's, "
