@@ -107,6 +107,17 @@ class PreviousDecision(FastPickle):
 
 @fast_pickle
 @dataclass(frozen=True, slots=True)
+class PreviousRows(FastPickle):
+    """A document's rows in the output a refilter starts from, on their way to its
+    text: its ledger row, and its signature and error rows (None when absent)."""
+
+    ledger: dict
+    signature: dict | None
+    error: dict | None
+
+
+@fast_pickle
+@dataclass(frozen=True, slots=True)
 class Decided(FastPickle):
     """A document with its direct evidence, before content matching across documents.
 

@@ -163,6 +163,14 @@ def test_audit_verify_holds_a_refilter_to_its_changes(previous, tmp_path):
     problems = verify_output(str(recounted), outputs.open_uri, outputs.list_files)
     assert any(p.startswith("changes/: ") and "documents_changed" in p for p in problems), \
         problems
+    manifest["changes"]["documents_changed"] -= 1
+    manifest["changes"]["kept_to_removed"] -= 1
+    manifest["manifest_digest"] = manifest_digest(manifest)
+    (recounted / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify_output(str(recounted), outputs.open_uri, outputs.list_files)
+    assert problems == [f"changes/: {manifest['changes']['kept_to_removed'] + 1} rows go from "
+                        "keep to remove, for the manifest's kept_to_removed "
+                        f"{manifest['changes']['kept_to_removed']}"], problems
 
     stray = tmp_path / "stray"
     shutil.copytree(out, stray)
@@ -196,14 +204,20 @@ def test_refilter_refuses_a_previous_output_whose_files_were_changed(previous, t
     _assert_refused(previous, altered, rel, tmp_path, capsys)
 
 
+def _refilter_grown(previous, given, tmp_path, capsys, *flags: str) -> tuple[int, str, object]:
+    """(exit status, stderr, output folder) of the CLI's refilter of `given` (`previous`
+    or a copy of it) with the registry grown after `previous`."""
+    registry, _ = grown_registry(previous, tmp_path)
+    out = tmp_path / "refiltered"
+    code = main(["refilter", "--previous", str(given), "--registry", str(registry),
+                 "--output", str(out), *flags])
+    return code, capsys.readouterr().err, out
+
+
 def _assert_refused(previous, damaged, rel: str, tmp_path, capsys) -> None:
     """refilter on `damaged` (a copy of `previous`) exits 2 naming `rel`'s sha256, and
     leaves neither a manifest nor staged files."""
-    registry, _ = grown_registry(previous, tmp_path)
-    out = tmp_path / "refused"
-    code = main(["refilter", "--previous", str(damaged), "--registry", str(registry),
-                 "--output", str(out)])
-    err = capsys.readouterr().err
+    code, err, out = _refilter_grown(previous, damaged, tmp_path, capsys)
     assert code == 2, err
     assert f"{damaged} does not verify, refusing to build on it: {rel}: sha256" in err
     assert not (out / "manifest.json").exists() and not (out / ".staging").exists()
@@ -263,7 +277,7 @@ def test_refilter_refuses_to_commit_when_its_join_lost_rows(previous):
 
 
 @pytest.mark.parametrize("method, label, name, workers", [
-    ("group_by_key", "JoinTexts", None, []),  # a document never brought to its text
+    ("group_by_key", "JoinTexts", None, []),  # a document's rows lost on the way
     ("reshuffle", "SpreadPreviousFiles", None, []),  # a previous file left unchecked
     ("group_by_key", "GroupShards", None, []),  # a copy of a removed page left kept
     ("group_by_key", "JoinTexts", None, ["--direct_num_workers", "2",
@@ -274,12 +288,8 @@ def test_a_refilter_whose_shuffle_lost_a_row_exits_1_without_a_manifest(
     """A runner's loss is the runner's: exit 1 naming the step, not exit 2 blaming the
     previous output, and no manifest. In local worker processes, where Beam's runner
     was seen losing rows, the line advises one."""
-    registry, _ = grown_registry(previous, tmp_path)
     skew_shuffle(monkeypatch, method, label, -1, name)
-    out = tmp_path / "refiltered"
-    code = main(["refilter", "--previous", str(previous), "--registry", str(registry),
-                 "--output", str(out), *workers])
-    err = capsys.readouterr().err
+    code, err, out = _refilter_grown(previous, previous, tmp_path, capsys, *workers)
     assert code == 1, err
     assert re.fullmatch(r"clearcrawl refilter: accounting check failed, no manifest written: "
                         rf"the runner passed on \d+ of the \d+ elements given to {label}.*\n",
@@ -297,3 +307,73 @@ def test_refilter_refuses_a_previous_output_with_an_unreadable_ledger(previous, 
     path = sorted((copy / "ledger").glob("*.parquet"))[0]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     _assert_refused(previous, copy, path.relative_to(copy).as_posix(), tmp_path, capsys)
+
+
+def test_a_text_not_given_back_to_its_document_stops_the_commit(previous, tmp_path, capsys,
+                                                                 monkeypatch):
+    """A kept document sent where its text is not (here, among the documents without
+    text) would come back kept with no text: join_losses counts the texts given back,
+    and the commit refuses (exit 1, one line, no manifest)."""
+    from clearcrawl.beam import refilter as refilter_module
+
+    places = refilter_module._text_places
+
+    def misplaced(uri):
+        for number, (doc_id, place) in enumerate(places(uri)):
+            yield doc_id, ("", 0) if number == 0 else place
+
+    monkeypatch.setattr(refilter_module, "_text_places", misplaced)
+    code, err, out = _refilter_grown(previous, previous, tmp_path, capsys)
+    assert code == 1, err
+    found = re.fullmatch(r"clearcrawl refilter: accounting check failed, no manifest written: "
+                         r"data/ has (\d+) rows but (\d+) texts were given back to their "
+                         r"documents\n", err)
+    assert found, err
+    files = len(list((previous / "data").glob("*.parquet")))
+    assert int(found[1]) - int(found[2]) == files >= 1
+    assert not (out / "manifest.json").exists()
+
+
+def _old_format(out, folder):
+    """A copy of refilter output `out` as refilters wrote it before changes/ existed:
+    the changed and restorable documents listed in its manifest."""
+    shutil.copytree(out, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    changes = manifest["changes"]
+    listed = {name: _table(folder, name) for name in ("changes", "restorable")}
+    for name in listed:
+        shutil.rmtree(folder / name)
+    manifest["outputs"] = [o for o in manifest["outputs"]
+                           if not o["path"].startswith(("changes/", "restorable/"))]
+    manifest["changes"] = {"added_entries": changes["added_entries"],
+                           "documents_changed": changes["documents_changed"],
+                           "kept_to_removed": changes["kept_to_removed"],
+                           "documents": listed["changes"], "restorable": listed["restorable"]}
+    manifest["manifest_digest"] = manifest_digest(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_refilter_output_is_a_previous_output_too_in_either_format(previous, tmp_path):
+    """A refilter of a refilter's output (with the same registry) changes nothing and
+    verifies; so does one of an output in the format refilters wrote before changes/
+    existed, which still verifies itself."""
+    registry, _ = grown_registry(previous, tmp_path)
+    first, again = tmp_path / "first", tmp_path / "again"
+    common = ["--registry", str(registry)]
+    assert main(["refilter", "--previous", str(previous), *common, "--output", str(first)]) == 0
+    assert main(["refilter", "--previous", str(first), *common, "--output", str(again)]) == 0
+    manifests = {out: json.loads((out / "manifest.json").read_text()) for out in (first, again)}
+    assert manifests[first]["changes"]["documents_changed"] >= 2
+    assert manifests[again]["changes"]["documents_changed"] == 0
+    assert manifests[again]["ledger_root"] == manifests[first]["ledger_root"]
+    assert _table(again, "changes") == [] and (again / "changes").is_dir()
+    assert verify_output(str(again), outputs.open_uri, outputs.list_files) == []
+
+    old = tmp_path / "old-format"
+    _old_format(first, old)
+    assert verify_output(str(old), outputs.open_uri, outputs.list_files) == []
+    from_old = tmp_path / "from-old"
+    assert main(["refilter", "--previous", str(old), *common, "--output", str(from_old)]) == 0
+    manifest = json.loads((from_old / "manifest.json").read_text())
+    assert manifest["ledger_root"] == manifests[first]["ledger_root"]
+    assert manifest["changes"]["documents_changed"] == 0

@@ -28,6 +28,7 @@ OUTPUT_FOLDERS = tuple(OUTPUT_SCHEMAS)
 # A refilter's output also has these (records.CHANGE_SCHEMAS), after the folders above;
 # each set's receipt then counts its changes from kept to removed.
 CHANGE_FOLDERS = tuple(CHANGE_SCHEMAS)
+EVERY_FOLDER = (*OUTPUT_FOLDERS, *CHANGE_FOLDERS)  # what an output folder may hold
 KEPT_TO_REMOVED = "kept_to_removed"
 # The registry snapshot the run used, kept with its output: audits and refilter read it.
 REGISTRY_SNAPSHOT = "registry/snapshot.json.gz"

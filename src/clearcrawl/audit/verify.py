@@ -19,13 +19,13 @@ import pyarrow.parquet as pq
 
 from clearcrawl.audit.hashing import BucketedRoot, file_sha256, top_root
 from clearcrawl.audit.manifest import (
-    CHANGE_FOLDERS,
+    EVERY_FOLDER,
     MANIFEST,
-    OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
     LedgerTally,
     run_id_for,
 )
+from clearcrawl.core.rows import kept_to_removed
 from clearcrawl.io.parquet import iter_row_groups
 
 DIGEST_KEY = "manifest_digest"
@@ -61,7 +61,28 @@ def verify_output(root: str, opener: Callable, list_files: Callable) -> list[str
         buckets = leaves.buckets()
     finally:
         leaves.close()
-    return problems + judge_ledger(manifest, tally.counts(), buckets, ids)
+    problems += judge_ledger(manifest, tally.counts(), buckets, ids)
+    if not any(p.startswith("changes/") for p in problems):  # else unread, as the ledger
+        problems += _check_kept_to_removed(root, manifest, opener)
+    return problems
+
+
+def _check_kept_to_removed(root: str, manifest: dict, opener: Callable) -> list[str]:
+    """A refilter's kept_to_removed, recounted from its changes/ rows (a row group at a
+    time)."""
+    changes = manifest.get("changes")
+    if changes is None or "documents" in changes:
+        return []
+    moved = 0
+    for entry in manifest.get("outputs", []):
+        if entry["path"].startswith("changes/"):
+            with opener(f"{root}/{entry['path']}") as fh:
+                for table in iter_row_groups(fh, ["before", "after"]):
+                    moved += kept_to_removed(table)
+    if moved != changes.get("kept_to_removed"):
+        return [f"changes/: {moved} rows go from keep to remove, for the manifest's "
+                f"kept_to_removed {changes.get('kept_to_removed')}"]
+    return []
 
 
 def check_manifest(root: str, opener: Callable, list_files: Callable
@@ -79,7 +100,7 @@ def check_manifest(root: str, opener: Callable, list_files: Callable
     if manifest.get(DIGEST_KEY) != manifest_digest(manifest):
         problems.append(f"{MANIFEST}: content does not match its manifest_digest (edited)")
     listed = {entry.get("path", "") for entry in manifest.get("outputs", [])}
-    for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS):
+    for folder in EVERY_FOLDER:
         for full in list_files(f"{root}/{folder}"):
             rel = full[len(root) + 1:] if full.startswith(root + "/") else full
             if rel not in listed:
@@ -126,7 +147,12 @@ def judge_ledger(manifest: dict, counts: dict, buckets: dict[int, tuple[str, int
     if rows_in["errors"] != counts["error"]:
         problems.append(f"errors/: {rows_in['errors']} rows for {counts['error']} error rows")
     changes = manifest.get("changes")
-    if changes is not None:  # a refilter's output
+    if changes is not None and "documents" in changes:
+        # A refilter's output written before changes/ existed: its manifest lists them.
+        if len(changes["documents"]) != changes.get("documents_changed"):
+            problems.append(f"{MANIFEST}: changes lists {len(changes['documents'])} "
+                            f"documents for documents_changed {changes.get('documents_changed')}")
+    elif changes is not None:  # a refilter's output: its changes/ and restorable/ rows
         for folder, claim in (("changes", "documents_changed"),
                               ("restorable", "documents_restorable")):
             if rows_in[folder] != changes.get(claim):
@@ -143,7 +169,7 @@ def listed_rows(manifest: dict) -> dict[str, int]:
     """{output folder: rows of its files}, as the manifest lists them."""
     return {folder: sum(o["rows"] for o in manifest.get("outputs", [])
                         if o["path"].startswith(f"{folder}/"))
-            for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS)}
+            for folder in EVERY_FOLDER}
 
 
 def check_listed_file(root: str, entry: dict, opener: Callable) -> list[str]:

@@ -21,7 +21,6 @@ from apache_beam.io.filesystems import FileSystems
 
 from clearcrawl.audit.hashing import bucket_root, file_sha256, top_root
 from clearcrawl.audit.manifest import (
-    CHANGE_FOLDERS,
     MANIFEST,
     OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
@@ -54,6 +53,7 @@ class CommitPlan:
     options: dict
     execution: dict = field(default_factory=dict)
     started: float = 0.0
+    folders: tuple[str, ...] = OUTPUT_FOLDERS  # the output's folders (a refilter's: more)
 
 
 _PARTS = ("receipts", "leaves", "reads")  # CommitOutput's own inputs
@@ -162,10 +162,7 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
     counts = tally.counts()
     leaves = sum(rows for _, rows, _ in buckets.values())
     repeated = sum(r for _, _, r in buckets.values())
-    # A refilter's sets also have changes and restorable files.
-    folders = [*OUTPUT_FOLDERS, *(folder for folder in CHANGE_FOLDERS
-                                  if any(folder in r["files"] for r in receipts.values()))]
-    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in folders}
+    files = {folder: outputs.promote_staged(root, folder, receipts) for folder in plan.folders}
     rows = {folder: sum(f["rows"] for f in described) for folder, described in files.items()}
     if counts["read"] != records_read:
         problems.append(f"ledger has {counts['read']} rows but readers saw {records_read} records")
@@ -193,7 +190,7 @@ def commit(plan: CommitPlan, receipts: dict[str, dict], buckets: dict[int, tuple
         "options": plan.options,
         "inputs": plan.inputs,
         "counts": counts,
-        "outputs": [f for folder in folders for f in files[folder]],
+        "outputs": [f for folder in plan.folders for f in files[folder]],
         "ledger_root": top_root({bucket: r for bucket, (r, _, _) in buckets.items()}),
         "execution": plan.execution,
         "timing": {"started": round(plan.started, 3), "finished": round(time.time(), 3)},

@@ -15,18 +15,14 @@ import json
 from collections.abc import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from clearcrawl import reasons
 from clearcrawl.audit.hashing import bucket_of, ledger_leaves, plain_rows
 from clearcrawl.audit.manifest import (
-    CHANGE_FOLDERS,
-    KEPT_TO_REMOVED,
+    EVERY_FOLDER,
     MANIFEST,
-    OUTPUT_FOLDERS,
     REGISTRY_SNAPSHOT,
     LedgerTally,
     ledger_counts,
@@ -104,14 +100,14 @@ def prepare_output(root: str, overwrite: bool) -> None:
             raise FileExistsError(f"{root} already holds a complete output (manifest.json); "
                                   "choose another --output or pass --overwrite")
         FileSystems.delete([join(root, MANIFEST)])  # incomplete from here on
-    for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS, REGISTRY_SNAPSHOT.split("/")[0], STAGING):
+    for folder in (*EVERY_FOLDER, REGISTRY_SNAPSHOT.split("/")[0], STAGING):
         delete_tree(join(root, folder))
 
 
 def unreceipted_files(root: str, receipts: dict) -> list[str]:
     """Staged output files that no receipt names: written by no finished unit of work."""
     named = {(folder, name) for name, r in receipts.items() for folder in r["files"]}
-    return [path for folder in (*OUTPUT_FOLDERS, *CHANGE_FOLDERS)
+    return [path for folder in EVERY_FOLDER
             for path in list_files(join(root, STAGING, folder))
             if (folder, path.rsplit("/", 1)[-1]) not in named]
 
@@ -241,8 +237,7 @@ class OutputSet:
     the staging folder, and their receipt (see audit.manifest), written last: a
     retried unit rewrites the same files and receipt. The ledger rows' Merkle leaves
     wait by bucket (hashing.bucket_of) until `drain_leaves` hands them on.
-    `with_changes`: a refilter's set, with changes and restorable files too; its
-    receipt also counts the changes from kept to removed."""
+    `with_changes`: a refilter's set, with changes and restorable files too."""
 
     def __init__(self, staging: str, name: str, with_changes: bool = False):
         self._staging, self._name = staging.rstrip("/"), name
@@ -252,17 +247,12 @@ class OutputSet:
         self._tally = LedgerTally()
         self._leaves: dict[int, list[tuple[str, bytes]]] = {}
         self._waiting = 0
-        self._kept_to_removed = 0 if with_changes else None
 
     def write(self, folder: str, table) -> None:
         if table.num_rows:
             self._files[folder].write(table)
             if folder == "ledger":
                 self._add_ledger(table)
-            if folder == "changes":
-                self._kept_to_removed += pc.sum(pc.and_(
-                    pc.equal(table.column("before"), reasons.KEEP),
-                    pc.equal(table.column("after"), reasons.REMOVE))).as_py() or 0
 
     def _add_ledger(self, table) -> None:
         """Tally a ledger table's rows and keep their leaves (of the rows as they will
@@ -287,14 +277,12 @@ class OutputSet:
         drained, self._leaves, self._waiting = sorted(self._leaves.items()), {}, 0
         return drained
 
-    def close(self) -> dict:
+    def close(self, **counted) -> dict:
         """Close every file (empty ones too, commit drops the extra ones); their receipt,
-        which travels to the commit as an element, not as a file."""
+        which travels to the commit as an element, not as a file, with `counted`'s
+        further counts (a refilter's changes from kept to removed)."""
         files = {}
         for folder, output in self._files.items():
             output.close(write_empty=True)
             files[folder] = {"rows": output.rows, "sha256": output.sha256}
-        described = receipt(self._name, files, self._tally)
-        if self._kept_to_removed is not None:
-            described[KEPT_TO_REMOVED] = self._kept_to_removed
-        return described
+        return {**receipt(self._name, files, self._tally), **counted}

@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
-import pyarrow.parquet as pq
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
-from clearcrawl.audit.hashing import bucket_of
-from clearcrawl.audit.manifest import KEPT_TO_REMOVED, REGISTRY_SNAPSHOT, run_id_for
+from clearcrawl.audit.manifest import EVERY_FOLDER, KEPT_TO_REMOVED, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import check_manifest, listed_rows, verify_output
 from clearcrawl.beam import outputs
 from clearcrawl.beam.arguments import (
@@ -58,7 +57,15 @@ from clearcrawl.core.minhash import fingerprint
 from clearcrawl.core.policy import sort_evidence
 from clearcrawl.core.urls import origin_of, split_url
 from clearcrawl.core.works import DocPrint, WorkMatcher, WorkSet
-from clearcrawl.records import Decided, Document, Evidence, PreviousDecision, ReadFailure
+from clearcrawl.io.parquet import parquet_file
+from clearcrawl.records import (
+    Decided,
+    Document,
+    Evidence,
+    PreviousDecision,
+    PreviousRows,
+    ReadFailure,
+)
 from clearcrawl.registry.compare import added_entries, refilter_problems
 from clearcrawl.registry.load import load_registry
 from clearcrawl.registry.snapshot import InvalidRegistry
@@ -73,30 +80,21 @@ WORK_KINDS = frozenset({reasons.WORK_EXACT, reasons.WORK_NEAR_DUPLICATE})
 # The previous output's folders joined by doc_id, by the name RoutePreviousFn reads
 # them as. Data rows are joined by where their text is, not by value: texts never
 # cross a shuffle, which a local runner holds in memory. A text's place is (data file,
-# row group); a document without text (removed, or unreadable) has no file and its
-# doc_id's bucket, so those spread as evenly.
+# row group). A document without text (removed, or unreadable) has no file and one of
+# _NO_TEXT_GROUPS groups by its doc_id: it crosses JoinTexts too (~1.7 KB) rather than
+# meet the others in a Flatten, which a local runner would materialise, texts and all.
 JOINED_FOLDERS = {"ledger": "ledger", "data": "data", "signature": "signatures",
                   "error": "errors"}
 TEXTS = "texts"  # data rows whose text RefilterFn gave back to their document
 JOINED = "joined"  # rows RoutePreviousFn received, by input, and texts given back, per bundle
 _TEXT_COLUMNS = ["doc_id", "text", "crawl"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreviousRows:
-    """A document's rows in the previous output (its signature and error rows may be
-    absent)."""
-
-    ledger: dict
-    signature: dict | None
-    error: dict | None
+_NO_TEXT_GROUPS = 1 << 16  # a dump's billion removed documents: ~15,000 a group
 
 
 def _text_places(uri: str):
     """(doc_id, (uri, row group)) of each row of a previous data file, from its doc_id
     column alone."""
-    with open_uri(uri) as fh:
-        parquet = pq.ParquetFile(fh)
+    with parquet_file(uri, open_uri) as parquet:
         for group in range(parquet.num_row_groups):
             ids = parquet.read_row_group(group, columns=["doc_id"], use_threads=False)
             place = uri, group
@@ -107,7 +105,9 @@ def _text_places(uri: str):
 class RoutePreviousFn(beam.DoFn):
     """(doc_id, {ledger, data, signature, error}) -> ((uri, row group), PreviousRows):
     each document's rows sent to where its text is. Tagged JOINED: how many rows of each
-    input it received, per bundle (join_losses)."""
+    input it received, per bundle (join_losses). A document whose rows are not all
+    there (one ledger row; an error row if it was an error) goes no further: the counts
+    say what was lost, and the commit refuses."""
 
     def start_bundle(self):
         self._joined = dict.fromkeys(JOINED_FOLDERS, 0)
@@ -120,10 +120,15 @@ class RoutePreviousFn(beam.DoFn):
         doc_id, joined = grouped
         for name in JOINED_FOLDERS:
             self._joined[name] += len(joined[name])
+        if len(joined["ledger"]) != 1:
+            return
         [row] = joined["ledger"]
-        place = joined["data"][0] if joined["data"] else ("", bucket_of(doc_id))
-        yield place, PreviousRows(row, next(iter(joined["signature"]), None),
-                                  next(iter(joined["error"]), None))
+        error = next(iter(joined["error"]), None)
+        if row["decision"] == reasons.ERROR and error is None:
+            return
+        place = (joined["data"][0] if joined["data"] else
+                 ("", zlib.crc32(doc_id.encode("utf-8", "surrogatepass")) % _NO_TEXT_GROUPS))
+        yield place, PreviousRows(row, next(iter(joined["signature"]), None), error)
 
 
 class RefilterFn(beam.DoFn):
@@ -169,9 +174,8 @@ class RefilterFn(beam.DoFn):
                 yield self._decided(previous, None)
             return
         waiting = {previous.ledger["doc_id"]: previous for previous in documents}
-        with open_uri(uri) as fh:
-            texts = pq.ParquetFile(fh).read_row_group(group, columns=_TEXT_COLUMNS,
-                                                      use_threads=False)
+        with parquet_file(uri, open_uri) as parquet:
+            texts = parquet.read_row_group(group, columns=_TEXT_COLUMNS, use_threads=False)
         for data in texts.to_pylist():
             previous = waiting.pop(data["doc_id"], None)
             if previous is not None:  # a text not given back is counted short
@@ -226,7 +230,7 @@ class PreviousDoesNotVerify(RuntimeError):
 def join_losses(manifest: dict, joined: list[dict]) -> str:
     """What the join by doc_id lost, '' if nothing: every row of the previous output's
     ledger, data, signatures and errors files (as its manifest counts them) must have
-    reached RefilterFn, and every data row's text its document (AttachTextFn). A runner
+    reached RoutePreviousFn, and every data row's text its document (RefilterFn). A runner
     that drops shuffled rows would otherwise restore a document silently (Beam's local
     multi-worker runner drops some beyond ~1 GB of shuffled rows; docs/scale.md)."""
     lost, rows = [], listed_rows(manifest)
@@ -313,8 +317,8 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
     snapshot_uri = outputs.join(staging, REGISTRY_SNAPSHOT)
     stage_snapshot(snapshot, snapshot_uri)
 
-    # One local process unless asked: its join shuffles every kept text, and Beam's
-    # local multi-worker runner drops rows of shuffles that large (join_losses).
+    # One local process unless asked: its joins shuffle every ledger and signature row,
+    # and Beam's local multi-worker runner drops rows of large shuffles (join_losses).
     pipeline, beam_options, is_local = make_pipeline(beam_args, len(prev.paths("ledger")),
                                                      local_processes=False)
     # Propagation as the previous run had it; works are matched by RefilterFn (only the
@@ -329,7 +333,8 @@ def prepare_refilter(argv: list[str] | None = None) -> PreparedRun:
                        write_changes=True)
     plan = CommitPlan(root, run_id, snapshot.registry_id, snapshot.policy_id,
                       snapshot.policy.as_dict(), manifest["inputs"], options,
-                      {"match_strategy": "broadcast", "refilter": True}, time.time())
+                      {"match_strategy": "broadcast", "refilter": True}, time.time(),
+                      folders=EVERY_FOLDER)
     describe = DescribeChanges(
         {"run_id": manifest["run_id"], "path": previous_root,
          "ledger_root": manifest["ledger_root"], "registry_id": manifest["registry_id"],

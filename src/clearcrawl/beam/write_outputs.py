@@ -8,11 +8,17 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from clearcrawl import reasons
+from clearcrawl.audit.manifest import KEPT_TO_REMOVED
 from clearcrawl.beam.config import RunConfig
 from clearcrawl.beam.outputs import OutputSet, iter_arrow_file
 from clearcrawl.beam.process import tune_process
 from clearcrawl.beam.workers import CounterFamily, load_snapshot, staged_name
-from clearcrawl.core.rows import apply_propagation, refilter_changes, split_staged
+from clearcrawl.core.rows import (
+    apply_propagation,
+    kept_to_removed,
+    refilter_changes,
+    split_staged,
+)
 
 LEAVES = "leaves"  # (bucket, [(doc_id, leaf)]) of ledger rows, for the ledger root
 _DRAIN_LEAVES = 100_000
@@ -68,6 +74,7 @@ class FinalizeStagedFn(beam.DoFn):
         near = {target: list(sources.values()) for target, sources in by_target.items()}
         files = OutputSet(self._staging, f"{staged_name(uri)}.parquet",
                           with_changes=self._changes)
+        moved = 0  # documents kept before, removed now (a refilter's)
         for table in iter_arrow_file(uri):
             table = apply_propagation(table, near, self._threshold)
             for folder, part in split_staged(table).items():
@@ -78,11 +85,13 @@ class FinalizeStagedFn(beam.DoFn):
             if self._changes:
                 for folder, part in refilter_changes(table, self._store_label).items():
                     files.write(folder, part)
+                    if folder == "changes":
+                        moved += kept_to_removed(part)
             for item in files.drain_leaves(at_least=_DRAIN_LEAVES):
                 yield beam.pvalue.TaggedOutput(LEAVES, item)
         for item in files.drain_leaves():
             yield beam.pvalue.TaggedOutput(LEAVES, item)
-        described = files.close()
+        described = files.close(**({KEPT_TO_REMOVED: moved} if self._changes else {}))
         self._count(described)
         yield described
 

@@ -209,3 +209,11 @@ def refilter_changes(staged: pa.Table | Redecided, store_label: str) -> dict[str
     return {"changes": pa.Table.from_pylist(changes, schema=CHANGE_SCHEMAS["changes"]),
             "restorable": pa.Table.from_pylist(restorable,
                                                schema=CHANGE_SCHEMAS["restorable"])}
+
+
+def kept_to_removed(changes: pa.Table) -> int:
+    """How many rows of a changes table (CHANGE_SCHEMAS) went from kept to removed."""
+    if not changes.num_rows:
+        return 0
+    return pc.sum(pc.and_(pc.equal(changes.column("before"), reasons.KEEP),
+                          pc.equal(changes.column("after"), reasons.REMOVE))).as_py() or 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +21,20 @@ def read_table(source, columns: list[str] | None = None) -> pa.Table:
     if hasattr(source, "read"):
         source = pa.BufferReader(source.read())
     return pq.ParquetFile(source).read(columns=columns, use_threads=False)
+
+
+@contextmanager
+def parquet_file(uri: str, opener: Callable):
+    """A ParquetFile to read row groups from (on this thread: pass use_threads=False).
+    A local path is opened by pyarrow itself, a native file that no pool thread can
+    leave a Python reference to (see read_table); a remote URI (gs://) through
+    `opener(uri)`, a Python file."""
+    if "://" not in uri:
+        with pq.ParquetFile(uri) as parquet:
+            yield parquet
+        return
+    with opener(uri) as fh:
+        yield pq.ParquetFile(fh)
 
 
 def iter_row_groups(source, columns: list[str] | None = None) -> Iterator[pa.Table]:
