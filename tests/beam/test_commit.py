@@ -52,4 +52,7 @@ def test_a_runner_without_metrics_does_not_fail_the_run():
     manifest = {"run_id": "r", "inputs": [], "outputs": [], "registry_id": "x" * 16,
                 "policy_id": "y" * 16, "counts": {"read": 0, "kept": 0, "removed": 0,
                                                   "error": 0, "removed_by_kind": {}}}
-    assert "counters" not in format_summary(RunResult("/nowhere", manifest, None))
+    summary = format_summary(RunResult("/nowhere", manifest, None))
+    assert "counters" not in summary
+    # An output without files (nothing read) still reads as a sentence.
+    assert summary.splitlines()[-1] == "  output   /nowhere/  (manifest.json)"

@@ -308,8 +308,8 @@ def format_summary(result: RunResult) -> str:
         lines.append("  counters " + ", ".join(f"{k} {v}" for k, v in result.metrics.items()))
     lines.append(f"  registry {m['registry_id'][:16]}  policy {m['policy_id'][:16]}")
     lines.append(f"  output   {result.output}/  (" + ", ".join(
-        f"{k}/ {v} file{'s' if v != 1 else ''}" for k, v in per_folder.items())
-        + f", {MANIFEST})")
+        [*(f"{k}/ {v} file{'s' if v != 1 else ''}" for k, v in per_folder.items()), MANIFEST])
+        + ")")
     return "\n".join(lines)
 
 
