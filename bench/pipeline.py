@@ -72,17 +72,21 @@ def bench_refilter(previous: str, folder: str, repeat: int = 2) -> dict:
     """`clearcrawl refilter` of the output `previous` with the registry grown after it
     (grown_registry): best seconds and largest peak RSS of `repeat` runs."""
     registry = grown_registry(previous, folder)
-    runs = [_measure("refilter", "--previous", previous, "--registry", registry,
-                     "--output", f"{folder}/refiltered-{number}")
-            for number in range(repeat)]
-    return {"seconds": min(s for s, _ in runs), "peak_rss_mb": max(r for _, r in runs)}
+    seconds, rss = _best(lambda number: _measure(
+        "refilter", "--previous", previous, "--registry", registry,
+        "--output", f"{folder}/refiltered-{number}"), repeat)
+    return {"seconds": seconds, "peak_rss_mb": rss}
 
 
-def _best_run(crawl: str, out: str, *extra: str, repeat: int = 2,
-              robots: bool = True) -> tuple[float, float]:
-    """(best seconds of `repeat` runs, the largest peak RSS MB of any of them)."""
-    runs = [_run(crawl, f"{out}-{number}", *extra, robots=robots) for number in range(repeat)]
+def _best(measure, repeat: int = 2) -> tuple[float, float]:
+    """(best seconds of `repeat` calls of measure(number), the largest peak RSS MB of
+    any of them)."""
+    runs = [measure(number) for number in range(repeat)]
     return min(seconds for seconds, _ in runs), max(rss for _, rss in runs)
+
+
+def _best_run(crawl: str, out: str, *extra: str, robots: bool = True) -> tuple[float, float]:
+    return _best(lambda number: _run(crawl, f"{out}-{number}", *extra, robots=robots))
 
 
 def bench_one_gib_file(pages: int = 228_000) -> dict:

@@ -81,9 +81,10 @@ def plain_rows(table) -> list[dict]:
     return table.to_pylist()
 
 
-def bucket_of(doc_id: str) -> int:
+def bucket_of(doc_id: str, buckets: int = BUCKETS) -> int:
+    """The doc_id's bucket of `buckets` (at most 65,536): the ledger root's by default."""
     digest = hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:2], "big") % BUCKETS
+    return int.from_bytes(digest[:2], "big") % buckets
 
 
 def merkle_root(leaves: Iterable[bytes]) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import zlib
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -23,6 +22,7 @@ import numpy as np
 
 from clearcrawl import reasons
 from clearcrawl.audit.auditing import NotAnOutput, open_run
+from clearcrawl.audit.hashing import bucket_of
 from clearcrawl.audit.manifest import EVERY_FOLDER, KEPT_TO_REMOVED, REGISTRY_SNAPSHOT, run_id_for
 from clearcrawl.audit.verify import check_manifest, listed_rows, verify_output
 from clearcrawl.beam import outputs
@@ -126,8 +126,7 @@ class RoutePreviousFn(beam.DoFn):
         error = next(iter(joined["error"]), None)
         if row["decision"] == reasons.ERROR and error is None:
             return
-        place = (joined["data"][0] if joined["data"] else
-                 ("", zlib.crc32(doc_id.encode("utf-8", "surrogatepass")) % _NO_TEXT_GROUPS))
+        place = joined["data"][0] if joined["data"] else ("", bucket_of(doc_id, _NO_TEXT_GROUPS))
         yield place, PreviousRows(row, next(iter(joined["signature"]), None), error)
 
 
