@@ -1,7 +1,8 @@
 """Whole-pipeline benchmark: `clearcrawl run` on DirectRunner over generated Common-Crawl-
 like WARCs, one process and both cores, against a bare warcio iteration over the same
-files (reading every payload). Runs are child processes, so peak RSS is theirs. Each
-is timed as every step of the bench is: the best of two runs."""
+files (reading every payload) and the extraction floor (references.extraction_floor).
+Runs are child processes, so peak RSS is theirs. Each is timed as every step of the
+bench is: the best of two runs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from references import fastwarc_iteration, warcio_iteration
+from references import extraction_floor, fastwarc_iteration, warcio_iteration
 from timing import best_time
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +113,11 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
                            mean_html_bytes=9000,
                            works=load_source(REPO / "optout_registry").works)
         measured = measure_crawl(f"{tmp}/crawl", summary["files"], pages)
+        # Beam's fixed cost of a plain run (launcher, worker start, stages): the same
+        # run on 200 pages, in two files so that it starts every worker it can.
+        generate(f"{tmp}/tiny", pages=200, files=min(files, os.cpu_count() or 1), seed=43,
+                 mean_html_bytes=9000)
+        measured["start_up_s"] = _best_run(f"{tmp}/tiny", f"{tmp}/tiny-out")[0]
         # A refilter of the plain run's output, against re-running in one process (a
         # refilter runs in one local process).
         refilter = bench_refilter(f"{tmp}/crawl-two-0", tmp)
@@ -123,10 +129,12 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
 
 def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True) -> dict:
     """The crawl in folder `crawl` (`files`, with its robots.txt captures if `robots`):
-    bare warcio and fastwarc iterations, one process and a plain run, best of two each."""
+    bare warcio and fastwarc iterations, the extraction floor on every core, one process
+    and a plain run, best of two each."""
     megabytes = sum(os.path.getsize(f) for f in files) / 1e6
     warcio_s = best_time(lambda: warcio_iteration(files))
     fastwarc_s = best_time(lambda: fastwarc_iteration(files))
+    floor_s = best_time(lambda: extraction_floor(files, os.cpu_count()))
     one_s, one_rss = _best_run(crawl, f"{crawl}-one", "--direct_num_workers", "1",
                                robots=robots)
     # A plain run: no Beam flags, every core.
@@ -139,4 +147,6 @@ def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True)
             "docs_per_s": pages / min(one_s, two_s), "mb_per_s": megabytes / min(one_s, two_s),
             "vs_warcio": warcio_s / min(one_s, two_s),
             "vs_fastwarc": fastwarc_s / min(one_s, two_s),
+            "extraction_floor_docs_per_s": pages / floor_s,
+            "extraction_floor_vs_warcio": warcio_s / floor_s,
             "cores": os.cpu_count()}

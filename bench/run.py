@@ -8,8 +8,10 @@ corpus, against Protego), domain rules, WARC framing (against warcio); MinHash
 signatures (against datasketch and datatrove, on generated texts and on the real pages'
 texts of shared/data) and LSH search (against datasketch) in bench/content.py; then the
 whole pipeline on DirectRunner, on generated pages (bench/pipeline.py; then a
-`refilter` of its output with two entries added, against a re-run) and on
-shared/data's real pages re-issued (bench/real_pages.py); `robots fetch` against a
+`refilter` of its output with two entries added, against a re-run; and a plain run of
+200 pages, Beam's fixed cost) and on shared/data's real pages re-issued
+(bench/real_pages.py), each crawl also against its extraction floor (fastwarc and the
+pipeline's own HTML to text on every core, nothing else: bench/references.py); `robots fetch` against a
 local proxy of 20,000 virtual hosts (bench/robots_fetch.py). `SIZE=large` (make bench SIZE=large) runs the pipeline on
 more pages and on one 1 GiB WARC, for its peak RSS.
 """
@@ -209,6 +211,9 @@ def _full(result: dict, content) -> None:
         "pipeline_vs_warcio_iter": pipe["vs_warcio"],
         "pipeline_real_pages_vs_warcio_iter": real["vs_warcio"] if real else None,
         "pipeline_vs_fastwarc_iter": pipe["vs_fastwarc"],
+        "extraction_floor_vs_warcio_iter": pipe["extraction_floor_vs_warcio"],
+        "extraction_floor_real_pages_vs_warcio_iter":
+            real["extraction_floor_vs_warcio"] if real else None,
         "warc_framing_vs_warcio_iter": warc["ratio"],
         "warc_framing_vs_fastwarc_iter": warc["ratio_fastwarc"],
         "read_vs_datatrove_warc_reader": single.get("read_vs_datatrove"),
@@ -281,6 +286,8 @@ def _print_pipeline(details: dict) -> None:
           f"{q['recalled']}/{q['true_jaccard_ge_0_8']} = {q['recall']:.3f}; false removals "
           f"below 0.5: {q['false_removals']}/{q['true_below_0_5']} | - | - |")
     _print_crawl(pipe, "generated pages")
+    print(f"| Beam's fixed cost: a plain run of 200 generated pages | "
+          f"{pipe['start_up_s']:.1f} s | - | - |")
     refilter = pipe["refilter"]
     print(f"| refilter of that output, registry + 1 domain opt-out + 1 work, 1 process | "
           f"{refilter['seconds']:.1f} s ({refilter['docs_per_s']:,.0f} pages/s), peak RSS "
@@ -305,6 +312,9 @@ def _print_crawl(pipe: dict, pages: str) -> None:
           f"{pipe['warcio_docs_per_s']:,.0f} pages/s; fastwarc "
           f"{pipe['fastwarc_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x; "
           f"{pipe['vs_fastwarc']:.2f}x |")
+    print(f"| extraction floor of that crawl: fastwarc + the pipeline's HTML to text, nothing "
+          f"else, {pipe['cores']} processes | {pipe['extraction_floor_docs_per_s']:,.0f} "
+          f"pages/s | bare warcio iteration | {pipe['extraction_floor_vs_warcio']:.2f}x |")
 
 
 if __name__ == "__main__":
