@@ -6,11 +6,12 @@ trafilatura here, and robust to broken markup and wrong charsets.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 from resiliparse.parse.html import HTMLTree
 
 # Meta names read for opt-out signals (robots, per-agent robots, TDMRep, ...).
@@ -30,11 +31,80 @@ class Page:
     license_links: tuple[str, ...] = ()
 
 
-def decode_text(body: bytes, declared_charset: str | None) -> str:
-    """Bytes to str: the declared charset if it decodes, else detection; never raises."""
-    if declared_charset:
+# WHATWG's encoding sniffing (HTML standard, "determining the character encoding"):
+# a byte order mark first, then the transport's charset, then a <meta> charset found by
+# prescanning the first 1,024 bytes.
+_BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"),
+                     (b"\xff\xfe", "utf-16-le"))
+_PRESCAN_BYTES = 1024
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+# A meta tag's attributes end at the first ">" outside a quoted value.
+_META_TAG = re.compile(rb"""<meta[\t\n\f\r /]((?:[^>"']|"[^"]*"|'[^']*')*)""", re.IGNORECASE)
+_ATTRIBUTE = re.compile(
+    rb"""([^\t\n\f\r />=][^\t\n\f\r /=>]*)[\t\n\f\r ]*"""
+    rb"""(?:=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >]*))?""")
+# "The algorithm for extracting a character encoding from a meta element".
+_CONTENT_CHARSET = re.compile(
+    rb"""charset[\t\n\f\r ]*=[\t\n\f\r ]*(?:"([^"]*)"|'([^']*)'|([^\t\n\f\r ;"'][^\t\n\f\r ;]*))""",
+    re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)  # a few labels cover most records
+def encoding_of_label(label: str | None) -> str | None:
+    """The Python codec for a charset label as WHATWG's encoding standard reads it
+    (iso-8859-1 and us-ascii are windows-1252, gb2312 is gbk); None if no encoding has
+    that label."""
+    if not label or not label.strip():
+        return None
+    return map_encoding_to_html5(label.strip(), fallback_utf8=False)
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The encoding a <meta> in the first 1,024 bytes declares, by the rules of WHATWG's
+    prescan: comments skipped; a charset attribute, or else the charset in the content
+    of a meta whose http-equiv is content-type; the first meta whose label names an
+    encoding wins; UTF-16 there means UTF-8, x-user-defined windows-1252. None if none."""
+    head = body[:_PRESCAN_BYTES]
+    if b"<!--" in head:
+        head = _COMMENT.sub(b"", head)
+    for tag in _META_TAG.finditer(head):
+        attributes: dict[bytes, bytes] = {}
+        for name, value in _ATTRIBUTE.findall(tag.group(1)):
+            if value[:1] in (b'"', b"'"):
+                value = value[1:-1]
+            attributes.setdefault(name.lower(), value)  # the first of a name counts
+        if b"charset" in attributes:
+            label = attributes[b"charset"]
+        elif attributes.get(b"http-equiv", b"").lower() == b"content-type":
+            found = _CONTENT_CHARSET.search(attributes.get(b"content", b""))
+            label = found and next(part for part in found.groups() if part is not None)
+        else:
+            continue
+        name = label.decode("latin-1").strip().lower() if label else ""
+        if name == "x-user-defined":
+            return "cp1252"
+        encoding = encoding_of_label(name)
+        if encoding is not None:
+            return "utf-8" if encoding.startswith("utf-16") else encoding
+    return None
+
+
+def decode_text(body: bytes, declared_charset: str | None, html: bool = False) -> str:
+    """Bytes to str, never raising. The encoding is chosen as a browser chooses it: a
+    byte order mark (removed), else the declared charset, else (`html`) a <meta>
+    charset, each label read as WHATWG reads it. Bytes that the chosen encoding cannot
+    decode, or that declare none, are read as UTF-8 if they are UTF-8, else in the
+    encoding detected."""
+    encoding = None
+    for mark, marked in _BYTE_ORDER_MARKS:
+        if body.startswith(mark):
+            body, encoding = body[len(mark):], marked
+            break
+    else:
+        encoding = encoding_of_label(declared_charset) or (meta_charset(body) if html else None)
+    if encoding:
         try:
-            return body.decode(declared_charset)
+            return body.decode(encoding)
         except (LookupError, UnicodeDecodeError):
             pass
     try:
@@ -52,7 +122,7 @@ def charset_of(content_type: str) -> str | None:
 
 
 def parse_html(body: bytes, declared_charset: str | None = None) -> Page:
-    tree = HTMLTree.parse(decode_text(body, declared_charset))
+    tree = HTMLTree.parse(decode_text(body, declared_charset, html=True))
     text = extract_plain_text(tree, preserve_formatting=True, main_content=False,
                               alt_texts=False, links=False, form_fields=False, noscript=False)
     meta: list[tuple[str, str]] = []
