@@ -72,6 +72,8 @@ def test_a_meta_charset_names_the_encoding_when_the_http_header_does_not():
 def test_the_meta_prescan_follows_whatwg():
     assert meta_charset(b'<!-- <meta charset="koi8-r"> --><meta charset=iso-8859-2>') \
         == "iso8859-2"                                          # comments are skipped
+    assert meta_charset(b'<!--><meta charset="iso-8859-2">') == "iso8859-2"  # "<!-->" ends
+    assert meta_charset(b'<!-- never closed <meta charset="iso-8859-2">') is None
     assert meta_charset(b"x" * 1024 + b'<meta charset="iso-8859-2">') is None  # 1,024 bytes
     assert meta_charset(b'<meta content="text/html; charset=iso-8859-2">') is None  # no pragma
     assert meta_charset(b'<meta charset="no-such"><meta charset="iso-8859-2">') == "iso8859-2"

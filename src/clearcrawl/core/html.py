@@ -37,7 +37,6 @@ class Page:
 _BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"),
                      (b"\xff\xfe", "utf-16-le"))
 _PRESCAN_BYTES = 1024
-_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 # A meta tag's attributes end at the first ">" outside a quoted value.
 _META_TAG = re.compile(rb"""<meta[\t\n\f\r /]((?:[^>"']|"[^"]*"|'[^']*')*)""", re.IGNORECASE)
 _ATTRIBUTE = re.compile(
@@ -64,9 +63,7 @@ def meta_charset(body: bytes) -> str | None:
     prescan: comments skipped; a charset attribute, or else the charset in the content
     of a meta whose http-equiv is content-type; the first meta whose label names an
     encoding wins; UTF-16 there means UTF-8, x-user-defined windows-1252. None if none."""
-    head = body[:_PRESCAN_BYTES]
-    if b"<!--" in head:
-        head = _COMMENT.sub(b"", head)
+    head = _without_comments(body[:_PRESCAN_BYTES])
     for tag in _META_TAG.finditer(head):
         attributes: dict[bytes, bytes] = {}
         for name, value in _ATTRIBUTE.findall(tag.group(1)):
@@ -87,6 +84,21 @@ def meta_charset(body: bytes) -> str | None:
         if encoding is not None:
             return "utf-8" if encoding.startswith("utf-16") else encoding
     return None
+
+
+def _without_comments(head: bytes) -> bytes:
+    """The bytes outside comments, as the prescan skips them: a comment ends at the
+    first "-->" from its "<!" on (so "<!-->" is a whole one), and one never closed
+    hides everything after it."""
+    kept, position = [], 0
+    while (start := head.find(b"<!--", position)) != -1:
+        kept.append(head[position:start])
+        end = head.find(b"-->", start + 2)
+        if end == -1:
+            return b"".join(kept)
+        position = end + 3
+    kept.append(head[position:])
+    return b"".join(kept)
 
 
 def decode_text(body: bytes, declared_charset: str | None, html: bool = False) -> str:
