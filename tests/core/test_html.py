@@ -94,6 +94,9 @@ def test_labels_read_as_whatwg_reads_them_and_the_byte_order_mark_first():
     # iso-8859-1 on the web is windows-1252: curly quotes, not C1 control characters.
     assert decode_text(b"\x93quoted\x94 \x80 5", "iso-8859-1") == "\u201cquoted\u201d \u20ac 5"
     assert decode_text(b"\x93a\x94", "US-ASCII") == "\u201ca\u201d"
+    assert decode_text(b"ni\xf1o\x81", "iso-8859-1") == "ni\u00f1o\x81"  # WHATWG's C1 byte
+    assert decode_text(b"abc", "\udc80") == "abc"  # a label that is not text
+    assert meta_charset(b"x" * 1000 + b"<meta charset=iso-8859-15>") is None  # cut at 1,024
     assert decode_text(b"\xa1\xa4", "gb2312") == "\u00b7"  # gbk's middle dot, as browsers
     # The byte order mark beats the declared charset, and is not part of the text.
     assert decode_text(b"\xef\xbb\xbfcaf\xc3\xa9", "iso-8859-1") == "caf\u00e9"

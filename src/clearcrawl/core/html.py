@@ -6,6 +6,7 @@ trafilatura here, and robust to broken markup and wrong charsets.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ _BYTE_ORDER_MARKS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"),
                      (b"\xff\xfe", "utf-16-le"))
 _PRESCAN_BYTES = 1024
 # A meta tag's attributes end at the first ">" outside a quoted value.
-_META_TAG = re.compile(rb"""<meta[\t\n\f\r /]((?:[^>"']|"[^"]*"|'[^']*')*)""", re.IGNORECASE)
+_META_TAG = re.compile(rb"""<meta[\t\n\f\r /]((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
 _ATTRIBUTE = re.compile(
     rb"""([^\t\n\f\r />=][^\t\n\f\r /=>]*)[\t\n\f\r ]*"""
     rb"""(?:=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >]*))?""")
@@ -55,7 +56,22 @@ def encoding_of_label(label: str | None) -> str | None:
     that label."""
     if not label or not label.strip():
         return None
-    return map_encoding_to_html5(label.strip(), fallback_utf8=False)
+    try:
+        return map_encoding_to_html5(label.strip(), fallback_utf8=False)
+    except UnicodeError:  # a label that is not text
+        return None
+
+
+def _c1_controls(error: UnicodeDecodeError):
+    """WHATWG's windows-1252 reads the five bytes Python's cp1252 leaves undefined
+    (0x81, 0x8D, 0x8F, 0x90, 0x9D) as the C1 control of the same number."""
+    undefined = error.object[error.start:error.end]
+    if any(b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D) for b in undefined):
+        raise error
+    return undefined.decode("latin-1"), error.end
+
+
+codecs.register_error("clearcrawl-whatwg-c1", _c1_controls)
 
 
 def meta_charset(body: bytes) -> str | None:
@@ -116,7 +132,8 @@ def decode_text(body: bytes, declared_charset: str | None, html: bool = False) -
         encoding = encoding_of_label(declared_charset) or (meta_charset(body) if html else None)
     if encoding:
         try:
-            return body.decode(encoding)
+            return body.decode(encoding, "clearcrawl-whatwg-c1" if encoding == "cp1252"
+                               else "strict")
         except (LookupError, UnicodeDecodeError):
             pass
     try:
