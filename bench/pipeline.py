@@ -114,7 +114,7 @@ def bench_pipeline(pages: int = 12000, files: int = 4) -> dict:
                            works=load_source(REPO / "optout_registry").works)
         measured = measure_crawl(f"{tmp}/crawl", summary["files"], pages)
         # Beam's fixed cost of a plain run (launcher, worker start, stages): the same
-        # run on 200 pages, in two files so that it starts every worker it can.
+        # run on 200 pages, in as many files as it starts workers.
         generate(f"{tmp}/tiny", pages=200, files=min(files, os.cpu_count() or 1), seed=43,
                  mean_html_bytes=9000)
         measured["start_up_s"] = _best_run(f"{tmp}/tiny", f"{tmp}/tiny-out")[0]
@@ -134,7 +134,9 @@ def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True)
     megabytes = sum(os.path.getsize(f) for f in files) / 1e6
     warcio_s = best_time(lambda: warcio_iteration(files))
     fastwarc_s = best_time(lambda: fastwarc_iteration(files))
-    floor_s = best_time(lambda: extraction_floor(files, os.cpu_count()))
+    # A file a task: more processes than files would idle.
+    floor_processes = min(os.cpu_count() or 1, len(files))
+    floor_s = best_time(lambda: extraction_floor(files, floor_processes))
     one_s, one_rss = _best_run(crawl, f"{crawl}-one", "--direct_num_workers", "1",
                                robots=robots)
     # A plain run: no Beam flags, every core.
@@ -149,4 +151,5 @@ def measure_crawl(crawl: str, files: list[str], pages: int, robots: bool = True)
             "vs_fastwarc": fastwarc_s / min(one_s, two_s),
             "extraction_floor_docs_per_s": pages / floor_s,
             "extraction_floor_vs_warcio": warcio_s / floor_s,
+            "extraction_floor_processes": floor_processes,
             "cores": os.cpu_count()}

@@ -313,7 +313,7 @@ def _print_crawl(pipe: dict, pages: str) -> None:
           f"{pipe['fastwarc_docs_per_s']:,.0f} pages/s | {pipe['vs_warcio']:.2f}x; "
           f"{pipe['vs_fastwarc']:.2f}x |")
     print(f"| extraction floor of that crawl: fastwarc + the pipeline's HTML to text, nothing "
-          f"else, {pipe['cores']} processes | {pipe['extraction_floor_docs_per_s']:,.0f} "
+          f"else, {pipe['extraction_floor_processes']} processes | {pipe['extraction_floor_docs_per_s']:,.0f} "
           f"pages/s | bare warcio iteration | {pipe['extraction_floor_vs_warcio']:.2f}x |")
 
 

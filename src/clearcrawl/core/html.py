@@ -54,10 +54,11 @@ def encoding_of_label(label: str | None) -> str | None:
     """The Python codec for a charset label as WHATWG's encoding standard reads it
     (iso-8859-1 and us-ascii are windows-1252, gb2312 is gbk); None if no encoding has
     that label."""
-    if not label or not label.strip():
+    label = (label or "").strip()
+    if not label:
         return None
     try:
-        return map_encoding_to_html5(label.strip(), fallback_utf8=False)
+        return map_encoding_to_html5(label, fallback_utf8=False)
     except UnicodeError:  # a label that is not text
         return None
 
@@ -94,7 +95,7 @@ def meta_charset(body: bytes) -> str | None:
         else:
             continue
         name = label.decode("latin-1").strip().lower() if label else ""
-        if name == "x-user-defined":
+        if name == "x-user-defined":  # a meta's only: over HTTP it is its own decoder
             return "cp1252"
         encoding = encoding_of_label(name)
         if encoding is not None:
